@@ -1,0 +1,1 @@
+"""Executors: local parallel streaming engine, stats, rejects, resume."""

@@ -1,0 +1,144 @@
+"""Operator base classes and the one registry of operators (``family.name``).
+
+Three shapes (DESIGN.md, "Operators"):
+
+* ``RecordOp`` — a pure function of one record: returns the (possibly changed) record, or a
+  ``Drop`` saying why it is rejected. Runs in any worker, streaming.
+* ``BatchOp`` — the same over a list of records, for model calls.
+* ``GlobalOp`` — needs the whole dataset (dedup, selection); the engine runs it as a barrier
+  over a stream of ``Item`` and it must yield exactly one outcome per input item.
+
+Heavy dependencies are imported inside ``setup()``, never at module import, so that
+``tuneprep --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+# Modules whose import registers operators. Each must import only light dependencies at top level.
+OP_MODULES = (
+    "tuneprep.ops.clean",
+    "tuneprep.ops.filter",
+    "tuneprep.ops.dedup",
+    "tuneprep.ops.select",
+    "tuneprep.ops.annotate",
+)
+
+
+class OpParams(BaseModel):
+    """Base for operator parameters: unknown keys are an error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass
+class Drop:
+    """Why a record is rejected: a short reason tag plus measured values (``detail``)."""
+
+    reason: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Item:
+    """A record in flight, with where it came from (``path:line``) for the rejects file."""
+
+    source: str
+    record: dict[str, Any]
+
+
+class Op:
+    """Common part of every operator."""
+
+    name: ClassVar[str] = ""
+    kind: ClassVar[str] = "record"
+    Params: ClassVar[type[OpParams]] = OpParams
+    description: ClassVar[str] = ""
+
+    def __init__(self, params: OpParams | None = None, **kwargs: Any):
+        self.params = params if params is not None else self.Params(**kwargs)
+
+    def setup(self) -> None:
+        """Load heavy resources; called once per worker before the first record."""
+
+
+class RecordOp(Op):
+    kind: ClassVar[str] = "record"
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class BatchOp(Op):
+    kind: ClassVar[str] = "batch"
+    batch_size: ClassVar[int] = 64
+
+    def apply_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class GlobalOp(Op):
+    kind: ClassVar[str] = "global"
+
+    def apply_stream(self, items: Iterable[Item]) -> Iterator[tuple[Item, Drop | None]]:  # pragma: no cover
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Op]] = {}
+_loaded = False
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Class decorator: add an operator to the registry under ``cls.name``."""
+    if not cls.name or "." not in cls.name:
+        raise ValueError(f"operator name must be 'family.name', got {cls.name!r}")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"operator {cls.name} registered twice")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        for mod in OP_MODULES:
+            importlib.import_module(mod)
+        _loaded = True
+
+
+def all_ops() -> dict[str, type[Op]]:
+    """Every registered operator, by name."""
+    _load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+class UnknownOpError(KeyError):
+    def __init__(self, name: str, suggestions: list[str]):
+        self.name = name
+        self.suggestions = suggestions
+        hint = f"; did you mean {' or '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown operator '{name}'{hint}")
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def get_op(name: str) -> type[Op]:
+    """Look up an operator class; raises UnknownOpError with did-you-mean suggestions."""
+    ops = all_ops()
+    if name not in ops:
+        raise UnknownOpError(name, difflib.get_close_matches(name, list(ops), n=3, cutoff=0.5))
+    return ops[name]
+
+
+def build_op(name: str, params: dict[str, Any]) -> Op:
+    """Instantiate an operator with validated parameters (raises pydantic.ValidationError)."""
+    cls = get_op(name)
+    return cls(cls.Params(**params))

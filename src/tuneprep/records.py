@@ -1,0 +1,162 @@
+"""The record contract (see DESIGN.md): reserved keys, stable ids, field mapping.
+
+A record is a plain ``dict``. Reserved keys: ``id``, ``text`` or ``messages``, ``label``,
+``meta``. Everything else from the input is kept as-is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+RESERVED_KEYS = ("id", "text", "messages", "label", "meta")
+ROLES = ("system", "user", "assistant")
+
+
+class RecordError(ValueError):
+    """A record that cannot be mapped into the contract. ``reason`` is a short machine tag."""
+
+    def __init__(self, reason: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.reason = reason
+        self.field = field
+
+
+class FieldMapping(BaseModel):
+    """How the fields of an input row map into the record contract."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text_field: str | None = "text"
+    id_field: str | None = None
+    label_field: str | None = None
+    messages_field: str | None = None
+
+
+def derive_id(source_path: str, row: int) -> str:
+    """A stable id from the source path and row, so that a rerun gives the same ids."""
+    digest = hashlib.blake2b(f"{source_path}:{row}".encode(), digest_size=8).hexdigest()
+    return digest
+
+
+def get_path(obj: Mapping[str, Any], dotted: str) -> Any:
+    """``get_path({"a": {"b": 1}}, "a.b") == 1``; raises KeyError when absent."""
+    cur: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            raise KeyError(dotted)
+        cur = cur[part]
+    return cur
+
+
+def validate_messages(messages: Any, field: str = "messages") -> list[dict[str, str]]:
+    """Check an OpenAI-style message list; returns it or raises RecordError."""
+    if not isinstance(messages, list) or not messages:
+        raise RecordError("bad_messages", f"field '{field}' must be a non-empty list of messages", field)
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping):
+            raise RecordError("bad_messages", f"{field}[{i}] is not an object", field)
+        role, content = m.get("role"), m.get("content")
+        if role not in ROLES:
+            raise RecordError(
+                "bad_role", f"{field}[{i}].role is {role!r}; allowed: {', '.join(ROLES)}", field
+            )
+        if not isinstance(content, str):
+            raise RecordError("bad_messages", f"{field}[{i}].content must be a string", field)
+    return messages  # type: ignore[return-value]
+
+
+def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> dict[str, Any]:
+    """Map one parsed input row into the record contract.
+
+    Raises RecordError (reason ``not_an_object``, ``missing_field``, ``bad_type``,
+    ``bad_messages``/``bad_role``) naming the field at fault.
+    """
+    if not isinstance(obj, Mapping):
+        raise RecordError("not_an_object", f"row is a {type(obj).__name__}, not an object")
+    rec: dict[str, Any] = dict(obj)
+
+    if mapping.messages_field:
+        try:
+            msgs = get_path(obj, mapping.messages_field)
+        except KeyError:
+            raise RecordError(
+                "missing_field", f"missing field '{mapping.messages_field}'", mapping.messages_field
+            ) from None
+        if mapping.messages_field != "messages":
+            rec.pop(mapping.messages_field, None)
+        rec["messages"] = validate_messages(msgs, mapping.messages_field)
+    elif mapping.text_field:
+        try:
+            text = get_path(obj, mapping.text_field)
+        except KeyError:
+            if "messages" in obj:
+                rec["messages"] = validate_messages(obj["messages"])
+                text = None
+            else:
+                raise RecordError(
+                    "missing_field", f"missing field '{mapping.text_field}'", mapping.text_field
+                ) from None
+        if text is not None:
+            if not isinstance(text, str):
+                raise RecordError(
+                    "bad_type",
+                    f"field '{mapping.text_field}' is a {type(text).__name__}, expected a string",
+                    mapping.text_field,
+                )
+            if mapping.text_field != "text" and "." not in mapping.text_field:
+                rec.pop(mapping.text_field, None)
+            rec["text"] = text
+
+    if mapping.label_field:
+        try:
+            label = get_path(obj, mapping.label_field)
+        except KeyError:
+            label = None
+        if label is not None:
+            if isinstance(label, (int, float, bool)):
+                label = str(label)
+            elif isinstance(label, list):
+                label = [str(x) for x in label]
+            elif not isinstance(label, str):
+                raise RecordError(
+                    "bad_type", f"field '{mapping.label_field}' must be a string or list", mapping.label_field
+                )
+            if mapping.label_field != "label" and "." not in mapping.label_field:
+                rec.pop(mapping.label_field, None)
+            rec["label"] = label
+
+    if mapping.id_field:
+        try:
+            rid = get_path(obj, mapping.id_field)
+        except KeyError:
+            raise RecordError("missing_field", f"missing id field '{mapping.id_field}'", mapping.id_field) from None
+        rec["id"] = str(rid)
+    elif "id" in rec and rec["id"] is not None:
+        rec["id"] = str(rec["id"])
+    else:
+        rec["id"] = derive_id(source_path, row)
+
+    meta = rec.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise RecordError("bad_type", "field 'meta' must be an object", "meta")
+    return rec
+
+
+def record_text(rec: Mapping[str, Any]) -> str:
+    """The text an operator looks at: ``text``, or the concatenated message contents."""
+    text = rec.get("text")
+    if isinstance(text, str):
+        return text
+    msgs = rec.get("messages")
+    if isinstance(msgs, list):
+        return "\n".join(str(m.get("content", "")) for m in msgs if isinstance(m, Mapping))
+    return ""
+
+
+def set_score(rec: dict[str, Any], op: str, value: Any) -> None:
+    """Store an operator's score under ``meta.scores.<op>`` (never a new top-level key)."""
+    rec.setdefault("meta", {}).setdefault("scores", {})[op] = value

@@ -1,0 +1,9 @@
+"""CLI verbs of the train area (registered into the main app by tuneprep.cli)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the main app. Keep heavy imports inside the commands."""
