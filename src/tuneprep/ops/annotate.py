@@ -1,0 +1,1 @@
+"""Annotation operators (``annotate.<method>``) for recipes. Filled in by the annotation area."""
