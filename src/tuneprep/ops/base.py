@@ -5,8 +5,11 @@ Three shapes (DESIGN.md, "Operators"):
 * ``RecordOp`` — a pure function of one record: returns the (possibly changed) record, or a
   ``Drop`` saying why it is rejected. Runs in any worker, streaming.
 * ``BatchOp`` — the same over a list of records, for model calls.
-* ``GlobalOp`` — needs the whole dataset (dedup, selection); the engine runs it as a barrier
-  over a stream of ``Item`` and it must yield exactly one outcome per input item.
+* ``GlobalOp`` — needs the whole dataset (dedup, selection); the engine runs it as a barrier.
+  ``apply_global(open_items)`` gets a function that opens a fresh stream of ``Item`` (so an op
+  may take several passes in bounded memory) and must yield exactly one outcome per input
+  item, in input order. ``prepare(record)`` is computed in the parallel workers beforehand
+  (e.g. a dedup hash) and handed over as ``Item.key``.
 
 Heavy dependencies are imported inside ``setup()``, never at module import, so that
 ``tuneprep --help`` stays fast.
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,6 +55,7 @@ class Item:
 
     source: str
     record: dict[str, Any]
+    key: Any = None
 
 
 class Op:
@@ -87,7 +91,13 @@ class BatchOp(Op):
 class GlobalOp(Op):
     kind: ClassVar[str] = "global"
 
-    def apply_stream(self, items: Iterable[Item]) -> Iterator[tuple[Item, Drop | None]]:  # pragma: no cover
+    def prepare(self, record: dict[str, Any]) -> Any:
+        """Per-record work done in parallel before the barrier; the result arrives as ``Item.key``."""
+        return None
+
+    def apply_global(
+        self, open_items: Callable[[], Iterator[Item]]
+    ) -> Iterator[tuple[Item, Drop | None]]:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
