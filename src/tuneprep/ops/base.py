@@ -36,9 +36,9 @@ OP_MODULES = (
 
 
 class OpParams(BaseModel):
-    """Base for operator parameters: unknown keys are an error."""
+    """Base for operator parameters: unknown keys are an error; attribute docstrings document them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
 
 @dataclass

@@ -1,1 +1,128 @@
-"""clean operators."""
+"""Cleaning operators: unicode repair (ftfy), whitespace normalisation, HTML to text."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, ClassVar, Literal
+
+from tuneprep.ops.base import Drop, OpParams, RecordOp, register
+from tuneprep.ops.text import map_text
+
+
+class UnicodeParams(OpParams):
+    normalization: Literal["NFC", "NFKC", "NFD", "NFKD"] | None = "NFC"
+    """Unicode normal form applied after repair (None keeps ftfy's default of none)."""
+    fix_encoding: bool = True
+    """Repair mojibake such as 'Ã©' → 'é'."""
+    uncurl_quotes: bool = False
+    """Turn curly quotes into straight ones."""
+
+
+@register
+class CleanUnicode(RecordOp):
+    """Fix mojibake, broken HTML entities and control characters with ftfy."""
+
+    name: ClassVar[str] = "clean.unicode"
+    Params: ClassVar[type[OpParams]] = UnicodeParams
+    description: ClassVar[str] = "Repair mojibake and odd unicode with ftfy, then normalise (NFC)."
+
+    def setup(self) -> None:
+        import ftfy
+
+        p = self.params
+        self._config = ftfy.TextFixerConfig(
+            normalization=p.normalization, fix_encoding=p.fix_encoding, uncurl_quotes=p.uncurl_quotes,
+            unescape_html=False,  # entities are clean.strip_html's job; "&amp;" may be intended text
+        )
+        self._fix = ftfy.fix_text
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        return map_text(record, lambda t: self._fix(t, self._config) if t else t)
+
+
+class WhitespaceParams(OpParams):
+    keep_newlines: bool = True
+    """Keep line structure (paragraphs, at most one blank line); False joins everything into one line."""
+
+
+_SPACES = re.compile(r"[^\S\n]+")  # whitespace except newline, incl. NBSP/tabs
+_BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
+_ALL_WS = re.compile(r"\s+")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+@register
+class CleanWhitespace(RecordOp):
+    """Collapse runs of spaces/tabs, trim lines, drop zero-width characters, limit blank lines."""
+
+    name: ClassVar[str] = "clean.whitespace"
+    Params: ClassVar[type[OpParams]] = WhitespaceParams
+    description: ClassVar[str] = "Collapse whitespace runs, trim lines, remove zero-width characters."
+
+    def _clean(self, text: str) -> str:
+        text = _ZERO_WIDTH.sub("", text)
+        if not self.params.keep_newlines:
+            return _ALL_WS.sub(" ", text).strip()
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+        return _BLANKS.sub("\n\n", text).strip()
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        return map_text(record, self._clean)
+
+
+class StripHtmlParams(OpParams):
+    mode: Literal["auto", "page", "fragment"] = "auto"
+    """page: trafilatura main-content extraction (drops menus, boilerplate); fragment: strip tags only;
+    auto: page when the text looks like a whole document (<html> or <body>), else fragment."""
+    include_tables: bool = True
+    favor_precision: bool = False
+    """Trafilatura: prefer less text with less boilerplate."""
+
+
+_PAGE = re.compile(r"<\s*(html|body|!doctype)\b", re.I)
+_DROP_BLOCKS = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>", re.I | re.S)
+_BREAKS = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr|p|div|li|h[1-6]|tr)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+
+def strip_tags(fragment: str) -> str:
+    """Cheap tag strip for HTML fragments: drops scripts/styles/comments, keeps block breaks."""
+    text = _COMMENT.sub("", fragment)
+    text = _DROP_BLOCKS.sub("", text)
+    text = _BREAKS.sub("\n", text)
+    text = _TAG.sub("", text)
+    return html.unescape(text).strip()
+
+
+@register
+class CleanStripHtml(RecordOp):
+    """HTML to text: trafilatura for whole pages, a cheap tag strip for fragments."""
+
+    name: ClassVar[str] = "clean.strip_html"
+    Params: ClassVar[type[OpParams]] = StripHtmlParams
+    description: ClassVar[str] = "HTML to text (trafilatura for pages, tag strip for fragments)."
+
+    def _page(self, text: str) -> str | None:
+        import trafilatura
+
+        return trafilatura.extract(text, include_tables=self.params.include_tables,
+                                   favor_precision=self.params.favor_precision, include_comments=False)
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        text = record.get("text")
+        if not isinstance(text, str) or "<" not in text:
+            return record
+        mode = self.params.mode
+        if mode == "page" or (mode == "auto" and _PAGE.search(text[:5000])):
+            extracted = self._page(text)
+            if not extracted:
+                return Drop("no_main_content", {"chars_in": len(text)})
+            record["text"] = extracted
+        else:
+            record["text"] = strip_tags(text)
+        if not record["text"].strip():
+            return Drop("empty_after_html", {"chars_in": len(text)})
+        return record

@@ -1,1 +1,47 @@
-"""dedup operators."""
+"""Deduplication operators. ``dedup.exact``: hash of normalised text; the first seen survives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, register
+from tuneprep.ops.text import normalize_for_dedup
+from tuneprep.records import record_text
+
+
+class ExactParams(OpParams):
+    normalize: bool = True
+    """Compare NFKC-casefolded text with whitespace collapsed (False: byte-exact text)."""
+    fields: list[str] = []
+    """Also include these fields in the key (e.g. [label] keeps same text with different labels)."""
+
+
+@register
+class DedupExact(GlobalOp):
+    """Exact duplicates of (normalised) text; survivor = first seen; others rejected with duplicate_of."""
+
+    name: ClassVar[str] = "dedup.exact"
+    Params: ClassVar[type[OpParams]] = ExactParams
+    description: ClassVar[str] = "Drop exact duplicates of normalised text (first seen survives)."
+
+    def prepare(self, record: dict[str, Any]) -> Any:
+        import xxhash
+
+        text = record_text(record)
+        if self.params.normalize:
+            text = normalize_for_dedup(text)
+        for f in self.params.fields:
+            text += "\x00" + str(record.get(f, ""))
+        return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))
+
+    def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
+        first: dict[str, str] = {}
+        for item in open_items():
+            key = item.key if item.key is not None else self.prepare(item.record)
+            survivor = first.get(key)
+            if survivor is None:
+                first[key] = item.record.get("id", "")
+                yield item, None
+            else:
+                yield item, Drop("duplicate", {"duplicate_of": survivor})

@@ -1,0 +1,141 @@
+"""Terminal side of ``tuneprep run`` and ``tuneprep ops``: progress bars, tables, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+err = Console(stderr=True)
+stdout = Console()
+
+
+class RichProgress:
+    """Engine progress shown as Rich bars with records/s."""
+
+    def __init__(self, console: Console):
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[records]:,} records, {task.fields[rate]}"), TimeElapsedColumn(),
+            console=console, transient=False,
+        )
+        self.tasks: dict[str, tuple[TaskID, float]] = {}
+        self.records: dict[str, int] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def start(self, name: str, total: float | None, unit: str) -> None:
+        tid = self.progress.add_task(name, total=total, records=0, rate="")
+        self.tasks[name] = (tid, time.perf_counter())
+        self.records[name] = 0
+        self._unit_records = unit == "records"
+
+    def advance(self, name: str, amount: float, records: int = 0) -> None:
+        tid, t0 = self.tasks[name]
+        n = self.records[name] = self.records[name] + (records or (int(amount) if self._unit_records else 0))
+        rate = n / max(1e-9, time.perf_counter() - t0)
+        self.progress.update(tid, advance=amount, records=n, rate=f"{rate:,.0f}/s")
+
+    def finish(self, name: str) -> None:
+        tid, _ = self.tasks[name]
+        task = self.progress.tasks[tid]
+        self.progress.update(tid, completed=task.total or task.completed)
+
+
+def stats_table(stats: dict[str, Any]) -> Table:
+    table = Table(title="Records per step", show_lines=False)
+    for col, kw in (("step", {}), ("in", {"justify": "right"}), ("out", {"justify": "right"}),
+                    ("dropped", {"justify": "right"}), ("reasons", {}), ("seconds", {"justify": "right"})):
+        table.add_column(col, **kw)
+    for s in stats["steps"]:
+        dropped = sum(s["dropped"].values())
+        reasons = ", ".join(f"{k}: {v:,}" for k, v in s["dropped"].items())
+        table.add_row(s["step"], f"{s['in']:,}", f"{s['out']:,}", f"{dropped:,}", reasons, f"{s['seconds']:.2f}")
+    return table
+
+
+def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
+                   quiet: bool = False) -> int:
+    """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
+    from tuneprep.engine.local import RunError, run_recipe
+    from tuneprep.io.readers import InputError
+    from tuneprep.recipe import RecipeError, load_recipe
+
+    try:
+        recipe = load_recipe(recipe_path)
+    except RecipeError as e:
+        err.print(f"[red]error in recipe[/red]\n{e}", highlight=False, markup=True)
+        return 2
+    if out is not None:
+        recipe.output.path = str(out)
+    try:
+        if quiet or not sys.stderr.isatty():
+            result = run_recipe(recipe, workers=workers, fresh=fresh, log=lambda s: err.print(s))
+        else:
+            with RichProgress(err) as prog:
+                result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, log=lambda s: err.print(s))
+    except InputError as e:
+        err.print(f"[red]input error:[/red] {e}", highlight=False)
+        return 2
+    except RunError as e:
+        err.print(f"[red]run failed:[/red] {e}", highlight=False)
+        return 1
+    stats = json.loads((result.out_dir / "stats.json").read_text())
+    stdout.print(stats_table(stats))
+    where = ", ".join(f"{k}: {v:,}" for k, v in result.splits.items())
+    stdout.print(f"records in {result.records_in:,} = kept {result.kept:,} + rejected {result.rejected:,}  "
+              f"[green]✓[/green]  ({where}; {result.seconds:.1f} s, {stats['workers']} workers)", highlight=False)
+    stdout.print(f"output: {result.out_dir}  (rejects in {result.out_dir / 'rejects'})", highlight=False)
+    return 0
+
+
+def _param_rows(cls: Any) -> list[dict[str, Any]]:
+    rows = []
+    for name, f in cls.Params.model_fields.items():
+        default = None if f.is_required() else f.get_default(call_default_factory=True)
+        rows.append({"name": name, "type": _type_name(f.annotation), "default": default,
+                     "required": f.is_required(), "description": f.description or ""})
+    return rows
+
+
+def _type_name(ann: Any) -> str:
+    text = getattr(ann, "__name__", None) if not getattr(ann, "__args__", None) else None
+    return text or str(ann).replace("typing.", "")
+
+
+def print_ops(name: str | None = None, json_out: bool = False) -> int:
+    """``tuneprep ops``: every operator with its parameters and defaults."""
+    from tuneprep.ops.base import UnknownOpError, all_ops, get_op
+
+    try:
+        ops = {name: get_op(name)} if name else all_ops()
+    except UnknownOpError as e:
+        err.print(f"[red]{e}[/red]")
+        return 2
+    data = {n: {"kind": c.kind, "description": c.description or (c.__doc__ or "").strip().split("\n")[0],
+                "params": _param_rows(c)} for n, c in ops.items()}
+    if json_out:
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    table = Table(title="Operators", show_lines=True)
+    table.add_column("op", style="bold")
+    table.add_column("kind")
+    table.add_column("description")
+    table.add_column("parameters (default)")
+    for n, d in data.items():
+        params = "\n".join(f"{p['name']}: {p['type']} = {p['default']!r}" + (f"  — {p['description']}" if p["description"] else "")
+                           for p in d["params"])
+        table.add_row(n, d["kind"], d["description"], params or "—")
+    stdout.print(table)
+    return 0

@@ -1,0 +1,90 @@
+"""The ``split`` block: seeded train/val/test assignment, stratified and/or grouped.
+
+Assignment is a pure function of (the keys of all records, the fractions, the seed), so a rerun
+gives the same split. Memory: one small tuple per record (ids are not kept).
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from tuneprep.recipe import SplitConfig
+from tuneprep.records import get_path
+
+
+def _value(record: dict[str, Any], field: str | None) -> str | None:
+    if field is None:
+        return None
+    try:
+        v = get_path(record, field)
+    except KeyError:
+        return None
+    return "\x1f".join(map(str, v)) if isinstance(v, list) else (None if v is None else str(v))
+
+
+def split_keys(record: dict[str, Any], cfg: SplitConfig) -> tuple[str | None, str | None]:
+    """(stratum, group) of one record; a missing field gives None (its own stratum/group)."""
+    return _value(record, cfg.stratify_by), _value(record, cfg.group_by)
+
+
+def _allocate(n: int, fractions: dict[str, float]) -> dict[str, int]:
+    """Integer counts per split summing to n (largest remainder)."""
+    raw = {k: n * f for k, f in fractions.items()}
+    counts = {k: int(v) for k, v in raw.items()}
+    rest = n - sum(counts.values())
+    for k in sorted(raw, key=lambda k: (raw[k] - counts[k], fractions[k]), reverse=True)[:rest]:
+        counts[k] += 1
+    return counts
+
+
+def assign_splits(keys: Iterable[tuple[str | None, str | None]], cfg: SplitConfig) -> list[str]:
+    """The split name of each record, in input order.
+
+    Without ``group_by``: within each stratum, records are shuffled (seeded) and cut by the
+    fractions. With ``group_by``: whole groups are shuffled and assigned, a group's stratum being
+    that of its first record, so no group straddles two splits.
+    """
+    keys = list(keys)
+    fractions = cfg.fractions()
+    names = list(fractions)
+    rng = random.Random(cfg.seed)
+    out = [""] * len(keys)
+    if cfg.group_by is None:
+        strata: dict[str | None, list[int]] = defaultdict(list)
+        for i, (stratum, _) in enumerate(keys):
+            strata[stratum].append(i)
+        for stratum in sorted(strata, key=lambda s: (s is None, s or "")):
+            idx = strata[stratum]
+            rng.shuffle(idx)
+            counts = _allocate(len(idx), fractions)
+            pos = 0
+            for name in names:
+                for i in idx[pos: pos + counts[name]]:
+                    out[i] = name
+                pos += counts[name]
+        return out
+    groups: dict[str, list[int]] = defaultdict(list)
+    group_stratum: dict[str, str | None] = {}
+    for i, (stratum, group) in enumerate(keys):
+        g = group if group is not None else f"\x00row{i}"
+        groups[g].append(i)
+        group_stratum.setdefault(g, stratum)
+    by_stratum: dict[str | None, list[str]] = defaultdict(list)
+    for g, s in group_stratum.items():
+        by_stratum[s].append(g)
+    for stratum in sorted(by_stratum, key=lambda s: (s is None, s or "")):
+        glist = sorted(by_stratum[stratum])
+        rng.shuffle(glist)
+        total = sum(len(groups[g]) for g in glist)
+        target = {k: total * f for k, f in fractions.items()}
+        filled = dict.fromkeys(names, 0)
+        for g in glist:
+            # The split furthest below its target (relative) takes the next group.
+            name = max(names, key=lambda k: (target[k] - filled[k]) / (target[k] or 1))
+            filled[name] += len(groups[g])
+            for i in groups[g]:
+                out[i] = name
+    return out

@@ -1,0 +1,28 @@
+"""Helpers shared by operators: apply a string function to a record's text or message contents."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+_WS = re.compile(r"\s+")
+
+
+def map_text(record: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
+    """Apply ``fn`` to ``text`` and to every message's ``content`` (in place; returns the record)."""
+    text = record.get("text")
+    if isinstance(text, str):
+        record["text"] = fn(text)
+    msgs = record.get("messages")
+    if isinstance(msgs, list):
+        for m in msgs:
+            if isinstance(m, dict) and isinstance(m.get("content"), str):
+                m["content"] = fn(m["content"])
+    return record
+
+
+def normalize_for_dedup(text: str) -> str:
+    """NFKC, casefold, whitespace collapsed: the form two texts must share to be duplicates."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()

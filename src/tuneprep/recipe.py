@@ -1,0 +1,230 @@
+"""The YAML recipe (DESIGN.md): a pydantic model, validated with precise errors.
+
+Errors name the offending key, its line in the YAML file, and the allowed values or a
+did-you-mean. ``load_recipe`` raises ``RecipeError``; the CLI turns it into exit status 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tuneprep.records import FieldMapping
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run; the message names file, line and key."""
+
+
+class InputConfig(BaseModel):
+    """Where the data comes from and how its fields map into the record contract."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | list[str]
+    format: Literal["jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf"] | None = None
+    text_field: str | None = "text"
+    id_field: str | None = None
+    label_field: str | None = None
+    messages_field: str | None = None
+    # Convert chat/instruction data into `messages` on read (auto-detects per row when "auto").
+    convert_from: Literal["auto", "openai", "sharegpt", "alpaca", "prompt_completion"] | None = None
+    # Rename raw label values, e.g. {"0": negative, "1": positive}; unmapped values are kept.
+    label_map: dict[str, str] | None = None
+
+    @field_validator("label_map", mode="before")
+    @classmethod
+    def _str_keys(cls, v: Any) -> Any:
+        return {str(k): str(val) for k, val in v.items()} if isinstance(v, dict) else v
+
+    def mapping(self) -> FieldMapping:
+        return FieldMapping(text_field=None if self.convert_from else self.text_field, id_field=self.id_field,
+                            label_field=self.label_field,
+                            messages_field="messages" if self.convert_from else self.messages_field)
+
+
+class StepConfig(BaseModel):
+    """One operator application: ``op`` plus that operator's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+
+    op: str
+
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SplitConfig(BaseModel):
+    """Train/val/test fractions; ``stratify_by`` keeps class ratios, ``group_by`` keeps groups whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    train: float = Field(ge=0, le=1)
+    val: float = Field(0.0, ge=0, le=1)
+    test: float = Field(0.0, ge=0, le=1)
+    stratify_by: str | None = None
+    group_by: str | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitConfig:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must sum to 1, got {total:g}")
+        return self
+
+    def fractions(self) -> dict[str, float]:
+        return {k: v for k, v in (("train", self.train), ("val", self.val), ("test", self.test)) if v > 0}
+
+
+class OutputConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    # Records per output part file; parts keep output files a manageable size.
+    part_size: int = Field(1_000_000, gt=0)
+
+
+class Recipe(BaseModel):
+    """A whole recipe: input, steps, optional split, output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: InputConfig
+    steps: list[StepConfig] = []
+    split: SplitConfig | None = None
+    output: OutputConfig
+    engine: Literal["local"] = "local"
+
+    def hash(self) -> str:
+        """A stable hash of the resolved recipe (order of keys does not matter)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+# --- error reporting -------------------------------------------------------------------------
+
+
+def _node_at(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """The YAML node at a pydantic error location (the deepest one that exists)."""
+    cur = node
+    for part in loc:
+        if isinstance(cur, yaml.MappingNode):
+            nxt = None
+            for k, v in cur.value:
+                if k.value == part:
+                    nxt = k if part == loc[-1] else v
+                    break
+            if nxt is None:
+                return cur
+            cur = nxt
+        elif isinstance(cur, yaml.SequenceNode) and isinstance(part, int) and part < len(cur.value):
+            cur = cur.value[part]
+        else:
+            return cur
+    return cur
+
+
+def _loc_str(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _model_for(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    cur: type[BaseModel] | None = Recipe
+    for part in loc[:-1]:
+        if cur is None or isinstance(part, int):
+            continue
+        field = cur.model_fields.get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        cur = next((a for a in getattr(ann, "__args__", (ann,)) if isinstance(a, type) and issubclass(a, BaseModel)),
+                   ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None)
+    return cur
+
+
+def _format_error(path: str, root: yaml.Node | None, loc: tuple[Any, ...], msg: str,
+                  allowed: list[str] | None = None) -> str:
+    node = _node_at(root, loc)
+    line = f":{node.start_mark.line + 1}" if node is not None else ""
+    text = f"{path}{line}: {_loc_str(loc)}: {msg}"
+    key = loc[-1] if loc else None
+    if allowed and isinstance(key, str):
+        close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+        if close:
+            text += f"; did you mean '{close[0]}'?"
+        text += f" (allowed: {', '.join(allowed)})"
+    return text
+
+
+def _pydantic_errors(path: str, root: yaml.Node | None, err: ValidationError,
+                     prefix: tuple[Any, ...] = (), model: type[BaseModel] | None = None) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = prefix + tuple(e["loc"])
+        allowed = None
+        if e["type"] == "extra_forbidden":
+            m = model if model is not None else _model_for(loc)
+            allowed = _allowed_keys(m) if m else None
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        else:
+            msg = e["msg"]
+        lines.append(_format_error(path, root, loc, msg, allowed))
+    return lines
+
+
+def parse_recipe(data: Any, path: str = "<recipe>", root: yaml.Node | None = None) -> Recipe:
+    """Validate a recipe dict, including every step's operator and parameters."""
+    from tuneprep.ops.base import UnknownOpError, get_op
+
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}: a recipe is a YAML mapping with keys input, steps, split, output")
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        raise RecipeError("\n".join(_pydantic_errors(path, root, e))) from None
+    problems: list[str] = []
+    for i, step in enumerate(recipe.steps):
+        try:
+            cls = get_op(step.op)
+        except UnknownOpError as e:
+            problems.append(_format_error(path, root, ("steps", i, "op"), str(e)))
+            continue
+        try:
+            cls.Params(**step.params())
+        except ValidationError as e:
+            problems.extend(_pydantic_errors(path, root, e, ("steps", i), model=cls.Params))
+    if problems:
+        raise RecipeError("\n".join(problems))
+    return recipe
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file. Relative input/output paths resolve against the CWD."""
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(f"{path}: no such recipe file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise RecipeError(f"{path}{where}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    return parse_recipe(data, str(path), root)
