@@ -1,11 +1,19 @@
 """Readers: every supported input format as a stream of ``RawRow`` (one per input row).
 
 A row that cannot be parsed is still yielded, with ``error`` set and the raw text kept, so the
-engine can write it to rejects (reason ``parse_error``): input is never silently skipped.
+engine can write it to rejects (reason ``parse_error``): input is never silently skipped. Rows
+that parse but are not objects (``[1, 2]``, ``"abc"``) are yielded as they are; turning them
+into rejects is ``records.to_record``'s job. Blank (whitespace-only) lines of line formats
+hold no record and are passed over; so is a file that is empty or only whitespace.
 
-Formats: ``jsonl`` (also ``.gz`` / ``.zst``), ``json`` (array, or one object), ``csv`` / ``tsv``
-(header row), ``parquet``, ``txt`` (one document per line) and ``txt-doc`` (one per file), and
-``hf`` (a Hugging Face ``datasets`` directory written by ``save_to_disk``).
+Formats: ``jsonl`` (also ``.gz`` / ``.zst`` / ``.bz2``), ``json`` (array, or one object),
+``csv`` / ``tsv`` (header row), ``parquet``, ``txt`` (one document per line) and ``txt-doc``
+(one per file), and ``hf`` (a Hugging Face ``datasets`` directory written by ``save_to_disk``).
+
+Text input: a UTF-8 BOM is dropped, CRLF line ends are read as LF. Byte-range reading
+(``read_rows(path, fmt, start, end)``, uncompressed ``jsonl``/``txt`` only) yields exactly the
+rows that *start* in ``[start, end)``, with the same line numbers as reading the whole file, so
+any set of split points partitions the file.
 """
 
 from __future__ import annotations
@@ -25,7 +33,13 @@ import orjson
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf")
 LINE_FORMATS = ("jsonl", "txt")  # formats whose uncompressed files can be split by byte range
+COMPRESSED = (".gz", ".zst", ".bz2")
 BOM = b"\xef\xbb\xbf"
+# The UTF-8 BOM decoded as cp1252/latin-1 and re-encoded as UTF-8 ("ï»¿"): a file that went
+# through a wrong decode once. Found at the start of MRPC's header row.
+MOJIBAKE_BOM = "\u00ef\u00bb\u00bf"
+# Parquet files written by tuneprep name the columns stored as JSON text (see writers.py).
+PARQUET_JSON_COLUMNS_KEY = b"tuneprep.json_columns"
 
 
 class InputError(ValueError):
@@ -47,11 +61,11 @@ def detect_format(path: str | Path) -> str:
     """Format from the file name (compression suffixes ignored) or a directory layout."""
     p = Path(path)
     if p.is_dir():
-        if (p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists() or (p / "state.json").exists():
+        if _is_hf_dir(p):
             return "hf"
         raise InputError(f"{path}: a directory, but not a Hugging Face datasets directory")
     name = p.name.lower()
-    for comp in (".gz", ".zst", ".bz2"):
+    for comp in COMPRESSED:
         if name.endswith(comp):
             name = name[: -len(comp)]
     suffix = name.rsplit(".", 1)[-1] if "." in name else ""
@@ -63,16 +77,31 @@ def detect_format(path: str | Path) -> str:
     return mapping[suffix]
 
 
+def _is_hf_dir(p: Path) -> bool:
+    return any((p / f).exists() for f in ("dataset_info.json", "dataset_dict.json", "state.json"))
+
+
 def expand_inputs(patterns: list[str] | str) -> list[str]:
-    """Expand globs in order; raises InputError naming each glob that matched nothing."""
-    if isinstance(patterns, str):
-        patterns = [patterns]
+    """Expand globs in order, without repeats; raises InputError naming each glob that matched nothing.
+
+    Directories a glob matches are left out unless they are Hugging Face datasets directories
+    (``data/**`` means the files below ``data``); a directory named without a glob is kept.
+    """
+    if isinstance(patterns, (str, Path)):
+        patterns = [str(patterns)]
     out: list[str] = []
+    seen: set[str] = set()
     for pat in patterns:
-        matches = sorted(glob.glob(os.path.expanduser(pat), recursive=True))
+        pat = os.path.expanduser(str(pat))
+        matches = sorted(glob.glob(pat, recursive=True))
+        if glob.has_magic(pat):
+            matches = [m for m in matches if not os.path.isdir(m) or _is_hf_dir(Path(m))]
         if not matches:
             raise InputError(f"input.path: '{pat}' matched no file")
-        out.extend(m for m in matches if m not in out)
+        for m in matches:
+            if m not in seen:
+                seen.add(m)
+                out.append(m)
     return out
 
 
@@ -87,18 +116,21 @@ def open_binary(path: str | Path) -> IO[bytes]:
         import zstandard
 
         fh = open(path, "rb")  # noqa: SIM115 - closed with the reader
-        return zstandard.ZstdDecompressor().stream_reader(fh, closefd=True)  # type: ignore[return-value]
+        # The zstd reader has no readline(); BufferedReader adds it. Files written by
+        # concatenating frames (zstd's own CLI does this) need read_across_frames.
+        raw = zstandard.ZstdDecompressor().stream_reader(fh, closefd=True, read_across_frames=True)
+        return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
     return open(path, "rb")  # noqa: SIM115
 
 
 def is_splittable(path: str | Path, fmt: str) -> bool:
-    name = str(path).lower()
-    return fmt in LINE_FORMATS and not name.endswith((".gz", ".zst", ".bz2"))
+    """True when ``read_rows`` can read the file by byte range (uncompressed jsonl/txt)."""
+    return fmt in LINE_FORMATS and not str(path).lower().endswith(COMPRESSED)
 
 
 def line_number_at(path: str | Path, offset: int) -> int:
     """1-based number of the line that starts at byte ``offset`` (counts newlines before it)."""
-    if offset == 0:
+    if offset <= 0:
         return 1
     count = 0
     with open(path, "rb") as fh:
@@ -112,8 +144,25 @@ def line_number_at(path: str | Path, offset: int) -> int:
     return count + 1
 
 
+def _next_line_start(fh: IO[bytes], offset: int) -> int:
+    """The first line start at or after ``offset`` (``offset`` itself if a line starts there)."""
+    if offset <= 0:
+        return 0
+    fh.seek(offset - 1)
+    if fh.read(1) == b"\n":
+        return offset
+    fh.readline()
+    return fh.tell()
+
+
 def byte_ranges(path: str | Path, target: int) -> list[tuple[int, int]]:
-    """Split a file into ~``target``-byte ranges that start and end on line boundaries."""
+    """Split a file into ~``target``-byte ranges that start and end on line boundaries.
+
+    The ranges cover the file exactly, in order, with no gaps; a line longer than ``target``
+    makes its range longer. An empty file gives ``[(0, 0)]``.
+    """
+    if target <= 0:
+        raise ValueError(f"byte_ranges: target must be positive, got {target}")
     size = os.path.getsize(path)
     if size <= target:
         return [(0, size)]
@@ -121,30 +170,34 @@ def byte_ranges(path: str | Path, target: int) -> list[tuple[int, int]]:
     with open(path, "rb") as fh:
         pos = target
         while pos < size:
-            fh.seek(pos)
-            fh.readline()  # move to the start of the next line
-            nxt = fh.tell()
+            nxt = _next_line_start(fh, pos)
             if nxt >= size:
                 break
             if nxt > bounds[-1]:
                 bounds.append(nxt)
             pos = nxt + target
     bounds.append(size)
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
 
 
 def _iter_lines(path: str | Path, start: int | None, end: int | None) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes without the newline) for a whole file or one byte range of it."""
-    if start is None:
+    """(line number, line bytes with its newline) for a whole file or one byte range of it.
+
+    A range owns the lines that start inside it: a range starting mid-line skips to the next
+    line, and the line that straddles ``end`` is read to its end.
+    """
+    if start is None and end is None:
         with open_binary(path) as fh:
-            for i, line in enumerate(fh, 1):
-                yield i, line
+            yield from enumerate(fh, 1)
         return
-    lineno = line_number_at(path, start)
     with open(path, "rb") as fh:
-        fh.seek(start)
-        pos = start
-        while pos < (end if end is not None else float("inf")):
+        pos = _next_line_start(fh, start or 0)
+        stop = end if end is not None else os.path.getsize(path)
+        if pos >= stop:
+            return
+        lineno = line_number_at(path, pos)
+        fh.seek(pos)
+        while pos < stop:
             line = fh.readline()
             if not line:
                 break
@@ -153,132 +206,283 @@ def _iter_lines(path: str | Path, start: int | None, end: int | None) -> Iterato
             lineno += 1
 
 
-def _decode(line: bytes, first: bool) -> str:
-    if first and line.startswith(BOM):
-        line = line[3:]
-    return line.rstrip(b"\r\n").decode("utf-8")
+def _strip_eol(line: bytes) -> bytes:
+    if line.endswith(b"\n"):
+        line = line[:-1]
+        if line.endswith(b"\r"):
+            line = line[:-1]
+    elif line.endswith(b"\r"):  # a last line cut after CR
+        line = line[:-1]
+    return line
 
 
-def _raw_text(line: bytes, limit: int = 100_000) -> str:
-    """The raw line as text for the rejects file (invalid bytes escaped, huge lines cut)."""
-    text = line.rstrip(b"\r\n").decode("utf-8", errors="backslashreplace")
-    return text if len(text) <= limit else text[:limit] + f"...[{len(text) - limit} more chars]"
+def _raw_text(line: bytes) -> str:
+    """The raw line as text for the rejects file: invalid bytes escaped (``\\xff``), never cut."""
+    return _strip_eol(line).decode("utf-8", errors="backslashreplace")
+
+
+def _utf8_error(data: bytes) -> str | None:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"invalid UTF-8 at byte {e.start}: {data[e.start:e.start + 4]!r}"
+    return None
 
 
 def read_jsonl(path: str | Path, start: int | None = None, end: int | None = None) -> Iterator[RawRow]:
-    """JSON Lines: blank lines are ignored (they hold no record); everything else is a row."""
+    """JSON Lines: blank lines are passed over (they hold no record); everything else is a row."""
     for lineno, line in _iter_lines(path, start, end):
+        if lineno == 1 and line.startswith(BOM):
+            line = line[3:]
         if not line.strip():
             continue
         try:
-            text = _decode(line, lineno == 1)
-        except UnicodeDecodeError as e:
-            yield RawRow(lineno, raw=_raw_text(line), error=f"invalid UTF-8 at byte {e.start}")
-            continue
-        try:
-            yield RawRow(lineno, obj=orjson.loads(text))
+            yield RawRow(lineno, obj=orjson.loads(line))  # orjson ignores surrounding whitespace, \r
         except orjson.JSONDecodeError as e:
-            yield RawRow(lineno, raw=_raw_text(line), error=f"invalid JSON: {e}")
+            err = _utf8_error(line)
+            yield RawRow(lineno, raw=_raw_text(line), error=err or f"invalid JSON: {e}")
 
 
 def read_txt(path: str | Path, start: int | None = None, end: int | None = None) -> Iterator[RawRow]:
-    """Plain text, one document per non-blank line, as ``{"text": line}``."""
+    """Plain text, one document per non-blank line, as ``{"text": line}`` (line end removed)."""
     for lineno, line in _iter_lines(path, start, end):
+        if lineno == 1 and line.startswith(BOM):
+            line = line[3:]
         if not line.strip():
             continue
+        body = _strip_eol(line)
         try:
-            yield RawRow(lineno, obj={"text": _decode(line, lineno == 1)})
-        except UnicodeDecodeError as e:
-            yield RawRow(lineno, raw=_raw_text(line), error=f"invalid UTF-8 at byte {e.start}")
+            yield RawRow(lineno, obj={"text": body.decode("utf-8")})
+        except UnicodeDecodeError:
+            yield RawRow(lineno, raw=_raw_text(line), error=_utf8_error(body))
+
+
+def _read_all(path: str | Path) -> bytes:
+    with open_binary(path) as fh:
+        data = fh.read()
+    return data[3:] if data.startswith(BOM) else data
 
 
 def read_txt_doc(path: str | Path) -> Iterator[RawRow]:
-    """Plain text, the whole file as one document."""
-    with open_binary(path) as fh:
-        data = fh.read()
-    if data.startswith(BOM):
-        data = data[3:]
+    """Plain text, the whole file as one document (CRLF read as LF). An empty file gives no row."""
+    data = _read_all(path)
+    if not data.strip():
+        return
     try:
-        yield RawRow(1, obj={"text": data.decode("utf-8").replace("\r\n", "\n")})
-    except UnicodeDecodeError as e:
-        yield RawRow(1, raw=_raw_text(data[:2000]), error=f"invalid UTF-8 at byte {e.start}")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        yield RawRow(1, raw=data.decode("utf-8", errors="backslashreplace"), error=_utf8_error(data))
+        return
+    yield RawRow(1, obj={"text": text.replace("\r\n", "\n")})
 
 
 def read_json(path: str | Path) -> Iterator[RawRow]:
-    """A JSON array of rows (or a single object). Rows are numbered from 1."""
-    with open_binary(path) as fh:
-        data = fh.read()
-    if data.startswith(BOM):
-        data = data[3:]
+    """A JSON array of rows (or a single object). Rows are numbered from 1.
+
+    A ``.json`` file that is really JSON Lines (many are) is read as JSON Lines, with file line
+    numbers. A broken document yields one error row (line 1) holding the whole text.
+    """
+    data = _read_all(path)
+    if not data.strip():
+        return
     try:
         obj = orjson.loads(data)
     except orjson.JSONDecodeError as e:
-        yield RawRow(1, raw=_raw_text(data[:2000]), error=f"invalid JSON document: {e}")
+        if data.lstrip()[:1] == b"{" and _looks_like_jsonl(data):
+            yield from read_jsonl(path)
+            return
+        err = _utf8_error(data)
+        yield RawRow(1, raw=data.decode("utf-8", errors="backslashreplace"),
+                     error=err or f"invalid JSON document (no row could be read): {e}")
         return
     rows = obj if isinstance(obj, list) else [obj]
     for i, row in enumerate(rows, 1):
         yield RawRow(i, obj=row)
 
 
-def read_csv(path: str | Path, delimiter: str = ",") -> Iterator[RawRow]:
-    """CSV/TSV with a header row. Line numbers are file lines (header = line 1)."""
-    with open_binary(path) as fb:
-        raw = fb.read()
-    if raw.startswith(BOM):
-        raw = raw[3:]
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # Decode line by line so that only the bad lines are rejected.
-        text = raw.decode("utf-8", errors="surrogateescape")
-    # TSV files (e.g. GLUE) carry no quoting: a stray quote must not swallow the following lines.
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    header = [h.strip() for h in header]
-    while True:
+def _looks_like_jsonl(data: bytes) -> bool:
+    """True when the first non-blank line is a whole JSON object by itself."""
+    for line in data.split(b"\n", 50)[:50]:
+        if line.strip():
+            try:
+                return isinstance(orjson.loads(line), dict)
+            except orjson.JSONDecodeError:
+                return False
+    return False
+
+
+class _LineFeed:
+    """Feeds text lines to ``csv.reader`` and remembers the bytes each record was made of.
+
+    Decoding happens per line, so a line with invalid UTF-8 rejects only the record it belongs
+    to (its bytes are kept via surrogateescape until the record is known).
+    """
+
+    def __init__(self, fh: IO[bytes]):
+        self.fh = fh
+        self.lineno = 0
+        self.parts: list[bytes] = []
+        self.bad: str | None = None
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.fh.readline()
+        if not line:
+            raise StopIteration
+        self.lineno += 1
+        if self.lineno == 1 and line.startswith(BOM):
+            line = line[3:]
+        self.parts.append(line)
         try:
-            row = next(reader)
-        except StopIteration:
+            return line.decode("utf-8")
+        except UnicodeDecodeError:
+            if self.bad is None:
+                self.bad = f"invalid UTF-8 on line {self.lineno}: {_utf8_error(line)}"
+            return line.decode("utf-8", errors="surrogateescape")
+
+    def take(self) -> tuple[int, bytes, str | None]:
+        """(first line of the record just read, its bytes, UTF-8 error) and start a new record."""
+        first = self.lineno - len(self.parts) + 1
+        raw, bad = b"".join(self.parts), self.bad
+        self.parts, self.bad = [], None
+        return first, raw, bad
+
+
+def _header_names(cells: list[str]) -> list[str]:
+    """Column names: whitespace trimmed, a (mojibake) BOM dropped from the first cell, empty
+    names made ``column_<n>`` and repeated names ``<name>_<k>``, so that no column is lost."""
+    names: list[str] = []
+    for i, cell in enumerate(cells):
+        name = cell
+        if i == 0:
+            name = name.lstrip("\ufeff")
+            if name.startswith(MOJIBAKE_BOM):
+                name = name[len(MOJIBAKE_BOM):]
+        name = name.strip() or f"column_{i + 1}"
+        base, k = name, 2
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    return names
+
+
+def _row_to_obj(header: list[str], cells: list[str], delimiter: str) -> dict[str, str] | str:
+    """The row as an object, or an error message. Extra columns are allowed only when empty
+    (a trailing delimiter), since dropping them then loses nothing."""
+    if len(cells) < len(header) or (len(cells) > len(header) and any(c.strip() for c in cells[len(header):])):
+        name = "TSV" if delimiter == "\t" else "CSV"
+        return f"{name} row has {len(cells)} columns, the header has {len(header)} ({', '.join(header)})"
+    return dict(zip(header, cells, strict=False))
+
+
+def read_csv(path: str | Path, delimiter: str = ",") -> Iterator[RawRow]:
+    """CSV/TSV with a header row, every value a string. Line numbers are file lines (header = 1);
+    a quoted CSV value spanning lines gets the number of its first line.
+
+    CSV follows RFC 4180 quoting (``csv`` module, no field size limit). TSV has no quoting at
+    all (IANA TSV, as GLUE writes it): each line is one row split on tabs, and ``"`` is an
+    ordinary character. A UTF-8 BOM, and the mojibake BOM ``ï»¿`` (a BOM decoded once as
+    cp1252, as in MRPC), are dropped from the first header cell. Rows with invalid UTF-8, or
+    with fewer columns than the header (or non-empty extra ones), are error rows; blank lines
+    are passed over.
+    """
+    with open_binary(path) as fh:
+        if delimiter == "\t":
+            yield from _read_tsv(fh, path)
             return
-        except csv.Error as e:
-            yield RawRow(reader.line_num, raw=None, error=f"CSV error: {e}")
+        csv.field_size_limit(2**31 - 1)  # the default (128 KiB) rejects long documents
+        feed = _LineFeed(fh)
+        reader = csv.reader(feed, delimiter=delimiter)
+        header: list[str] | None = None
+        while True:
+            try:
+                cells = next(reader)
+                error = None
+            except StopIteration:
+                return
+            except csv.Error as e:
+                cells, error = [], f"CSV error: {e}"
+            first, raw, bad = feed.take()
+            if not raw.strip():  # a blank line; `,` or `""` is a row of empty values
+                continue
+            if header is None:
+                if error or bad:
+                    raise InputError(f"{path}:{first}: unreadable header row: {error or bad}")
+                header = _header_names(cells)
+                continue
+            if error or bad:
+                yield RawRow(first, raw=_raw_text(raw), error=error or bad)
+                continue
+            obj = _row_to_obj(header, cells, delimiter)
+            if isinstance(obj, str):
+                yield RawRow(first, raw=_raw_text(raw), error=obj)
+            else:
+                yield RawRow(first, obj=obj)
+
+
+def _read_tsv(fh: IO[bytes], path: str | Path) -> Iterator[RawRow]:
+    header: list[str] | None = None
+    for lineno, line in enumerate(fh, 1):
+        if lineno == 1 and line.startswith(BOM):
+            line = line[3:]
+        body = _strip_eol(line)
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            if header is None:
+                raise InputError(f"{path}:{lineno}: unreadable TSV header: {_utf8_error(body)}") from None
+            yield RawRow(lineno, raw=_raw_text(line), error=_utf8_error(body))
             continue
-        lineno = reader.line_num
-        if not row or all(not c for c in row):
+        if "\t" not in text and not text.strip():  # a blank line; a lone tab is two empty values
             continue
-        if any("\udc80" <= ch <= "\udcff" for c in row for ch in c):
-            yield RawRow(lineno, raw=delimiter.join(row).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
-                         error="invalid UTF-8")
+        cells = text.split("\t")
+        if header is None:
+            header = _header_names(cells)
             continue
-        if len(row) != len(header):
-            yield RawRow(lineno, raw=delimiter.join(row),
-                         error=f"expected {len(header)} columns ({', '.join(header)}), got {len(row)}")
-            continue
-        yield RawRow(lineno, obj=dict(zip(header, row)))
+        obj = _row_to_obj(header, cells, "\t")
+        if isinstance(obj, str):
+            yield RawRow(lineno, raw=text, error=obj)
+        else:
+            yield RawRow(lineno, obj=obj)
 
 
 def read_parquet(path: str | Path) -> Iterator[RawRow]:
+    """Parquet, streamed in batches; rows numbered from 1. Columns that tuneprep's writer stored
+    as JSON text (listed in the file's metadata) are decoded back."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path)
+    if os.path.getsize(path) == 0:
+        return
+    try:
+        pf = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as e:
+        raise InputError(f"{path}: not a readable Parquet file: {e}") from None
+    meta = pf.schema_arrow.metadata or {}
+    json_cols = set(orjson.loads(meta[PARQUET_JSON_COLUMNS_KEY])) if PARQUET_JSON_COLUMNS_KEY in meta else set()
     i = 0
     for batch in pf.iter_batches(batch_size=4096):
         for row in batch.to_pylist():
             i += 1
+            for col in json_cols:
+                if row.get(col) is not None:
+                    row[col] = orjson.loads(row[col])
             yield RawRow(i, obj=row)
 
 
 def read_hf(path: str | Path) -> Iterator[RawRow]:
-    """A ``datasets`` directory from ``save_to_disk`` (a Dataset, or a DatasetDict: all splits)."""
+    """A ``datasets`` directory from ``save_to_disk``: a Dataset, or a DatasetDict (all splits
+    in order, each row given a ``split`` field unless it has one)."""
     try:
         import datasets
     except ImportError as e:  # pragma: no cover - depends on extras
         raise InputError(f"{path}: reading a Hugging Face datasets directory needs `pip install tuneprep[hf]`") from e
-    ds = datasets.load_from_disk(str(path))
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as e:
+        raise InputError(f"{path}: not a readable Hugging Face datasets directory: {e}") from None
     splits = ds.items() if isinstance(ds, datasets.DatasetDict) else [(None, ds)]
     i = 0
     for split, d in splits:
@@ -291,16 +495,18 @@ def read_hf(path: str | Path) -> Iterator[RawRow]:
 
 def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None,
               end: int | None = None) -> Iterator[RawRow]:
-    """Every row of one input (or of one byte range of a line-format file)."""
-    fmt = fmt or detect_format(path)
+    """Every row of one input (or of one byte range of an uncompressed jsonl/txt file)."""
     if not Path(path).exists():
         raise InputError(f"{path}: no such file")
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise InputError(f"{path}: unknown format '{fmt}'; allowed: {', '.join(FORMATS)}")
+    if (start is not None or end is not None) and not is_splittable(path, fmt):
+        raise InputError(f"{path}: format {fmt} cannot be read by byte range (only uncompressed jsonl/txt)")
     if fmt == "jsonl":
         return read_jsonl(path, start, end)
     if fmt == "txt":
         return read_txt(path, start, end)
-    if start is not None:
-        raise InputError(f"{path}: format {fmt} cannot be read by byte range")
     if fmt == "txt-doc":
         return read_txt_doc(path)
     if fmt == "json":
@@ -309,9 +515,7 @@ def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None
         return read_csv(path, "\t" if fmt == "tsv" else ",")
     if fmt == "parquet":
         return read_parquet(path)
-    if fmt == "hf":
-        return read_hf(path)
-    raise InputError(f"{path}: unknown format '{fmt}'; allowed: {', '.join(FORMATS)}")
+    return read_hf(path)
 
 
 def load_records(path: str | Path, fmt: str | None = None, **mapping: Any) -> list[dict[str, Any]]:
@@ -330,5 +534,7 @@ def load_records(path: str | Path, fmt: str | None = None, **mapping: Any) -> li
         try:
             out.append(to_record(row.obj, fm, str(path), row.line))
         except RecordError as e:
-            raise InputError(f"{path}:{row.line}: {e}") from None
+            where = f" (field '{e.field}')" if e.field else ""
+            raise InputError(f"{path}:{row.line}{where}: {e}") from None
     return out
+
