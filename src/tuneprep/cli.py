@@ -26,11 +26,12 @@ def run(
     out: Path | None = typer.Option(None, "--out", help="Override output.path of the recipe."),
     fresh: bool = typer.Option(False, "--fresh", help="Ignore completed shards of an earlier run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+    shard_bytes: int | None = typer.Option(None, "--shard-bytes", help="Shard size in bytes (default: automatic)."),
 ) -> None:
     """Run a recipe: read, clean, filter, dedup, split; write data, rejects, stats, manifest."""
     from tuneprep.engine.console import run_recipe_cli
 
-    raise typer.Exit(run_recipe_cli(recipe, workers=workers, out=out, fresh=fresh, quiet=quiet))
+    raise typer.Exit(run_recipe_cli(recipe, workers=workers, out=out, fresh=fresh, quiet=quiet, shard_bytes=shard_bytes))
 
 
 @app.command()

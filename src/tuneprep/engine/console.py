@@ -66,7 +66,7 @@ def stats_table(stats: dict[str, Any]) -> Table:
 
 
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
-                   quiet: bool = False) -> int:
+                   quiet: bool = False, shard_bytes: int | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
     from tuneprep.engine.local import RunError, run_recipe
     from tuneprep.io.readers import InputError
@@ -81,10 +81,10 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
         recipe.output.path = str(out)
     try:
         if quiet or not sys.stderr.isatty():
-            result = run_recipe(recipe, workers=workers, fresh=fresh, log=lambda s: err.print(s))
+            result = run_recipe(recipe, workers=workers, fresh=fresh, shard_bytes=shard_bytes, log=lambda s: err.print(s))
         else:
             with RichProgress(err) as prog:
-                result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, log=lambda s: err.print(s))
+                result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=lambda s: err.print(s))
     except InputError as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2

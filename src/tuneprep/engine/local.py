@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
+import xxhash
 
 from tuneprep import __version__
 from tuneprep.engine.split import assign_splits, split_keys
@@ -75,11 +76,11 @@ class RunResult:
 # --- planning ----------------------------------------------------------------------------------
 
 
-def plan_shards(recipe: Recipe, workers: int) -> list[Shard]:
+def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None) -> list[Shard]:
     """Cut the inputs into shards: whole files, big line-format files by byte range."""
     files = expand_inputs(recipe.input.path)
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
-    target = max(MIN_SHARD, min(MAX_SHARD, total // max(1, workers * 4) + 1))
+    target = shard_bytes or max(MIN_SHARD, min(MAX_SHARD, total // max(1, workers * 4) + 1))
     shards: list[Shard] = []
     for f in files:
         fmt = recipe.input.format or detect_format(f)
@@ -291,10 +292,11 @@ class _Progress:
 
 
 def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: _Progress | None = None,
-               log: Callable[[str], None] = lambda s: None) -> RunResult:
+               log: Callable[[str], None] = lambda s: None, shard_bytes: int | None = None) -> RunResult:
     """Execute a recipe; write data, rejects, stats.json and manifest.json under ``output.path``.
 
-    ``workers=0`` uses every core. Raises RunError when the accounting invariant
+    ``workers=0`` uses every core; ``shard_bytes`` overrides the shard size (default: about four
+    shards per worker, 4–64 MB each). Raises RunError when the accounting invariant
     (records in = kept + rejected) does not hold.
     """
     t_start = time.time()
@@ -302,7 +304,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     workers = workers or os.cpu_count() or 1
     out = Path(recipe.output.path)
     work = out / ".work"
-    shards = plan_shards(recipe, workers)
+    shards = plan_shards(recipe, workers, shard_bytes)
     plan = _plan_hash(recipe, shards)
     plan_file = work / "plan.json"
     if fresh or not plan_file.exists() or json.loads(plan_file.read_text()).get("plan") != plan:
@@ -435,7 +437,21 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     part_size = recipe.output.part_size
     writers: dict[str, tuple[IO[bytes] | None, int, int]] = {}
 
-    def write_item(split: str, rec: dict[str, Any]) -> None:
+    seen_ids: dict[int, str] = {}
+    out_stats = StepStats("output")
+
+    def write_item(split: str, item: Item) -> None:
+        rec = item.record
+        out_stats.records_in += 1
+        # Ids are the key of every later join (predictions, comparisons): they must be unique.
+        h = xxhash.xxh3_64_intdigest(str(rec.get("id")).encode("utf-8", "surrogatepass"))
+        if h in seen_ids and seen_ids[h] == str(rec.get("id")):
+            out_stats.dropped["duplicate_id"] += 1
+            _reject(rej_fh("output"), "output", "duplicate_id", item.source, record=rec,
+                    detail={"duplicate_of": str(rec.get("id"))})
+            return
+        seen_ids.setdefault(h, str(rec.get("id")))
+        out_stats.records_out += 1
         fh, n_in_part, part = writers.get(split, (None, 0, 0))
         if fh is None or n_in_part >= part_size:
             if fh is not None:
@@ -450,7 +466,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
 
     if recipe.split is None:
         for it in final_source():
-            write_item("data", it.record)
+            write_item("data", it)
     else:
         cfg = recipe.split
         if pending:
@@ -461,7 +477,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         for name in cfg.fractions():
             (staging / name).mkdir(exist_ok=True)
         for it, split in zip(final_source(), assignment, strict=True):
-            write_item(split, it.record)
+            write_item(split, it)
     for fh, _, _ in writers.values():
         if fh is not None:
             fh.close()
@@ -470,6 +486,8 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     if recipe.split is None and "data" not in splits:
         (staging / "data").mkdir(exist_ok=True)
 
+    if out_stats.dropped:
+        step_stats.append(out_stats)
     # Accounting
     order = ["data", "train", "val", "test"]
     splits = {k: splits[k] for k in sorted(splits, key=order.index)}
