@@ -146,3 +146,17 @@ def shared_data_dir() -> Path | None:
             return cand
     env = os.environ.get("TUNEPREP_SHARED_DATA")
     return Path(env) if env and Path(env).is_dir() else None
+
+
+NAMED = {"rotten_tomatoes": rotten_tomatoes}
+SCHEME = "dataset:"
+
+
+def resolve_input(pattern: str) -> str:
+    """``dataset:<name>`` → the cached file of a named dataset (fetched on first use); else unchanged."""
+    if not pattern.startswith(SCHEME):
+        return pattern
+    name = pattern[len(SCHEME):]
+    if name not in NAMED:
+        raise DatasetError(f"unknown dataset '{name}'; named datasets: {', '.join(NAMED)}")
+    return str(NAMED[name]())

@@ -68,6 +68,7 @@ def stats_table(stats: dict[str, Any]) -> Table:
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
+    from tuneprep.datasets import DatasetError
     from tuneprep.engine.local import RunError, run_recipe
     from tuneprep.io.readers import InputError
     from tuneprep.recipe import RecipeError, load_recipe
@@ -85,7 +86,7 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
         else:
             with RichProgress(err) as prog:
                 result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=lambda s: err.print(s))
-    except InputError as e:
+    except (InputError, DatasetError) as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2
     except RunError as e:

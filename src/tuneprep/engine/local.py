@@ -31,6 +31,7 @@ import orjson
 import xxhash
 
 from tuneprep import __version__
+from tuneprep.datasets import resolve_input
 from tuneprep.engine.split import assign_splits, split_keys
 from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable, read_rows
@@ -78,7 +79,8 @@ class RunResult:
 
 def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None) -> list[Shard]:
     """Cut the inputs into shards: whole files, big line-format files by byte range."""
-    files = expand_inputs(recipe.input.path)
+    patterns = [recipe.input.path] if isinstance(recipe.input.path, str) else recipe.input.path
+    files = expand_inputs([resolve_input(p) for p in patterns])
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
     target = shard_bytes or max(MIN_SHARD, min(MAX_SHARD, total // max(1, workers * 4) + 1))
     shards: list[Shard] = []
