@@ -46,6 +46,11 @@ VADER_SDIST = PackagedFile(
     "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9", sdist=True,
 )
 
+CHATTERBOT = PackagedFile(
+    "chatterbot-corpus", "1.3.3", "chatterbot_corpus-1.3.3-py2.py3-none-any.whl",
+    "86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154",
+)
+
 # Rotten Tomatoes categories → sentiment labels (DESIGN.md): one source of truth.
 RT_LABELS = {"fresh": "positive", "rotten": "negative", "plot": "neutral"}
 SENTIMENT_LABELS = ["positive", "negative", "neutral"]
@@ -148,7 +153,34 @@ def shared_data_dir() -> Path | None:
     return Path(env) if env and Path(env).is_dir() else None
 
 
-NAMED = {"rotten_tomatoes": rotten_tomatoes}
+def chatterbot_english() -> Path:
+    """The English ChatterBot corpus (PyPI chatterbot-corpus) as ShareGPT-style JSONL.
+
+    One row per conversation: ``{id, category, conversations: [{from: human|gpt, value}]}``,
+    turns alternating human/gpt as in the source YAML (all scalars kept as strings).
+    """
+    out = cache_dir() / "datasets" / "chatterbot_english.jsonl"
+    if out.exists():
+        return out
+    import yaml
+
+    whl = fetch_distribution(CHATTERBOT)
+    rows = []
+    with zipfile.ZipFile(whl) as z:
+        names = sorted(n for n in z.namelist() if n.startswith("chatterbot_corpus/data/english/") and n.endswith(".yml"))
+        for name in names:
+            # BaseLoader keeps every scalar a string ("Yes" stays "Yes", not True).
+            doc = yaml.load(z.read(name).decode("utf-8"), Loader=yaml.BaseLoader)
+            category = Path(name).stem
+            for i, conv in enumerate(doc.get("conversations", [])):
+                turns = [{"from": "human" if j % 2 == 0 else "gpt", "value": t} for j, t in enumerate(conv)]
+                rows.append({"id": f"{category}-{i:04d}", "category": category, "conversations": turns})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_jsonl(out, rows)
+    return out
+
+
+NAMED = {"rotten_tomatoes": rotten_tomatoes, "chatterbot_english": chatterbot_english}
 SCHEME = "dataset:"
 
 
