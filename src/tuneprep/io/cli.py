@@ -2,8 +2,56 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+
+def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt: str | None,
+                strict: bool, json_out: bool) -> int:
+    """Run ``converters.convert_file`` and print its counts; returns the exit code.
+
+    0 on success, 1 when ``strict`` and some rows were rejected, 2 when the input cannot be read.
+    """
+    import orjson
+    from rich.console import Console
+
+    from tuneprep.io.converters import convert_file
+    from tuneprep.io.readers import InputError
+
+    err = Console(stderr=True)
+    try:
+        res = convert_file(src, dst, from_style, to_style, fmt)
+    except (InputError, ValueError) as e:
+        err.print(f"[red]error:[/red] {e}", highlight=False)
+        return 2
+    if json_out:
+        typer.echo(orjson.dumps(res.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        out = Console()
+        out.print(f"{res.src} ({res.from_style}) → {res.dst} ({res.to_style})", highlight=False)
+        out.print(f"read {res.read:,}  written {res.written:,}  rejected {res.rejected:,}", highlight=False)
+        if res.rejected:
+            reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(res.rejected_by_reason.items()))
+            out.print(f"rejects ({reasons}): {res.rejects_path}", highlight=False)
+    return 1 if strict and res.rejected else 0
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app. Keep heavy imports inside the commands."""
+
+    @app.command("convert")
+    def convert(
+        src: Path = typer.Argument(..., help="Input file (jsonl, json, csv, tsv, parquet, hf dir...)."),
+        dst: Path = typer.Argument(..., help="Output file; format from the extension (.jsonl, .json, .csv, "
+                                             ".tsv, .parquet, optionally .gz/.zst)."),
+        from_style: str | None = typer.Option(
+            None, "--from", help="Input style: openai, sharegpt, alpaca, prompt_completion (default: detect)."),
+        to_style: str = typer.Option("openai", "--to", help="Output style: openai, sharegpt, alpaca, "
+                                                            "prompt_completion."),
+        fmt: str | None = typer.Option(None, "--format", help="Force the input format."),
+        strict: bool = typer.Option(False, "--strict", help="Exit with 1 when any row was rejected."),
+        json_out: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
+    ) -> None:
+        """Convert chat/SFT data between styles; bad rows go to DST.rejects.jsonl."""
+        raise typer.Exit(convert_cli(src, dst, from_style, to_style, fmt, strict, json_out))
