@@ -128,20 +128,37 @@ def is_splittable(path: str | Path, fmt: str) -> bool:
     return fmt in LINE_FORMATS and not str(path).lower().endswith(COMPRESSED)
 
 
+# Line numbers already counted, per file version: {(path, inode, size, mtime, ctime): {offset: line}}.
+# A worker that reads the shards of one file in order then counts each byte once, not once per shard.
+_LINE_CHECKPOINTS: dict[tuple[str, int, int, int, int], dict[int, int]] = {}
+
+
 def line_number_at(path: str | Path, offset: int) -> int:
     """1-based number of the line that starts at byte ``offset`` (counts newlines before it)."""
     if offset <= 0:
         return 1
-    count = 0
-    with open(path, "rb") as fh:
-        remaining = offset
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    marks = _LINE_CHECKPOINTS.setdefault(key, {0: 1})
+    if offset in marks:
+        return marks[offset]
+    base = max(o for o in marks if o <= offset)
+    count, remaining = marks[base], offset - base
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(base)
         while remaining > 0:
-            chunk = fh.read(min(1 << 24, remaining))
-            if not chunk:
+            n = fh.readinto(view[: min(len(buf), remaining)])
+            if not n:
                 break
-            count += chunk.count(b"\n")
-            remaining -= len(chunk)
-    return count + 1
+            count += buf.count(b"\n", 0, n)
+            remaining -= n
+    if len(_LINE_CHECKPOINTS) > 64:  # bound the memo; old files are rarely read again
+        _LINE_CHECKPOINTS.pop(next(iter(_LINE_CHECKPOINTS)))
+    if len(marks) < 100_000:
+        marks[offset] = count
+    return count
 
 
 def _next_line_start(fh: IO[bytes], offset: int) -> int:
