@@ -1,9 +1,237 @@
-"""CLI verbs of the evaluate area (registered into the main app by tuneprep.cli)."""
+"""CLI verbs of the evaluate area: ``metrics``, ``eval``, ``compare`` (registered by tuneprep.cli).
+
+Thin wrappers: each parses its flags, calls the library, prints a table (or JSON with --json).
+"""
 
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
 import typer
 
 
+def _fail(msg: str) -> None:
+    print(f"error: {msg}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def _zero_division(value: str) -> float:
+    if value.lower() == "nan":
+        return float("nan")
+    try:
+        v = float(value)
+    except ValueError:
+        v = -1.0
+    if v not in (0.0, 1.0):
+        _fail(f"--zero-division must be 0, 1 or nan, not {value!r}")
+    return v
+
+
+def _labels(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [x.strip() for x in value.split(",") if x.strip()]
+
+
+def _print_json(obj: Any) -> None:
+    import orjson
+
+    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
+
+
+def _fmt(v: Any) -> str:
+    return "–" if v is None or (isinstance(v, float) and v != v) else f"{v:.4f}"
+
+
+def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
+    """A readable summary of a metrics dict (classification or generation)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    if m.get("kind") == "generation":
+        t = Table(title=title)
+        t.add_column("metric")
+        t.add_column("value", justify="right")
+        t.add_column("95% CI", justify="right")
+        for k in ("exact_match", "token_f1", "rouge_l"):
+            ci = (m.get("ci95") or {}).get(k) or [None, None]
+            t.add_row(k, _fmt(m[k]), f"{_fmt(ci[0])} – {_fmt(ci[1])}")
+        con.print(t)
+        con.print(f"n = {m['n']}")
+        return
+    t = Table(title=f"{title} (n = {m['n']:,})")
+    t.add_column("metric")
+    for c in ("precision", "recall", "f1"):
+        t.add_column(c, justify="right")
+    t.add_row("macro", *(_fmt(m[f"{c}_macro"]) for c in ("precision", "recall", "f1")))
+    t.add_row("micro", *(_fmt(m[f"{c}_micro"]) for c in ("precision", "recall", "f1")))
+    t.add_row("weighted", *(_fmt(m[f"{c}_weighted"]) for c in ("precision", "recall", "f1")))
+    if m.get("multilabel"):
+        t.add_row("samples", *(_fmt(m[f"{c}_samples"]) for c in ("precision", "recall", "f1")))
+    con.print(t)
+    pc = Table(title="Per class")
+    for c in ("label", "precision", "recall", "f1", "support"):
+        pc.add_column(c, justify="left" if c == "label" else "right")
+    for lab, v in m["per_class"].items():
+        pc.add_row(lab, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
+    con.print(pc)
+    ci = m.get("ci95") or {}
+    acc_ci, f1_ci = ci.get("accuracy") or [None, None], ci.get("f1_macro") or [None, None]
+    con.print(f"accuracy {_fmt(m['accuracy'])} (95% CI {_fmt(acc_ci[0])}–{_fmt(acc_ci[1])})   "
+              f"macro-F1 {_fmt(m['f1_macro'])} (95% CI {_fmt(f1_ci[0])}–{_fmt(f1_ci[1])})", highlight=False)
+    if m.get("unparseable"):
+        u = m["unparseable"]
+        con.print(f"[yellow]{u['count']} unparseable predictions ({u['rate']:.1%}) counted as wrong[/yellow]: "
+                  + ", ".join(f"{k!r}×{v}" for k, v in list(u["values"].items())[:5]), highlight=False)
+
+
+def print_compare(res: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    names = [r["name"] for r in res["runs"]]
+    keys = list(next(iter(res["metrics"].values())))
+    t = Table(title=f"Compare on the same {res['n']:,} test ids")
+    t.add_column("metric")
+    for nm in names:
+        t.add_column(nm, justify="right")
+    for k in keys:
+        t.add_row(k, *(_fmt(res["metrics"][nm][k]) if isinstance(res["metrics"][nm][k], float)
+                       else str(res["metrics"][nm][k]) for nm in names))
+    con.print(t)
+    for d in res["differences"]:
+        for k, v in d.items():
+            if isinstance(v, dict) and "diff" in v:
+                con.print(f"{d['other']} − {d['baseline']}  {k}: {v['diff'] * 100:+.2f} pts  "
+                          f"(paired 95% CI {v['ci95'][0] * 100:+.2f} … {v['ci95'][1] * 100:+.2f})"
+                          + ("  significant" if v["significant"] else ""), highlight=False)
+        mc = d["mcnemar"]
+        con.print(f"  McNemar ({'exact' if mc['exact'] else 'chi2'}): only {d['other']} right {mc['only_other_correct']}, "
+                  f"only {d['baseline']} right {mc['only_baseline_correct']}, p = {mc['pvalue']:.4g}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the main app. Keep heavy imports inside the commands."""
+
+    @app.command("metrics")
+    def metrics_cmd(
+        pred_file: Path = typer.Argument(..., help="Predictions file (JSONL, JSON, CSV, Parquet) with gold and predicted labels."),
+        label_field: str = typer.Option("label", "--label-field", help="Field with the gold label (dotted path ok)."),
+        pred_field: str = typer.Option("prediction", "--pred-field", help="Field with the predicted label."),
+        labels: str | None = typer.Option(None, "--labels", help="Comma-separated label set (default: the gold labels)."),
+        zero_division: str = typer.Option("0", "--zero-division", help="Value of undefined ratios: 0, 1 or nan."),
+        seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+        n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples for the 95% intervals."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Accuracy, precision/recall/F1 (macro, micro, weighted, per class), confusion matrix, 95% CIs.
+
+        Predictions outside the label set (or missing) are 'unparseable' and count as wrong.
+        """
+        from tuneprep.evaluate.metrics import MetricsInputError, metrics_from_file
+        from tuneprep.io.readers import InputError
+
+        try:
+            m = metrics_from_file(str(pred_file), label_field, pred_field, labels=_labels(labels),
+                                  zero_division=_zero_division(zero_division), n_boot=n_boot, seed=seed)
+        except (MetricsInputError, InputError, FileNotFoundError) as e:
+            _fail(str(e))
+            return
+        if json_out:
+            _print_json(m)
+        else:
+            print_metrics(m, title=str(pred_file))
+
+    @app.command("eval")
+    def eval_cmd(
+        model: str = typer.Argument(..., help="Training run dir, registry model (smollm2-135m), local HF dir or hub id."),
+        data: Path = typer.Option(..., "--data", help="Test file, or a recipe run dir (uses its test/ split)."),
+        out: Path = typer.Option(..., "--out", help="Output dir: metrics.json, predictions.jsonl, review.jsonl, report.html."),
+        method: str | None = typer.Option(None, "--method", help="loglik (classification default) or generate."),
+        limit: int | None = typer.Option(None, "--limit", help="Seeded stratified subsample of N records."),
+        seed: int = typer.Option(0, "--seed", help="Seed of --limit and the bootstrap."),
+        batch_size: int = typer.Option(8, "--batch-size", help="Records per forward pass."),
+        labels: str | None = typer.Option(None, "--labels", help="Comma-separated label set for a zero-shot model."),
+        strict: bool = typer.Option(False, "--strict", help="Refuse to evaluate when test records overlap training data."),
+        train_data: list[Path] = typer.Option([], "--train-data", help="More training files to check overlap with."),
+        near_threshold: float = typer.Option(0.8, "--near-threshold", help="Jaccard threshold of near-duplicates."),
+        max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Generation length (default 8 / 128)."),
+        name: str | None = typer.Option(None, "--name", help="Display name in reports."),
+        no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+        json_out: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
+    ) -> None:
+        """Evaluate a model on held-out records: metrics, predictions, review queue, HTML report."""
+        from pydantic import ValidationError
+
+        from tuneprep.evaluate.data import EvalDataError
+        from tuneprep.evaluate.runner import EvalConfig, EvalError, evaluate
+        from tuneprep.io.readers import InputError
+
+        if method not in (None, "loglik", "generate"):
+            _fail(f"--method must be loglik or generate, not {method!r}")
+        try:
+            cfg = EvalConfig(model=model, data=str(data), out=str(out), method=method, limit=limit, seed=seed,
+                             batch_size=batch_size, labels=_labels(labels), strict=strict,
+                             train_data=[str(p) for p in train_data], near_threshold=near_threshold,
+                             max_new_tokens=max_new_tokens, name=name, report=not no_report)
+            res = evaluate(cfg, progress=not quiet)
+        except ValidationError as e:
+            _fail(str(e))
+            return
+        except (EvalError, EvalDataError, InputError, FileNotFoundError) as e:
+            _fail(str(e))
+            return
+        except Exception as e:  # model loading errors come from several libraries
+            from tuneprep.models.registry import ModelError
+
+            if isinstance(e, ModelError):
+                _fail(str(e))
+            raise
+        if json_out:
+            _print_json(res.metrics)
+            return
+        print_metrics(res.metrics, title=f"{res.info['name']} on {data}")
+        info = res.info
+        print(f"{info['n']} records in {info['seconds']['total']:.1f} s "
+              f"({info['seconds']['per_record'] * 1000:.0f} ms/record), peak RSS {info['peak_rss_mb']:.0f} MiB; "
+              f"review queue: {info['review_count']} records", file=sys.stderr)
+        print(f"wrote {out}/metrics.json, predictions.jsonl, review.jsonl, eval.json"
+              + ("" if no_report else ", report.html"), file=sys.stderr)
+
+    @app.command("compare")
+    def compare_cmd(
+        dirs: list[Path] = typer.Argument(..., help="Eval dirs (the first is the baseline)."),
+        out: Path | None = typer.Option(None, "--out", help="Write the comparison as JSON here."),
+        report: Path | None = typer.Option(None, "--report", help="Also write an HTML report covering all runs."),
+        n_boot: int = typer.Option(1000, "--n-boot", help="Paired bootstrap resamples."),
+        seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Compare eval runs on the same test ids: paired bootstrap CIs of differences, McNemar's test."""
+        from tuneprep.evaluate.compare import CompareError, compare_runs
+        from tuneprep.evaluate.predictions import EvalDirError
+
+        try:
+            res = compare_runs(dirs, n_boot=n_boot, seed=seed)
+        except (CompareError, EvalDirError) as e:
+            _fail(str(e))
+            return
+        if out is not None:
+            from tuneprep.io.writers import atomic_open
+
+            with atomic_open(out) as fh:
+                fh.write((json.dumps(res, indent=2) + "\n").encode())
+        if report is not None:
+            from tuneprep.report import build_report
+
+            build_report(report, eval_dirs=dirs, compare=res)
+        if json_out:
+            _print_json(res)
+        else:
+            print_compare(res)

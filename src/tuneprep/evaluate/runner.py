@@ -1,0 +1,336 @@
+"""``tuneprep eval``: run a model (a training run or a registry/local model) on test records.
+
+Classification (text + label records):
+
+* ``loglik`` — every label verbalizer is scored under the prompt template (the run's saved
+  ``template.json``; for a plain model, a template built from the test labels or ``labels``)
+  and the most likely label is the prediction. Gives per-label probabilities, so errors can
+  be ranked by confidence and calibration measured.
+* ``generate`` — the model answers freely; the answer is parsed back to a label with the
+  template. An answer that names no label is an explicit ``unparseable`` prediction (wrong).
+
+Chat / SFT data (``messages`` records): ``generate`` answers the conversation up to its last
+assistant turn and is scored against that turn (exact match, token F1, ROUGE-L).
+
+Before scoring, the test records are checked against the run's training data (``leakage.py``);
+``strict`` refuses to evaluate when any test record was seen in training.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tuneprep.evaluate import predictions as files
+from tuneprep.models.prompt import ClassifyTemplate
+
+
+class EvalError(ValueError):
+    """An evaluation that cannot run as asked (message says why and what to change)."""
+
+
+class LeakageError(EvalError):
+    """``strict`` evaluation refused: test records overlap the training data."""
+
+
+class EvalConfig(BaseModel):
+    """Options of one evaluation (the CLI's flags)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="A training run dir, registry name (smollm2-135m), local HF dir or hub id.")
+    data: str = Field(description="Test file, or a recipe run dir (its test/ split).")
+    out: str = Field(description="Output directory.")
+    method: Literal["loglik", "generate"] | None = Field(
+        None, description="Default: loglik for classification, generate for chat data.")
+    limit: int | None = Field(None, ge=1, description="Seeded stratified subsample of this many records.")
+    seed: int = 0
+    batch_size: int = Field(8, ge=1)
+    labels: list[str] | None = Field(None, description="Label set for a zero-shot model (default: test labels).")
+    strict: bool = Field(False, description="Refuse to evaluate when test records overlap training data.")
+    near_threshold: float = Field(0.8, gt=0, le=1)
+    train_data: list[str] = Field(default_factory=list, description="More training files to check overlap with.")
+    max_new_tokens: int | None = Field(None, ge=1, description="Default: 8 for labels, 128 for chat answers.")
+    name: str | None = Field(None, description="Display name in reports (default: the model's name).")
+    report: bool = True
+
+
+class Predictor(Protocol):
+    """What eval needs from a model. ``template`` is None for a model without a saved template."""
+
+    template: ClassifyTemplate | None
+    run_dir: Path | None
+
+    def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray: ...
+
+    def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]: ...
+
+
+class ModelPredictor:
+    """A causal LM (or an encoder classification run) loaded through the model registry."""
+
+    def __init__(self, name_or_path: str, batch_size: int = 8):
+        from tuneprep.models.registry import is_run_dir, load_causal_lm
+
+        self.run_dir: Path | None = None
+        self.template: ClassifyTemplate | None = None
+        self.max_length: int | None = None
+        self.kind = "causal"
+        self.batch_size = batch_size
+        if is_run_dir(name_or_path):
+            from tuneprep.train.rundir import load_run
+
+            run = load_run(name_or_path)
+            self.model, self.tokenizer = run.model, run.tokenizer
+            self.template = run.template
+            self.kind = run.kind
+            self.run_dir = Path(name_or_path)
+            self.max_length = (run.config or {}).get("max_length")
+        else:
+            self.model, self.tokenizer = load_causal_lm(name_or_path)
+
+    def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray:
+        from tuneprep.models.scoring import score_labels
+
+        return np.asarray(score_labels(self.model, self.tokenizer, template, texts, batch_size=self.batch_size,
+                                       max_length=self.max_length))
+
+    def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]:
+        if self.kind == "encoder":
+            raise EvalError(f"{self.run_dir}: an encoder classification run cannot generate; use --method loglik")
+        from tuneprep.models.scoring import generate
+
+        return list(generate(self.model, self.tokenizer, messages_list, max_new_tokens, batch_size=self.batch_size))
+
+
+@dataclass
+class EvalResult:
+    out: Path
+    metrics: dict[str, Any]
+    info: dict[str, Any]
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="rec", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+
+
+def _batches(n: int, size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _check_leakage(cfg: EvalConfig, records: list[dict[str, Any]], test_paths: list[Path],
+                   run_dir: Path | None, log: Callable[[str], None]) -> dict[str, Any]:
+    from tuneprep.evaluate.data import recorded_fingerprints, training_sources
+    from tuneprep.evaluate.leakage import check_leakage, file_fingerprint
+    from tuneprep.io.readers import load_records
+
+    sources = training_sources(run_dir, cfg.data, cfg.train_data)
+    test_set = {p.resolve() for p in test_paths}
+    sources = [s for s in sources if s.resolve() not in test_set] + [s for s in sources if s.resolve() in test_set]
+    train: list[dict[str, Any]] = []
+    for s in sources:
+        train.extend(load_records(s))
+    rep = check_leakage(records, train, threshold=cfg.near_threshold)
+    fps = recorded_fingerprints(run_dir)
+    rep.fingerprint_match = [str(p) for p in test_paths if fps and file_fingerprint(str(p)) in fps]
+    out = rep.to_dict()
+    out["train_sources"] = [str(s) for s in sources]
+    if not sources and run_dir is None:
+        out["note"] = "no training data known (a base model): nothing to check against"
+    elif not sources:
+        out["note"] = "the run recorded no training data path that exists here; pass --train-data"
+    if out["overlap_count"] or rep.fingerprint_match:
+        ids = out["leaked_ids"]
+        shown = ", ".join(ids[:20]) + (f" ... (+{len(ids) - 20})" if len(ids) > 20 else "")
+        log(f"LEAKAGE: {out['overlap_count']} of {len(records)} test records appear in training data "
+            f"({out['exact_count']} exact, {out['near_count']} near-duplicate at Jaccard >= {cfg.near_threshold})"
+            + (f": {shown}" if ids else "")
+            + (f"; test file fingerprint matches the run's data: {rep.fingerprint_match}" if rep.fingerprint_match else ""))
+        if cfg.strict:
+            raise LeakageError(f"--strict: {out['overlap_count']} test records overlap the training data "
+                               f"(ids: {shown or '-'}); refusing to evaluate")
+    elif sources:
+        log(f"leakage check: 0 of {len(records)} test records overlap {len(train)} training records "
+            f"({len(sources)} files)")
+    return out
+
+
+def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool = True,
+             log: Callable[[str], None] | None = None) -> EvalResult:
+    """Evaluate a model on test records and write metrics, predictions, review queue and report.
+
+    ``predictor`` defaults to loading ``cfg.model``; tests and notebooks can pass their own.
+    """
+    from tuneprep.evaluate.data import load_test_records, stratified_sample, task_of
+    from tuneprep.models.runtime import peak_rss_mb
+
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    t0 = time.time()
+    out = Path(cfg.out)
+    records, test_paths = load_test_records(cfg.data)
+    task = task_of(records, cfg.data)
+    n_all = len(records)
+    sample_note = None
+    if cfg.limit and cfg.limit < n_all:
+        keep = stratified_sample(records, cfg.limit, seed=cfg.seed, key="label" if task == "classify" else "id")
+        records = [records[i] for i in keep]
+        sample_note = (f"--limit {cfg.limit}: seeded (seed {cfg.seed}) "
+                       f"{'stratified ' if task == 'classify' else ''}subsample of {len(records)} of {n_all} records")
+        say(sample_note)
+    method = cfg.method or ("loglik" if task == "classify" else "generate")
+    if task == "chat" and method == "loglik":
+        raise EvalError(f"{cfg.data}: chat records have no label set to score; use --method generate")
+    if any(isinstance(r.get("label"), list) for r in records) and task == "classify":
+        raise EvalError(f"{cfg.data}: multi-label records; eval scores single-label classification "
+                        "(use `tuneprep metrics` on your own predictions)")
+
+    t_load = time.time()
+    pred = predictor if predictor is not None else ModelPredictor(cfg.model, cfg.batch_size)
+    load_s = time.time() - t_load
+    run_dir = getattr(pred, "run_dir", None)
+    leakage = _check_leakage(cfg, records, test_paths, run_dir, say)
+
+    t_pred = time.time()
+    preds: list[dict[str, Any]]
+    template = None
+    if task == "classify":
+        template = _template_for(pred, records, cfg)
+        preds = _predict_classify(pred, template, records, method, cfg, progress)
+        from tuneprep.evaluate.metrics import classification_metrics
+
+        metrics = classification_metrics([r["label"] for r in records], [p["prediction"] for p in preds],
+                                         labels=template.labels, seed=cfg.seed)
+    else:
+        preds = _predict_chat(pred, records, cfg, progress)
+        from tuneprep.evaluate.genmetrics import generation_metrics
+
+        metrics = generation_metrics([p["prediction"] for p in preds], [p["reference"] for p in preds],
+                                     seed=cfg.seed)
+    pred_s = time.time() - t_pred
+
+    from tuneprep.evaluate.review import error_analysis, generation_review, review_records, write_review
+    from tuneprep.io.writers import atomic_open, write_jsonl
+
+    by_id = {str(r["id"]): r for r in records}
+    review = review_records(preds, by_id) if task == "classify" else generation_review(preds, by_id)
+    info: dict[str, Any] = {
+        "name": cfg.name or _display_name(cfg.model),
+        "model": cfg.model, "run_dir": str(run_dir) if run_dir else None, "task": task, "method": method,
+        "data": cfg.data, "test_files": [str(p) for p in test_paths], "n_test_records": n_all, "n": len(records),
+        "limit": cfg.limit, "seed": cfg.seed, "sample": sample_note, "batch_size": cfg.batch_size,
+        "template": template.model_dump() if template is not None else None,
+        "seconds": {"load": round(load_s, 2), "predict": round(pred_s, 2), "per_record": round(pred_s / len(records), 4)},
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "leakage": leakage, "review_count": len(review),
+    }
+    if task == "classify":
+        info["error_analysis"] = error_analysis(preds, metrics)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / files.METRICS, metrics, atomic_open)
+    write_jsonl(out / files.PREDICTIONS, preds)
+    write_review(out / files.REVIEW, review)
+    info["seconds"]["total"] = round(time.time() - t0, 2)
+    info["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    _write_json(out / files.INFO, info, atomic_open)
+    if cfg.report:
+        from tuneprep.report import build_report
+
+        build_report(out / files.REPORT, eval_dirs=[out], train_dir=run_dir,
+                     prep_dir=Path(cfg.data) if Path(cfg.data).is_dir() else None)
+    return EvalResult(out=out, metrics=metrics, info=info, predictions=preds)
+
+
+def _write_json(path: Path, obj: Any, atomic_open: Any) -> None:
+    import orjson
+
+    with atomic_open(path) as fh:
+        fh.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+
+
+def _display_name(model: str) -> str:
+    p = Path(model)
+    return p.name if p.exists() else model
+
+
+def _template_for(pred: Predictor, records: Sequence[dict[str, Any]], cfg: EvalConfig) -> ClassifyTemplate:
+    gold = sorted({str(r["label"]) for r in records})
+    tpl = pred.template
+    if tpl is None:
+        labels = cfg.labels or gold
+        missing = sorted(set(gold) - set(labels))
+        if missing:
+            raise EvalError(f"{cfg.data}: gold labels {missing} are not in --labels {labels}")
+        return ClassifyTemplate(labels=labels)
+    missing = sorted(set(gold) - set(tpl.labels))
+    if missing:
+        raise EvalError(f"{cfg.data}: gold labels {missing} are not in the run's label set {tpl.labels} "
+                        f"(template.json of {cfg.model})")
+    return tpl
+
+
+def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequence[dict[str, Any]],
+                      method: str, cfg: EvalConfig, progress: bool) -> list[dict[str, Any]]:
+    texts = [str(r["text"]) for r in records]
+    out: list[dict[str, Any]] = []
+    labels = template.labels
+    bar = _progress(len(texts), f"eval {method}", progress)
+    try:
+        for a, b in _batches(len(texts), cfg.batch_size * 4):
+            if method == "loglik":
+                probs = pred.score(template, texts[a:b])
+                if probs.shape != (b - a, len(labels)):
+                    raise EvalError(f"scorer returned shape {probs.shape}, expected {(b - a, len(labels))}")
+                for r, row in zip(records[a:b], probs):
+                    j = int(np.argmax(row))
+                    out.append({"id": r["id"], "gold": r["label"], "prediction": labels[j],
+                                "confidence": float(row[j]),
+                                "probs": {lab: float(x) for lab, x in zip(labels, row)}, "text": r["text"]})
+            else:
+                answers = pred.generate([template.messages(t) for t in texts[a:b]], cfg.max_new_tokens or 8)
+                for r, ans in zip(records[a:b], answers):
+                    lab = template.label_for_answer(ans)
+                    row = {"id": r["id"], "gold": r["label"], "prediction": lab, "raw_output": ans, "text": r["text"]}
+                    if lab is None:
+                        row["unparseable"] = True
+                    out.append(row)
+            bar.update(b - a)
+    finally:
+        bar.close()
+    return out
+
+
+def _predict_chat(pred: Predictor, records: Sequence[dict[str, Any]], cfg: EvalConfig,
+                  progress: bool) -> list[dict[str, Any]]:
+    from tuneprep.evaluate.genmetrics import prompt_messages, reference_answer, score_generation
+
+    out: list[dict[str, Any]] = []
+    todo = []
+    for r in records:
+        ref = reference_answer(r)
+        if ref is None:
+            raise EvalError(f"{cfg.data}: record {r['id']!r} has no assistant message to use as the reference")
+        prompt = prompt_messages(r)
+        if not prompt:
+            raise EvalError(f"{cfg.data}: record {r['id']!r} has nothing before its assistant answer")
+        todo.append((r, prompt, ref))
+    bar = _progress(len(todo), "eval generate", progress)
+    try:
+        for a, b in _batches(len(todo), cfg.batch_size * 4):
+            answers = pred.generate([p for _, p, _ in todo[a:b]], cfg.max_new_tokens or 128)
+            for (r, prompt, ref), ans in zip(todo[a:b], answers):
+                out.append({"id": r["id"], "prompt": prompt[-1]["content"], "reference": ref, "prediction": ans,
+                            **score_generation(ans, ref)})
+            bar.update(b - a)
+    finally:
+        bar.close()
+    return out
