@@ -222,6 +222,19 @@ def test_tsv_has_no_quoting_and_strips_mojibake_bom(tmp_path: Path) -> None:
     assert rows[4].obj == {"sentence": "last", "label": "1"}
 
 
+def test_utf16_is_refused_with_a_clear_error(tmp_path: Path) -> None:
+    p = tmp_path / "excel.tsv"
+    p.write_bytes("text\tlabel\r\nhi\t1\r\n".encode("utf-16"))
+    with pytest.raises(InputError, match="UTF-16.*iconv"):
+        read_rows(p)
+
+
+def test_header_only_csv(tmp_path: Path) -> None:
+    p = tmp_path / "h.csv"
+    p.write_text("text,label\r\n")
+    assert rows_of(p) == []
+
+
 # --- formats, globs ------------------------------------------------------------------------------
 
 def test_detect_format_and_expand_inputs(tmp_path: Path) -> None:

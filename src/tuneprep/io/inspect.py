@@ -25,6 +25,7 @@ from typing import Any
 import xxhash
 
 from tuneprep.io.converters import convert_row, detect_style
+from tuneprep.records import RecordError, get_path
 
 TEXT_CANDIDATES = ("text", "sentence", "content", "document", "body", "review", "question", "prompt")
 MAX_LABELS = 1000  # more distinct values than this is not a label column
@@ -107,8 +108,6 @@ class _Profiler:
                                           "error": message})
 
     def add(self, source: str, line: int, obj: Any) -> None:
-        from tuneprep.records import RecordError
-
         self.rows += 1
         if not isinstance(obj, dict):
             self._invalid(source, line, "not_an_object", f"row is a {type(obj).__name__}, not an object")
@@ -160,12 +159,13 @@ class _Profiler:
             self.label_field = "label"
         if self.label_field is None:
             return
-        from tuneprep.records import get_path
-
-        try:
-            value = get_path(obj, self.label_field)
-        except KeyError:
-            value = None
+        if self.label_field in obj:
+            value = obj[self.label_field]
+        else:
+            try:
+                value = get_path(obj, self.label_field)
+            except KeyError:
+                value = None
         if value is None or value == "":
             self.missing_label += 1
             return

@@ -510,6 +510,16 @@ def read_hf(path: str | Path) -> Iterator[RawRow]:
             yield RawRow(i, obj=row)
 
 
+def _refuse_utf16(path: str | Path) -> None:
+    """UTF-16 text (Excel's "Unicode text" export) would make every row an error: say so once."""
+    if Path(path).is_file() and not str(path).lower().endswith(COMPRESSED):
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if head in (b"\xff\xfe", b"\xfe\xff"):
+            raise InputError(f"{path}: the file is UTF-16 (it starts with a UTF-16 byte order mark); "
+                             "tuneprep reads UTF-8: convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
+
+
 def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None,
               end: int | None = None) -> Iterator[RawRow]:
     """Every row of one input (or of one byte range of an uncompressed jsonl/txt file)."""
@@ -520,6 +530,8 @@ def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None
         raise InputError(f"{path}: unknown format '{fmt}'; allowed: {', '.join(FORMATS)}")
     if (start is not None or end is not None) and not is_splittable(path, fmt):
         raise InputError(f"{path}: format {fmt} cannot be read by byte range (only uncompressed jsonl/txt)")
+    if fmt not in ("parquet", "hf"):
+        _refuse_utf16(path)
     if fmt == "jsonl":
         return read_jsonl(path, start, end)
     if fmt == "txt":
