@@ -70,6 +70,8 @@ def test_rotten_tomatoes_labels() -> None:
     p = profile(path)
     assert p["records"] == 13905 and sum(p["labels"]["counts"].values()) == 13905
     assert set(p["labels"]["counts"]) == {"positive", "negative", "neutral"}
+    # The pinned corpus holds 14 empty snippets (all "plot"); inspect must show them.
+    assert p["empty_texts"] == 14 and p["length"]["chars"]["min"] == 0
 
 
 def test_errors_duplicates_and_normalisation(tmp_path: Path) -> None:

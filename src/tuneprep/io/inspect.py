@@ -189,6 +189,7 @@ class _Profiler:
                              "first": self.invalid_examples},
             "text_field": (self.chosen_text or self.text_field) if self.field_texts or not self.styles else "messages",
             "texts": self.texts,
+            "empty_texts": self.chars.get(0, 0),
             "missing_text": self.missing_text,
             "length": {"chars": summarize_hist(self.chars), "words": summarize_hist(self.words)},
             "duplicates": {"distinct": distinct, "duplicates": dup,
@@ -264,7 +265,7 @@ def render(p: dict[str, Any]) -> Any:
         reasons = ", ".join(f"{k} {v:,}" for k, v in p["invalid_rows"]["by_reason"].items())
         summary.add_row("invalid rows", f"{p['invalid_rows']['count']:,} ({reasons})")
     summary.add_row("text field", p["text_field"])
-    summary.add_row("texts", f"{p['texts']:,} ({p['missing_text']:,} records without text)")
+    summary.add_row("texts", f"{p['texts']:,} ({p['empty_texts']:,} empty; {p['missing_text']:,} records without text)")
     d = p["duplicates"]
     summary.add_row("exact duplicates", f"{d['duplicates']:,} of {p['texts']:,} ({d['rate']:.2%}); "
                                         f"{d['distinct']:,} distinct (normalised text)")
