@@ -229,6 +229,15 @@ def test_utf16_is_refused_with_a_clear_error(tmp_path: Path) -> None:
         read_rows(p)
 
 
+def test_semicolon_csv(tmp_path: Path) -> None:
+    p = tmp_path / "excel.csv"
+    p.write_bytes(b'\xef\xbb\xbftext;score\r\n"a; b";1,5\r\nc;2\r\n')
+    assert [r.obj for r in rows_of(p)] == [{"text": "a; b", "score": "1,5"}, {"text": "c", "score": "2"}]
+    q = tmp_path / "one.csv"
+    q.write_text("text\nsemi;colon\n")  # one column: the header decides, not the rows
+    assert [r.obj for r in rows_of(q)] == [{"text": "semi;colon"}]
+
+
 def test_header_only_csv(tmp_path: Path) -> None:
     p = tmp_path / "h.csv"
     p.write_text("text,label\r\n")

@@ -398,12 +398,13 @@ def read_csv(path: str | Path, delimiter: str = ",") -> Iterator[RawRow]:
     """CSV/TSV with a header row, every value a string. Line numbers are file lines (header = 1);
     a quoted CSV value spanning lines gets the number of its first line.
 
-    CSV follows RFC 4180 quoting (``csv`` module, no field size limit). TSV has no quoting at
-    all (IANA TSV, as GLUE writes it): each line is one row split on tabs, and ``"`` is an
-    ordinary character. A UTF-8 BOM, and the mojibake BOM ``ï»¿`` (a BOM decoded once as
-    cp1252, as in MRPC), are dropped from the first header cell. Rows with invalid UTF-8, or
-    with fewer columns than the header (or non-empty extra ones), are error rows; blank lines
-    are passed over.
+    CSV follows RFC 4180 quoting (``csv`` module, no field size limit); a header that holds no
+    comma but a semicolon means a ``;``-separated file (Excel's CSV in many locales). TSV has
+    no quoting at all (IANA TSV, as GLUE writes it): each line is one row split on tabs, and
+    ``"`` is an ordinary character. A UTF-8 BOM, and the mojibake BOM ``ï»¿`` (a BOM decoded
+    once as cp1252, as in MRPC), are dropped from the first header cell. Rows with invalid
+    UTF-8, or with fewer columns than the header (or non-empty extra ones), are error rows;
+    blank lines are passed over.
     """
     with open_binary(path) as fh:
         if delimiter == "\t":
@@ -427,6 +428,11 @@ def read_csv(path: str | Path, delimiter: str = ",") -> Iterator[RawRow]:
             if header is None:
                 if error or bad:
                     raise InputError(f"{path}:{first}: unreadable header row: {error or bad}")
+                if delimiter == "," and len(cells) == 1 and ";" in cells[0]:
+                    # Excel in locales with a decimal comma writes ';'-separated "CSV".
+                    delimiter = ";"
+                    cells = next(csv.reader([raw.decode("utf-8").lstrip("\ufeff")], delimiter=delimiter))
+                    reader = csv.reader(feed, delimiter=delimiter)
                 header = _header_names(cells)
                 continue
             if error or bad:
