@@ -35,10 +35,47 @@ class CleanUnicode(RecordOp):
             normalization=p.normalization, fix_encoding=p.fix_encoding, uncurl_quotes=p.uncurl_quotes,
             unescape_html=False,  # entities are clean.strip_html's job; "&amp;" may be intended text
         )
-        self._fix = ftfy.fix_text
+        self._fix_segment = ftfy.fix_and_explain
+
+    def fix(self, text: str) -> str:
+        """``ftfy.fix_text(text, config)``, without calling ftfy on lines it would return unchanged.
+
+        ftfy fixes a text line by line (segments end after each newline, or every
+        ``max_decode_length`` characters), each independently. With this op's config (HTML
+        unescaping off) ftfy can only change an ASCII segment through a control character, a
+        carriage return (line breaks) or an escape (terminal escapes, also a control character):
+        every other fix acts on non-ASCII characters, and ASCII is already NFC/NFKC. So an ASCII
+        segment without those characters is returned as it is, and the others go through ftfy
+        exactly as ``fix_text`` would send them. tests/ops/test_clean_fastpath.py checks the
+        equality on real text and on every ASCII character.
+        """
+        if not text or (text.isascii() and not _ASCII_FTFY_TOUCHES.search(text)):
+            return text
+        cfg = self._config
+        out = []
+        pos, n, limit = 0, len(text), cfg.max_decode_length
+        while pos < n:
+            end = text.find("\n", pos) + 1
+            if end == 0:
+                end = n
+            if end - pos > limit:
+                end = pos + limit
+            seg = text[pos:end]
+            if seg.isascii() and not _ASCII_FTFY_TOUCHES.search(seg):
+                out.append(seg)
+            else:
+                out.append(self._fix_segment(seg, cfg)[0])
+            pos = end
+        return "".join(out)
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
-        return map_text(record, lambda t: self._fix(t, self._config) if t else t)
+        return map_text(record, self.fix)
+
+
+# The ASCII characters ftfy may change when HTML unescaping is off: C0 controls other than tab and
+# newline (remove_control_chars, remove_terminal_escapes: ESC is one), CR (fix_line_breaks), DEL.
+# Vertical tab and form feed are included although ftfy keeps form feed: erring towards ftfy is safe.
+_ASCII_FTFY_TOUCHES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class WhitespaceParams(OpParams):
@@ -61,12 +98,24 @@ class CleanWhitespace(RecordOp):
     description: ClassVar[str] = "Collapse whitespace runs, trim lines, remove zero-width characters."
 
     def _clean(self, text: str) -> str:
-        text = _ZERO_WIDTH.sub("", text)
+        # Whole-text passes instead of a split per line: after _SPACES each run of non-newline
+        # whitespace is one space, so stripping every line is removing the spaces beside newlines
+        # (the ends are stripped last). tests/ops/test_clean_fastpath.py checks it against the
+        # per-line form on real text.
+        if not text.isascii():
+            text = _ZERO_WIDTH.sub("", text)
         if not self.params.keep_newlines:
             return _ALL_WS.sub(" ", text).strip()
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-        return _BLANKS.sub("\n\n", text).strip()
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _SPACES.sub(" ", text)
+        if " \n" in text:
+            text = text.replace(" \n", "\n")
+        if "\n " in text:
+            text = text.replace("\n ", "\n")
+        if "\n\n\n" in text:
+            text = _BLANKS.sub("\n\n", text)
+        return text.strip()
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
         return map_text(record, self._clean)

@@ -1,0 +1,122 @@
+"""The fast paths of clean.unicode and clean.whitespace give exactly what plain ftfy / the per-line regexes give.
+
+clean.unicode skips ftfy for lines it provably leaves alone; clean.whitespace works on the whole text
+instead of line by line. Both must be invisible: every output is compared with the reference on real
+text (Rotten Tomatoes, and the shared web/chat/paraphrase data when present) and on edge cases.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+
+import ftfy
+import pytest
+
+from tuneprep.datasets import rotten_tomatoes, shared_data_dir
+from tuneprep.ops.clean import CleanUnicode, CleanWhitespace
+
+# The per-line whitespace normalisation as first written: the reference for the whole-text version.
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
+_ALL_WS = re.compile(r"\s+")
+_ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def reference_whitespace(text: str, keep_newlines: bool = True) -> str:
+    text = _ZERO_WIDTH.sub("", text)
+    if not keep_newlines:
+        return _ALL_WS.sub(" ", text).strip()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _BLANKS.sub("\n\n", text).strip()
+
+
+def _unicode_op(**params) -> CleanUnicode:
+    op = CleanUnicode(**params)
+    op.setup()
+    return op
+
+
+def _real_texts() -> list[str]:
+    texts = []
+    with open(rotten_tomatoes(), "rb") as fh:
+        texts += [json.loads(line)["text"] for line in fh]
+    shared = shared_data_dir()
+    if shared is not None:
+        with open(shared / "dolma_cc" / "cc_en_head-0091.jsonl", "rb") as fh:
+            texts += [json.loads(line)["text"] for line in fh]
+        with gzip.open(shared / "dolma_cc" / "000.json.gz", "rb") as fh:
+            texts += [json.loads(line)["text"] for line in fh]
+        # MRPC starts with a mojibake BOM and has Windows-1252 leftovers: real work for ftfy.
+        for name in ("train.txt", "test.txt"):
+            raw = (shared / "mrpc" / name).read_text(encoding="utf-8")
+            texts.append(raw[:200_000])
+            texts += raw.splitlines()
+        for conv in json.loads((shared / "sharegpt_500.json").read_text(encoding="utf-8")):
+            texts += [turn["value"] for turn in conv["conversations"]]
+        for row in json.loads((shared / "alpaca_cleaned_1000.json").read_text(encoding="utf-8")):
+            texts += [row["instruction"], row["input"], row["output"]]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def real_texts() -> list[str]:
+    return _real_texts()
+
+
+@pytest.mark.parametrize("params", [{}, {"normalization": "NFKC", "uncurl_quotes": True},
+                                    {"normalization": None, "fix_encoding": False}])
+def test_unicode_fast_path_equals_ftfy_on_real_text(real_texts: list[str], params: dict) -> None:
+    op = _unicode_op(**params)
+    non_ascii = changed = 0
+    for t in real_texts:
+        expected = ftfy.fix_text(t, op._config)
+        assert op.fix(t) == expected, t[:200]
+        non_ascii += not t.isascii()
+        changed += expected != t
+    # The corpus exercises both paths: texts ftfy rewrites and texts it leaves alone.
+    assert non_ascii > 10 and changed > 10
+
+
+def test_unicode_fast_path_every_ascii_character() -> None:
+    op = _unicode_op()
+    for c in map(chr, range(128)):
+        for t in (c, f"ab{c}cd", f"x\n{c}\ny", f"{c}\r\n{c}", f"caf\u00e9 {c}\nplain {c} line\n"):
+            assert op.fix(t) == ftfy.fix_text(t, op._config), repr(t)
+
+
+@pytest.mark.parametrize("text", [
+    "plain line\nâ€œmojibakeâ€\u009d line\nplain again\n",
+    "\x1b[31mred\x1b[0m and \x1b[1mbold\x1b[0m\r\nnext",
+    "tab\tand\x0bvertical\x0cform\x7fdel\x00nul",
+    "ﬁ ligature and ＦＵＬＬＷＩＤＴＨ\u2028line sep\u0085nel",
+    "\ufeffBOM first\nthen â€™ and a lone \ud800 surrogate",
+    "no newline at the end âœ”",
+    "\n\n\nleading newlines and trailing ones\n\n",
+])
+def test_unicode_fast_path_edge_cases(text: str) -> None:
+    op = _unicode_op()
+    assert op.fix(text) == ftfy.fix_text(text, op._config)
+
+
+def test_unicode_segments_longer_than_max_decode_length() -> None:
+    op = _unicode_op()
+    op._config = op._config._replace(max_decode_length=7)  # split inside lines, as ftfy does
+    for t in ("abcdefghijklmnop\nâ€œqrstuvwxyzâ€\u009d and more\n" * 3, "x" * 30 + "é" + "y" * 30):
+        assert op.fix(t) == ftfy.fix_text(t, op._config)
+
+
+@pytest.mark.parametrize("keep_newlines", [True, False])
+def test_whitespace_equals_per_line_reference_on_real_text(real_texts: list[str], keep_newlines: bool) -> None:
+    op = CleanWhitespace(keep_newlines=keep_newlines)
+    rng = random.Random(0)
+    odd = [" ", "  ", "\t", "\n", "\n\n\n", "\r\n", "\r", "\u00a0", "\u200b", "\u2028", "\x0b", " \n \n", "\u3000"]
+    for t in real_texts:
+        assert op._clean(t) == reference_whitespace(t, keep_newlines), t[:200]
+        # The same real text with extra whitespace of every kind inserted at word boundaries.
+        words = t.split(" ")
+        messy = "".join(w + rng.choice(odd) for w in words)
+        assert op._clean(messy) == reference_whitespace(messy, keep_newlines), messy[:200]
