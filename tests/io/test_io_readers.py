@@ -167,9 +167,11 @@ def test_json_array_object_and_jsonl_in_disguise(tmp_path: Path) -> None:
     rows = rows_of(p)
     assert [r.obj for r in rows[:2]] == [{"text": "a"}, {"text": "b"}]
     assert rows[2].line == 3 and rows[2].error
-    p.write_text('[{"text": "a"}, {"text": ')
+    p.write_text('[{"text": "a"}, {"text": ')  # a broken array keeps its good elements
+    assert [(r.obj, r.raw) for r in rows_of(p)] == [({"text": "a"}, None), (None, '{"text":')]
+    p.write_text('{\n  "text": "a", oops\n}')  # a broken single object: one error row, whole text
     (row,) = rows_of(p)
-    assert row.error.startswith("invalid JSON document") and row.raw == '[{"text": "a"}, {"text": '
+    assert row.error.startswith("invalid JSON document") and row.raw == '{\n  "text": "a", oops\n}'
 
 
 # --- CSV / TSV -------------------------------------------------------------------------------
@@ -322,3 +324,62 @@ def test_json_and_jsonl_real() -> None:
     assert len(dolma) == 10 and sum(len(r["text"]) for r in dolma) == 58_436
     head = load_records(shared("dolma_cc/cc_en_head-0091.jsonl"))
     assert sum(len(r["text"]) for r in head) == 94_106
+
+
+# --- streaming JSON arrays -------------------------------------------------------------------------
+
+def _random_json_value(rng, depth: int = 0):
+    pick = rng.randrange(9 if depth < 3 else 5)
+    if pick == 0:
+        return rng.randint(-10**6, 10**6)
+    if pick == 1:
+        return rng.choice([True, False, None, 1.5e-3])
+    if pick in (2, 3, 4):
+        alphabet = ['"', "\\", ",", "[", "]", "{", "}", " ", "\n", "a", "é", "☕", "\\u", "\t"]
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+    if pick in (5, 6):
+        return [_random_json_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {f"k{i}": _random_json_value(rng, depth + 1) for i in range(rng.randint(0, 4))}
+
+
+def test_streamed_array_equals_whole_parse(tmp_path: Path) -> None:
+    import random
+
+    from tuneprep.io.readers import _read_json_array
+
+    rng = random.Random(5)
+    p = tmp_path / "a.json"
+    for trial in range(150):
+        rows = [_random_json_value(rng) for _ in range(rng.randint(0, 8))]
+        opt = orjson.OPT_INDENT_2 if trial % 2 else 0
+        p.write_bytes((b"\xef\xbb\xbf" if trial % 5 == 0 else b"") + b"\n " + orjson.dumps(rows, option=opt) + b"\n")
+        for chunk in (1, 2, 3, 7, 64):
+            got = list(_read_json_array(p, chunk))
+            assert [(r.line, r.obj, r.error) for r in got] == [(i, v, None) for i, v in enumerate(rows, 1)]
+        assert [r.obj for r in read_rows(p)] == rows  # the whole-parse path agrees
+
+
+def test_broken_array_keeps_good_elements(tmp_path: Path) -> None:
+    from tuneprep.io.readers import read_json
+
+    p = tmp_path / "a.json"
+    p.write_text('[{"text": "a"}, {"text": oops}, , {"text": "b, ]"}, [1, {"x": "}"}]]')
+    rows = rows_of(p)
+    assert [(r.line, r.obj) for r in rows if r.error is None] == [(1, {"text": "a"}), (4, {"text": "b, ]"}),
+                                                                  (5, [1, {"x": "}"}])]
+    assert [(r.line, r.raw) for r in rows if r.error] == [(2, '{"text": oops}'), (3, "")]
+    p.write_text('[{"text": "a"}, {"text": "cut here')  # truncated file
+    rows = rows_of(p)
+    assert rows[0].obj == {"text": "a"}
+    assert rows[1].error.startswith("the document ends inside the array") and rows[1].raw == '{"text": "cut here'
+    p.write_text('[{"text": "a"}] trailing')
+    rows = rows_of(p)
+    assert rows[0].obj == {"text": "a"} and rows[1].raw == "trailing" and "after the closing" in rows[1].error
+    p.write_text("[1, 2,]")
+    assert [r.error is None for r in rows_of(p)] == [True, True, False]
+    # Big (or compressed) arrays always stream; the result is the same.
+    p.write_bytes(orjson.dumps([{"text": str(i)} for i in range(1000)]))
+    assert [r.obj for r in read_json(p, stream_above=0)] == [{"text": str(i)} for i in range(1000)]
+    g = tmp_path / "a.json.gz"
+    g.write_bytes(gzip.compress(p.read_bytes()))
+    assert [r.obj for r in rows_of(g)] == [{"text": str(i)} for i in range(1000)]
