@@ -131,3 +131,11 @@ def test_inspect_cli_table_and_json(tmp_path: Path) -> None:
     r = runner.invoke(app, ["inspect", str(tmp_path / "none.jsonl")])
     assert r.exit_code == 2
     assert collections.Counter(p["labels"]["counts"]).total() == 872
+
+
+def test_alpacaeval_dataset_distribution() -> None:
+    p = profile(shared("alpacaeval/alpaca-7b/model_outputs.json"), label_field="dataset")
+    assert p["records"] == 805 and p["chat"]["styles"] == {"alpaca": 805}
+    assert p["labels"]["counts"] == {"selfinstruct": 252, "oasst": 188, "koala": 156, "helpful_base": 129,
+                                     "vicuna": 80}
+    assert p["fields"]["generator"]["fill_rate"] == 1.0
