@@ -116,6 +116,10 @@ def test_ten_megabyte_line(tmp_path: Path) -> None:
     rows = rows_of(p)
     assert rows[1].obj["text"] == big
     assert rows[2].error and len(rows[2].raw) == len(big) + 10  # a bad huge line is kept whole
+    size = p.stat().st_size
+    for cut in (5, 5_000_000, 10_000_020, size - 3):  # splits inside the huge lines
+        halves = [*read_rows(p, "jsonl", 0, cut), *read_rows(p, "jsonl", cut, size)]
+        assert [(r.line, r.obj, r.raw) for r in halves] == [(r.line, r.obj, r.raw) for r in rows]
     t = tmp_path / "big.txt"
     t.write_text("a\n" + big + "\nb")
     assert [len(r.obj["text"]) for r in rows_of(t)] == [1, 10_000_000, 1]
