@@ -1,0 +1,124 @@
+"""``ensemble``: several methods combined by majority vote or the Dawid–Skene label model."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tuneprep.annotate.core import AnnotateError, Vote, has_label
+from tuneprep.annotate.labelmodel import dawid_skene, majority_vote
+
+
+class MemberSpec(BaseModel):
+    """One member: a method name and its own parameters (as for that method alone)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: str
+    name: str | None = None  # defaults to the method; must be unique within the ensemble
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class EnsembleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    members: list[MemberSpec]
+    combine: Literal["majority", "dawid-skene"] = "dawid-skene"
+    use_gold: bool = Field(
+        True, description="Dawid–Skene: clamp records that already carry a gold label (anchors the model)."
+    )
+
+
+class EnsembleLabeler:
+    method = "ensemble"
+
+    def __init__(self, config: EnsembleConfig, labels: list[str], members: list[tuple[str, Any]] | None = None):
+        from tuneprep.annotate.methods import build_labeler
+
+        if not labels:
+            raise AnnotateError("ensemble: needs the label set (--labels)")
+        self.config = config
+        self.labels = labels
+        if members is None:
+            members = []
+            for spec in config.members:
+                if spec.method == "ensemble":
+                    raise AnnotateError("ensemble: a member cannot itself be an ensemble")
+                members.append((spec.name or spec.method, build_labeler(spec.method, spec.params, labels)))
+        names = [n for n, _ in members]
+        if len(set(names)) != len(names):
+            raise AnnotateError(f"ensemble: member names must be unique, got {names} (set `name`)")
+        if len(members) < 2:
+            raise AnnotateError("ensemble: give at least two members")
+        self.members = members
+        self.last_fit: dict[str, Any] = {}
+
+    def setup(self) -> None:
+        for _, m in self.members:
+            m.setup()
+
+    def member_votes(self, records: list[dict[str, Any]]) -> dict[str, list[Vote]]:
+        out = {}
+        for name, m in self.members:
+            votes = m.label(records)
+            for v, rec in zip(votes, records):
+                if v.label is not None and v.label not in self.labels:
+                    raise AnnotateError(f"ensemble member {name} gave {v.label!r} for record {rec.get('id')!r}, "
+                                        f"not in {self.labels}")
+            out[name] = votes
+        return out
+
+    def label(self, records: list[dict[str, Any]]) -> list[Vote]:
+        if not records:
+            return []
+        per = self.member_votes(records)
+        names = list(per)
+        idx = {lab: i for i, lab in enumerate(self.labels)}
+        mat = np.array([[idx[per[nm][i].label] if per[nm][i].label is not None else -1 for nm in names]
+                        for i in range(len(records))], dtype=int)
+        conf = np.array([[per[nm][i].confidence for nm in names] for i in range(len(records))], float)
+        if self.config.combine == "majority":
+            pred = majority_vote(mat, len(self.labels), tie_break=conf)
+            post = None
+        else:
+            known = None
+            if self.config.use_gold:
+                known = np.array([idx.get(r["label"], -1) if has_label(r) and isinstance(r["label"], str) else -1
+                                  for r in records])
+            fit = dawid_skene(mat, len(self.labels), known=known)
+            # a clamped record's own label must not be echoed back as its prediction: recompute
+            # its posterior from the votes alone with the fitted parameters
+            post = fit.posterior.copy()
+            if known is not None and (known >= 0).any():
+                onehot = np.stack([(mat == c) for c in range(len(self.labels))], axis=2).astype(float)
+                lp = np.log(fit.class_prior)[None, :] + np.einsum("ijl,jkl->ik", onehot, np.log(fit.confusion))
+                lp -= lp.max(1, keepdims=True)
+                p = np.exp(lp)
+                p /= p.sum(1, keepdims=True)
+                sel = known >= 0
+                post[sel] = np.where((mat[sel] >= 0).any(1)[:, None], p[sel], 0.0)
+            pred = post.argmax(1)
+            pred[post.sum(1) == 0] = -1
+            self.last_fit = {"iterations": fit.iterations, "converged": fit.converged,
+                             "voter_accuracy": dict(zip(names, map(float, fit.voter_accuracy()))),
+                             "class_prior": dict(zip(self.labels, map(float, fit.class_prior)))}
+        out = []
+        for i in range(len(records)):
+            votes = {nm: per[nm][i].label for nm in names}
+            if pred[i] < 0:
+                reasons = "; ".join(f"{nm}: {per[nm][i].reason}" for nm in names if per[nm][i].label is None)
+                why = "every member abstained" if (mat[i] < 0).all() else "tie between members"
+                out.append(Vote(None, 0.0, reason=f"{why}" + (f" ({reasons})" if reasons else ""), votes=votes))
+                continue
+            lab = self.labels[pred[i]]
+            if post is not None:
+                c = float(post[i, pred[i]])
+                scores = {lab_: float(post[i, j]) for j, lab_ in enumerate(self.labels)}
+            else:
+                cast = [v for v in votes.values() if v is not None]
+                c = cast.count(lab) / len(cast)
+                scores = None
+            out.append(Vote(lab, c, votes=votes, scores=scores, extra={"combine": self.config.combine}))
+        return out
