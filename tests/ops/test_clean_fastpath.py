@@ -1,8 +1,9 @@
-"""The fast paths of clean.unicode and clean.whitespace give exactly what plain ftfy / the per-line regexes give.
+"""The fast paths of clean.unicode, clean.whitespace and the dedup normal form change no output.
 
-clean.unicode skips ftfy for lines it provably leaves alone; clean.whitespace works on the whole text
-instead of line by line. Both must be invisible: every output is compared with the reference on real
-text (Rotten Tomatoes, and the shared web/chat/paraphrase data when present) and on edge cases.
+clean.unicode skips ftfy for lines it provably leaves alone; clean.whitespace and normalize_for_dedup
+use str.split/join instead of regexes and skip NFKC/casefold work on ASCII. Every output is compared
+with plain ftfy / the regex reference on real text (Rotten Tomatoes, and the shared web, chat,
+instruction and paraphrase data when present) and on edge cases.
 """
 
 from __future__ import annotations
@@ -11,14 +12,16 @@ import gzip
 import json
 import random
 import re
+import unicodedata
 
 import ftfy
 import pytest
 
 from tuneprep.datasets import rotten_tomatoes, shared_data_dir
 from tuneprep.ops.clean import CleanUnicode, CleanWhitespace
+from tuneprep.ops.text import normalize_for_dedup
 
-# The per-line whitespace normalisation as first written: the reference for the whole-text version.
+# The per-line whitespace normalisation as first written: the reference for the faster version.
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
 _ALL_WS = re.compile(r"\s+")
@@ -120,3 +123,16 @@ def test_whitespace_equals_per_line_reference_on_real_text(real_texts: list[str]
         words = t.split(" ")
         messy = "".join(w + rng.choice(odd) for w in words)
         assert op._clean(messy) == reference_whitespace(messy, keep_newlines), messy[:200]
+
+
+def test_dedup_normal_form_equals_nfkc_casefold_reference(real_texts: list[str]) -> None:
+    def reference(t: str) -> str:
+        return _ALL_WS.sub(" ", unicodedata.normalize("NFKC", t).casefold()).strip()
+
+    rng = random.Random(1)
+    for t in real_texts:
+        assert normalize_for_dedup(t) == reference(t), t[:200]
+        messy = "".join(w + rng.choice([" ", "\t\n", "\u00a0", "\u3000 "]) for w in t.split(" "))
+        assert normalize_for_dedup(messy) == reference(messy)
+    # Compatibility forms and case that only NFKC + casefold bring together.
+    assert normalize_for_dedup("\ufb01ne  STRASSE\u2003x") == normalize_for_dedup("fine stra\u00dfe x")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 from typing import Any
-
-_WS = re.compile(r"\s+")
 
 
 def map_text(record: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
@@ -25,4 +22,6 @@ def map_text(record: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]
 
 def normalize_for_dedup(text: str) -> str:
     """NFKC, casefold, whitespace collapsed: the form two texts must share to be duplicates."""
-    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    # ASCII is its own NFKC form and casefolds as lower(); " ".join(split()) is \s+ -> " " + strip.
+    text = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(text.split())
