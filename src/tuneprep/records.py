@@ -7,6 +7,7 @@ A record is a plain ``dict``. Reserved keys: ``id``, ``text`` or ``messages``, `
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,13 +38,22 @@ class FieldMapping(BaseModel):
 
 
 def derive_id(source_path: str, row: int) -> str:
-    """A stable id from the source path and row, so that a rerun gives the same ids."""
-    digest = hashlib.blake2b(f"{source_path}:{row}".encode(), digest_size=8).hexdigest()
-    return digest
+    """A stable id from the source file's absolute path and the row, so that a rerun gives the same ids.
+
+    The path is made absolute and normalised first, so ``data/x.jsonl`` and ``./data/x.jsonl``
+    (or the same file named from another working directory) give the same ids.
+    """
+    path = os.path.normpath(os.path.abspath(source_path))
+    return hashlib.blake2b(f"{path}:{row}".encode(), digest_size=8).hexdigest()
 
 
 def get_path(obj: Mapping[str, Any], dotted: str) -> Any:
-    """``get_path({"a": {"b": 1}}, "a.b") == 1``; raises KeyError when absent."""
+    """``get_path({"a": {"b": 1}}, "a.b") == 1``; raises KeyError when absent.
+
+    A key that itself contains a dot (``{"a.b": 1}``) is found first.
+    """
+    if dotted in obj:
+        return obj[dotted]
     cur: Any = obj
     for part in dotted.split("."):
         if not isinstance(cur, Mapping) or part not in cur:
@@ -78,6 +88,9 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
     if not isinstance(obj, Mapping):
         raise RecordError("not_an_object", f"row is a {type(obj).__name__}, not an object")
     rec: dict[str, Any] = dict(obj)
+    meta = rec.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise RecordError("bad_type", "field 'meta' must be an object", "meta")
 
     if mapping.messages_field:
         try:
@@ -107,8 +120,12 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
                     f"field '{mapping.text_field}' is a {type(text).__name__}, expected a string",
                     mapping.text_field,
                 )
-            if mapping.text_field != "text" and "." not in mapping.text_field:
-                rec.pop(mapping.text_field, None)
+            if mapping.text_field != "text":
+                if mapping.text_field in rec:
+                    rec.pop(mapping.text_field)
+                if "text" in rec:
+                    # The input had its own `text` besides the mapped field: keep it, don't overwrite.
+                    rec.setdefault("meta", {}).setdefault("displaced", {})["text"] = rec["text"]
             rec["text"] = text
 
     if mapping.label_field:
@@ -125,8 +142,11 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
                 raise RecordError(
                     "bad_type", f"field '{mapping.label_field}' must be a string or list", mapping.label_field
                 )
-            if mapping.label_field != "label" and "." not in mapping.label_field:
-                rec.pop(mapping.label_field, None)
+            if mapping.label_field != "label":
+                if mapping.label_field in rec:
+                    rec.pop(mapping.label_field)
+                if "label" in rec:
+                    rec.setdefault("meta", {}).setdefault("displaced", {})["label"] = rec["label"]
             rec["label"] = label
 
     if mapping.id_field:
@@ -139,10 +159,6 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
         rec["id"] = str(rec["id"])
     else:
         rec["id"] = derive_id(source_path, row)
-
-    meta = rec.get("meta")
-    if meta is not None and not isinstance(meta, dict):
-        raise RecordError("bad_type", "field 'meta' must be an object", "meta")
     return rec
 
 
