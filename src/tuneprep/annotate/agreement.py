@@ -149,11 +149,26 @@ def cohen_kappa(y1: list[Any], y2: list[Any], labels: list[Any], level: str = "n
     cm = np.zeros((k, k))
     for a, b in zip(y1, y2):
         cm[index[a], index[b]] += 1
+    return _kappa_from_confusion(cm, _weights(labels, level))
+
+
+def _code_matrix(j: Judgements) -> tuple[list[str], np.ndarray]:
+    """(annotators, ``[n_annotators, n_items]`` label codes with -1 for a missing judgement)."""
+    anns = j.annotators
+    a_idx = {a: i for i, a in enumerate(anns)}
+    code = {lab: i for i, lab in enumerate(j.labels)}
+    mat = np.full((len(anns), len(j.by_item)), -1, dtype=np.int64)
+    for c, per in enumerate(j.by_item.values()):
+        for ann, lab in per.items():
+            mat[a_idx[ann], c] = code[lab]
+    return anns, mat
+
+
+def _kappa_from_confusion(cm: np.ndarray, w: np.ndarray) -> float | None:
     n = cm.sum()
     if n == 0:
         return None
     expected = np.outer(cm.sum(1), cm.sum(0)) / n
-    w = _weights(labels, level)
     denom = float((w * expected).sum())
     if denom == 0:
         return None
@@ -162,17 +177,19 @@ def cohen_kappa(y1: list[Any], y2: list[Any], labels: list[Any], level: str = "n
 
 def pairwise_cohen(j: Judgements) -> list[dict[str, Any]]:
     """Cohen's kappa for every annotator pair that judged at least one item in common."""
-    per_ann: dict[str, dict[str, Any]] = defaultdict(dict)
-    for item, per in j.by_item.items():
-        for ann, lab in per.items():
-            per_ann[ann][item] = lab
+    anns, mat = _code_matrix(j)
+    k = len(j.labels)
+    w = _weights(j.labels, j.level)
+    present = mat >= 0
     pairs = []
-    for a, b in combinations(sorted(per_ann), 2):
-        common = sorted(set(per_ann[a]) & set(per_ann[b]))
-        if not common:
+    for a, b in combinations(range(len(anns)), 2):
+        both = present[a] & present[b]
+        n = int(both.sum())
+        if n == 0:
             continue
-        kappa = cohen_kappa([per_ann[a][i] for i in common], [per_ann[b][i] for i in common], j.labels, j.level)
-        entry: dict[str, Any] = {"annotators": [a, b], "n_items": len(common), "kappa": kappa}
+        cm = np.bincount(mat[a, both] * k + mat[b, both], minlength=k * k).reshape(k, k).astype(float)
+        kappa = _kappa_from_confusion(cm, w)
+        entry: dict[str, Any] = {"annotators": [anns[a], anns[b]], "n_items": n, "kappa": kappa}
         if kappa is None:
             entry["note"] = "undefined: chance agreement is 1 (both used one and the same label)"
         pairs.append(entry)

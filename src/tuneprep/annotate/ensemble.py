@@ -29,6 +29,10 @@ class EnsembleConfig(BaseModel):
     use_gold: bool = Field(
         True, description="Dawid–Skene: clamp records that already carry a gold label (anchors the model)."
     )
+    decision: Literal["posterior", "balanced"] = Field(
+        "posterior", description="Dawid–Skene: label = argmax of the posterior, or of the likelihood alone "
+        "(uniform class prior) when rare classes matter as much as common ones (macro-averaged targets).",
+    )
 
 
 class EnsembleLabeler:
@@ -99,6 +103,9 @@ class EnsembleLabeler:
                 p /= p.sum(1, keepdims=True)
                 sel = known >= 0
                 post[sel] = np.where((mat[sel] >= 0).any(1)[:, None], p[sel], 0.0)
+            if self.config.decision == "balanced":
+                post = post / fit.class_prior[None, :]
+                post /= np.maximum(post.sum(1, keepdims=True), 1e-300)
             pred = post.argmax(1)
             pred[post.sum(1) == 0] = -1
             self.last_fit = {"iterations": fit.iterations, "converged": fit.converged,

@@ -86,8 +86,14 @@ def dawid_skene(
     max_iter: int = 200,
     tol: float = 1e-6,
     smoothing: float = 0.01,
+    unlabeled_weight: float = 1.0,
 ) -> LabelModelResult:
-    """Fit Dawid–Skene by EM. ``known``: optional ``[n]`` gold labels (-1 unknown) to clamp."""
+    """Fit Dawid–Skene by EM. ``known``: optional ``[n]`` gold labels (-1 unknown) to clamp.
+
+    ``unlabeled_weight`` < 1 down-weights the items without a known label in the M-step
+    (semi-supervised EM, Nigam et al. 2000), so that a few gold labels keep anchoring the
+    confusion matrices when the unlabeled items vastly outnumber them.
+    """
     votes = _check(votes, n_classes)
     n, m = votes.shape
     k = n_classes
@@ -105,12 +111,16 @@ def dawid_skene(
     iterations = 0
     prior = np.full(k, 1.0 / k)
     theta = np.full((m, k, k), 1.0 / k)
+    weight = np.ones(n)
+    if clamp is not None and unlabeled_weight != 1.0:
+        weight[~clamp] = unlabeled_weight
     for _ in range(max_iter):
         iterations += 1
         # M-step
-        prior = post[active].sum(0) + smoothing
+        wpost = post * weight[:, None]
+        prior = wpost[active].sum(0) + smoothing
         prior /= prior.sum()
-        theta = np.einsum("ik,ijl->jkl", post, onehot) + smoothing
+        theta = np.einsum("ik,ijl->jkl", wpost, onehot) + smoothing
         theta /= theta.sum(2, keepdims=True)
         # E-step
         log_post = np.log(prior)[None, :] + np.einsum("ijl,jkl->ik", onehot, np.log(theta))
