@@ -111,3 +111,24 @@ def test_gold_labels_outside_the_template_are_an_error(prep_dir, tmp_path):
                      limit=30, report=False)
     with pytest.raises(EvalError, match=r"gold labels \['neutral'\] are not in --labels"):
         evaluate(cfg, predictor=VaderPredictor(), progress=False, log=lambda _m: None)
+
+
+def test_training_run_data_is_found_from_its_config(prep_dir, tmp_path):
+    from tuneprep.models.registry import RUN_FORMAT
+    from tuneprep.train.data import resolve_data
+
+    # a training run's config.json as the trainer writes it: data fingerprints of the recipe's splits
+    run = tmp_path / "run"
+    run.mkdir()
+    source = resolve_data(prep_dir)
+    (run / "config.json").write_text(json.dumps({"format": RUN_FORMAT, "task": "classify", "data": source.fingerprint()}))
+    val_file = source.val_files[0]
+    pred = VaderPredictor()
+    pred.run_dir = run
+    cfg = EvalConfig(model=str(run), data=str(val_file), out=str(tmp_path / "out"), limit=50, report=False)
+    res = evaluate(cfg, predictor=pred, progress=False, log=lambda _m: None)
+    leak = res.info["leakage"]
+    # evaluating on the run's own validation file: caught by fingerprint and by content
+    assert leak["fingerprint_match"] == [str(val_file)]
+    assert leak["overlap_count"] == leak["exact_count"] == 50
+    assert str(source.train_files[0]) in leak["train_sources"]

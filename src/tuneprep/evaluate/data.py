@@ -144,7 +144,8 @@ def _walk_paths(obj: Any, keys: tuple[str, ...]) -> list[str]:
                 elif isinstance(v, list):
                     found += [x for x in v if isinstance(x, str)]
                 elif isinstance(v, Mapping):
-                    found += [x for x in v.values() if isinstance(x, str)] + _walk_paths(v, keys)
+                    # {path: sha256} maps (train run fingerprints) name the files in their keys
+                    found += [x for x in v.values() if isinstance(x, str)] + [str(x) for x in v] + _walk_paths(v, keys)
             else:
                 found += _walk_paths(v, keys)
     elif isinstance(obj, list):
@@ -154,7 +155,7 @@ def _walk_paths(obj: Any, keys: tuple[str, ...]) -> list[str]:
 
 
 TRAIN_PATH_KEYS = ("train", "train_path", "train_data", "train_file", "train_files", "data", "val", "val_path",
-                   "eval_data", "val_data", "path", "paths")
+                   "eval_data", "val_data", "run_dir")
 
 
 def _recorded_train_paths(run_dir: Path) -> list[str]:

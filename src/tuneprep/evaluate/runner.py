@@ -198,13 +198,12 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     pred = predictor if predictor is not None else ModelPredictor(cfg.model, cfg.batch_size)
     load_s = time.time() - t_load
     run_dir = getattr(pred, "run_dir", None)
+    template = _template_for(pred, records, cfg) if task == "classify" else None
     leakage = _check_leakage(cfg, records, test_paths, run_dir, say)
 
     t_pred = time.time()
     preds: list[dict[str, Any]]
-    template = None
-    if task == "classify":
-        template = _template_for(pred, records, cfg)
+    if template is not None:
         preds = _predict_classify(pred, template, records, method, cfg, progress)
         from tuneprep.evaluate.metrics import classification_metrics
 

@@ -150,7 +150,8 @@ def _compare_section(cmp: Mapping[str, Any] | None) -> str:
                     f"{mc.get('only_other_correct', 0)} records only {escape(d['other'])} gets right, "
                     f"{mc.get('only_baseline_correct', 0)} only {escape(d['baseline'])} gets right; "
                     f"p = {_pvalue(mc.get('pvalue'))}</td></tr>")
-    head = "<tr><th>difference</th><th>metric</th><th>Δ</th><th>paired bootstrap 95% CI</th><th>significant</th></tr>"
+    head = ("<tr><th>difference</th><th>metric</th><th class='num'>Δ</th><th class='num'>paired bootstrap 95% CI</th>"
+            "<th>significant</th></tr>")
     return (f'<section id="compare"><h2>Comparison</h2><p class="lead">Same {cmp.get("n", 0):,} test ids in every run; '
             f'differences are run − baseline, with paired bootstrap intervals ({cmp.get("n_boot", 0)} resamples, '
             f'seed {cmp.get("seed", 0)}).</p><div class="card"><table>{head}{"".join(rows)}</table></div></section>')

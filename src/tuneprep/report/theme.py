@@ -38,6 +38,7 @@ h4 { font-size:12px; margin:14px 0 6px; color:var(--muted); text-transform:upper
 table { border-collapse:collapse; width:100%; font-size:13px; }
 th { text-align:left; font-weight:600; color:var(--muted); font-size:12px; border-bottom:1px solid var(--line);
      padding:6px 8px; vertical-align:bottom; }
+th.num { text-align:right; }
 th .sub { font-weight:400; font-size:11px; }
 td { padding:6px 8px; border-bottom:1px solid #f0f1f3; vertical-align:top; }
 td.num { text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
