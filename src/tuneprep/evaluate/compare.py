@@ -112,6 +112,9 @@ def compare_runs(dirs: Sequence[str | Path], n_boot: int = 1000, seed: int = 0) 
         boot = {nm: {s: v[idx].mean(axis=1) for s, v in scores[nm].items()} for nm in names}
         keys = GEN_SCORES
     else:
+        if any(isinstance(tables[0][i].get("gold"), list) for i in ids):
+            raise CompareError(f"{paths[0]}: multi-label predictions; compare supports single-label "
+                               "classification and generation runs")
         golds = {str(_norm_label(tables[0][i]["gold"])) for i in ids}
         metrics0 = read_json(paths[0] / "metrics.json", required=False) or {}
         labels = list(metrics0.get("confusion_matrix", {}).get("labels") or sorted(golds))

@@ -231,12 +231,18 @@ def _training(train_dir: Path | None) -> str:
         if isinstance(row.get("eval_loss"), (int, float)):
             eval_loss.append((float(step), float(row["eval_loss"])))
     cfg = _read_json(Path(train_dir) / "config.json") or {}
+    opts = cfg.get("train") if isinstance(cfg.get("train"), dict) else {}
+    summary = _read_json(Path(train_dir) / "metrics.json") or {}
+    merged = {**opts, **{k: v for k, v in cfg.items() if not isinstance(v, (dict, list))}, **{
+        k: v for k, v in summary.items() if not isinstance(v, (dict, list))}}
     facts = []
-    for key in ("base_model", "model", "method", "epochs", "num_epochs", "learning_rate", "lr", "batch_size",
-                "lora_r", "max_steps", "seed"):
-        v = cfg.get(key)
+    for key in ("base_model", "model", "method", "epochs", "max_steps", "lr", "learning_rate", "batch_size", "lora_r",
+                "max_length", "limit", "seed", "steps", "train_seconds", "tokens_per_second", "peak_rss_mb"):
+        v = merged.get(key)
         if isinstance(v, (str, int, float)) and not isinstance(v, bool):
-            facts.append(f"<dt>{escape(key)}</dt><dd>{escape(str(v))}</dd>")
+            shown = f"{v:,.1f}" if isinstance(v, float) and key in ("train_seconds", "tokens_per_second",
+                                                                      "peak_rss_mb") else str(v)
+            facts.append(f"<dt>{escape(key.replace('_', ' '))}</dt><dd>{escape(shown)}</dd>")
     series = [("train loss", loss)] + ([("eval loss", eval_loss)] if eval_loss else [])
     chart = svg.line_chart(series, "Training loss", "step", "loss") if loss else '<p class="muted">no loss log</p>'
     facts_html = f'<dl class="facts-list">{"".join(facts)}</dl>' if facts else ""
