@@ -132,3 +132,15 @@ def test_training_run_data_is_found_from_its_config(prep_dir, tmp_path):
     assert leak["fingerprint_match"] == [str(val_file)]
     assert leak["overlap_count"] == leak["exact_count"] == 50
     assert str(source.train_files[0]) in leak["train_sources"]
+
+
+def test_subsamples_are_seeded_and_stratified(prep_dir):
+    from tuneprep.evaluate.data import load_test_records, stratified_sample
+
+    recs, _ = load_test_records(prep_dir)
+    a = stratified_sample(recs, 100, seed=1)
+    assert a == stratified_sample(recs, 100, seed=1) != stratified_sample(recs, 100, seed=2)
+    assert len(set(a)) == 100 and a == sorted(a)
+    # plain random sample (chat data): not just the first ids
+    b = stratified_sample(recs, 100, seed=1, key=None)
+    assert len(set(b)) == 100 and max(b) > 500

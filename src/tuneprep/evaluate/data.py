@@ -86,14 +86,16 @@ def task_of(records: Sequence[Mapping[str, Any]], source: str) -> str:
 
 
 def stratified_sample(records: Sequence[Mapping[str, Any]], n: int, seed: int = 0,
-                      key: str = "label") -> list[int]:
+                      key: str | None = "label") -> list[int]:
     """Indices of a seeded subsample of ``n`` records, stratified by ``key``, in the original order.
 
     Each stratum gets its proportional share (largest remainders first), so class shares are
-    kept to within one record.
+    kept to within one record. ``key=None``: a plain seeded random sample.
     """
     if n >= len(records):
         return list(range(len(records)))
+    if key is None:
+        return sorted(int(i) for i in np.random.default_rng(seed).permutation(len(records))[:n])
     groups: dict[Any, list[int]] = defaultdict(list)
     for i, r in enumerate(records):
         k = r.get(key)

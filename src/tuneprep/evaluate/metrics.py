@@ -7,6 +7,9 @@ recall), but it is not a class of its own, so it adds no false positive to any c
 column to the macro average. This is exactly scikit-learn with ``labels=<label set>``. Such
 predictions are never dropped: ``unparseable`` says how many there were and which values.
 
+``zero_division`` (0, 1 or nan) is the value of an undefined ratio (e.g. the precision of a class
+never predicted); the default is 0, and it is a parameter of every entry point, never implicit.
+
 Multi-label records (``label`` is a list) get subset accuracy, sample/micro/macro/weighted
 precision, recall and F1 over the label indicator matrix.
 
@@ -16,7 +19,6 @@ tests check every number against scikit-learn on randomized cases.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -179,15 +181,10 @@ def _single(gold, pred, labels, zero_division, n_boot, seed) -> dict[str, Any]:
         # Per gold row: how many of its records got an unparseable prediction.
         out["confusion_matrix"]["unparseable"] = cm[:, k].tolist()
     out["ci95"] = _bootstrap_single(g, p, k, zero_division, n_boot, seed)
-    out["zero_division"] = _zd_repr(zero_division)
     if bad:
         out["unparseable"] = {"count": int(sum(bad.values())), "rate": sum(bad.values()) / n,
                               "values": dict(bad.most_common(20))}
     return out
-
-
-def _zd_repr(zero_division: float) -> float | str:
-    return "nan" if isinstance(zero_division, float) and math.isnan(zero_division) else float(zero_division)
 
 
 def _bootstrap_single(g, p, k, zero_division, n_boot, seed) -> dict[str, Any]:
@@ -260,7 +257,6 @@ def _multilabel(gold, pred, labels, zero_division, n_boot, seed) -> dict[str, An
         f1m[b] = _avg(_div(2 * t, 2 * t + f_ + m, zero_division))
     out["ci95"] = {"accuracy": _percentile_ci(acc), "f1_macro": _percentile_ci(f1m), "n_boot": n_boot,
                    "seed": seed, "method": "percentile bootstrap over records"}
-    out["zero_division"] = _zd_repr(zero_division)
     if bad:
         out["unparseable"] = {"count": int(sum(bad.values())), "rate": sum(bad.values()) / n,
                               "values": dict(bad.most_common(20))}

@@ -182,7 +182,7 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     n_all = len(records)
     sample_note = None
     if cfg.limit and cfg.limit < n_all:
-        keep = stratified_sample(records, cfg.limit, seed=cfg.seed, key="label" if task == "classify" else "id")
+        keep = stratified_sample(records, cfg.limit, seed=cfg.seed, key="label" if task == "classify" else None)
         records = [records[i] for i in keep]
         sample_note = (f"--limit {cfg.limit}: seeded (seed {cfg.seed}) "
                        f"{'stratified ' if task == 'classify' else ''}subsample of {len(records)} of {n_all} records")
@@ -227,6 +227,7 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
         "model": cfg.model, "run_dir": str(run_dir) if run_dir else None, "task": task, "method": method,
         "data": cfg.data, "test_files": [str(p) for p in test_paths], "n_test_records": n_all, "n": len(records),
         "limit": cfg.limit, "seed": cfg.seed, "sample": sample_note, "batch_size": cfg.batch_size,
+        "zero_division": 0.0,
         "template": template.model_dump() if template is not None else None,
         "seconds": {"load": round(load_s, 2), "predict": round(pred_s, 2), "per_record": round(pred_s / len(records), 4)},
         "peak_rss_mb": round(peak_rss_mb(), 1),
