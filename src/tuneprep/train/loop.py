@@ -1,0 +1,261 @@
+"""The training loop pieces around transformers' Trainer: batching, loss, progress and logging.
+
+Speed on CPU comes from not computing what the loss does not use:
+- batches are grouped by length (``LengthGroupedBatchSampler``) and padded to the longest
+  member rounded up to ``PAD_MULTIPLE``: little compute on padding, and few distinct shapes
+  (a stable set of buffer sizes for the allocator, see tuneprep.models.runtime);
+- the vocabulary projection runs only at positions whose next token is trained
+  (``masked_lm_loss``): a classification example trains ~2 of ~80 tokens, and the 49k-wide
+  projection plus its softmax is otherwise a large share of a step's time and memory.
+The loss is the same as the standard causal-LM loss: mean token cross-entropy over the trained
+(assistant) tokens of the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+PAD_MULTIPLE = 8
+
+
+class ListDataset:
+    """A list of feature dicts as a map-style dataset."""
+
+    def __init__(self, rows: list[dict[str, Any]]):
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.rows[i]
+
+
+class LengthGroupedBatchSampler:
+    """Seeded length-grouped sampling that yields example indices batch after batch.
+
+    Each epoch: shuffle, cut into mega-batches of ``mega * batch_size``, sort each by length,
+    cut into batches, shuffle the batch order. Deterministic in (seed, epoch), so a resumed run
+    sees the same batches as an uninterrupted one.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, mega: int = 32):
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.seed = seed
+        self.mega = mega
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def batches(self) -> list[list[int]]:
+        import random
+
+        rng = random.Random(self.seed * 1_000_003 + self.epoch)
+        idx = list(range(len(self.lengths)))
+        rng.shuffle(idx)
+        size = self.mega * self.batch_size
+        out: list[list[int]] = []
+        for m in range(0, len(idx), size):
+            chunk = sorted(idx[m : m + size], key=lambda i: self.lengths[i])
+            out.extend(chunk[b : b + self.batch_size] for b in range(0, len(chunk), self.batch_size))
+        # Only the very last batch can be short; keep it last so that the DataLoader, which
+        # re-cuts this index stream every batch_size, never merges two groups.
+        tail = [out.pop()] if out and len(out[-1]) < self.batch_size else []
+        rng.shuffle(out)
+        return out + tail
+
+    def __iter__(self) -> Iterator[int]:
+        for b in self.batches():
+            yield from b
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+def round_up(n: int, m: int = PAD_MULTIPLE) -> int:
+    return -(-n // m) * m
+
+
+class CausalCollator:
+    """Right-pads ``input_ids``/``labels`` to the batch's longest row rounded up to PAD_MULTIPLE."""
+
+    def __init__(self, pad_id: int):
+        self.pad_id = pad_id
+
+    def __call__(self, feats: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        width = round_up(max(len(f["input_ids"]) for f in feats))
+        ids = torch.full((len(feats), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(feats), width), -100, dtype=torch.long)
+        mask = torch.zeros((len(feats), width), dtype=torch.long)
+        for i, f in enumerate(feats):
+            n = len(f["input_ids"])
+            ids[i, :n] = torch.tensor(f["input_ids"])
+            labels[i, :n] = torch.tensor(f["labels"])
+            mask[i, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def masked_lm_loss(model: Any, inputs: dict[str, Any]) -> tuple[Any, int, int]:
+    """Mean cross-entropy of the trained next tokens; returns (loss, real tokens, trained tokens).
+
+    The output projection is applied only at positions that predict a trained token.
+    """
+    import torch.nn.functional as F
+
+    from tuneprep.models.scoring import _backbone_and_head
+
+    ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
+    parts = _backbone_and_head(model)
+    tgt = labels[:, 1:]
+    sel = tgt != -100
+    n_trained = int(sel.sum())
+    if parts is None:  # a model without a separable head: the plain way
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][sel]
+    else:
+        backbone, head = parts
+        hidden = backbone(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        logits = head(hidden[:, :-1][sel])
+    loss = F.cross_entropy(logits.float(), tgt[sel], reduction="sum") / max(n_trained, 1)
+    return loss, int(mask.sum()), n_trained
+
+
+class Meter:
+    """Counts tokens between log events (shared by the loss and the progress callback)."""
+
+    def __init__(self) -> None:
+        self.tokens = 0
+        self.trained = 0
+        self.total_tokens = 0
+        self.total_trained = 0
+
+    def add(self, tokens: int, trained: int) -> None:
+        self.tokens += tokens
+        self.trained += trained
+        self.total_tokens += tokens
+        self.total_trained += trained
+
+    def take(self) -> tuple[int, int]:
+        out = (self.tokens, self.trained)
+        self.tokens = self.trained = 0
+        return out
+
+
+def make_trainer_class(loss_kind: str) -> Any:
+    """A Trainer subclass: our sampler, and (for ``causal``) the masked LM loss."""
+    from transformers import Trainer
+
+    class TuneTrainer(Trainer):
+        meter: Meter
+        batch_sampler: LengthGroupedBatchSampler
+        eval_lengths: list[int] | None = None
+
+        def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+            return self.batch_sampler
+
+        def _get_eval_sampler(self, eval_dataset: Any) -> Any:
+            # sorted by length: least padding; eval order does not matter for a mean loss
+            if self.eval_lengths is None:
+                return None
+            return sorted(range(len(self.eval_lengths)), key=lambda i: self.eval_lengths[i])
+
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            if loss_kind == "causal":
+                loss, toks, trained = masked_lm_loss(model, inputs)
+            else:
+                out = model(**inputs)
+                loss = out.loss
+                toks = int(inputs["attention_mask"].sum())
+                trained = int(inputs["labels"].numel())
+            if model.training:
+                self.meter.add(toks, trained)
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    return TuneTrainer
+
+
+def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet: bool) -> Any:
+    """A TrainerCallback: Rich progress (loss, tokens/s) and one JSON line per logged step."""
+    from transformers import TrainerCallback
+
+    from tuneprep.models.runtime import peak_rss_mb, rss_mb
+
+    class ProgressCallback(TrainerCallback):
+        def __init__(self) -> None:
+            self.progress: Any = None
+            self.task: Any = None
+            self.t_last = time.perf_counter()
+            self.t0 = self.t_last
+            self.peak_rss = 0.0
+            self.last: dict[str, Any] = {}
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.t_last = self.t0 = time.perf_counter()
+            if quiet:
+                return
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                     TimeRemainingColumn(), transient=False)
+            self.progress.start()
+            self.task = self.progress.add_task("train", total=total_steps, completed=state.global_step,
+                                               info="")
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
+            logs = logs or {}
+            if "loss" not in logs and "eval_loss" not in logs:
+                return
+            now = time.perf_counter()
+            rss = rss_mb()
+            self.peak_rss = max(self.peak_rss, rss)
+            row: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0, 4)}
+            if "loss" in logs:
+                toks, trained = meter.take()
+                dt = max(now - self.t_last, 1e-9)
+                self.t_last = now
+                row.update(loss=round(float(logs["loss"]), 5), lr=logs.get("learning_rate"),
+                           grad_norm=_num(logs.get("grad_norm")), tokens=toks, trained_tokens=trained,
+                           tokens_per_s=round(toks / dt, 1), seconds=round(dt, 3))
+            if "eval_loss" in logs:
+                row["eval_loss"] = round(float(logs["eval_loss"]), 5)
+            row.update(rss_mb=round(rss), elapsed_s=round(now - self.t0, 2))
+            with open(log_path, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+            self.last = row
+            if self.progress is not None and "loss" in row:
+                self.progress.update(self.task, completed=state.global_step,
+                                     info=f"loss {row['loss']:.4f}  {row['tokens_per_s']:.0f} tok/s  "
+                                          f"rss {row['rss_mb']} MB")
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.peak_rss = max(self.peak_rss, peak_rss_mb())
+            if self.progress is not None:
+                self.progress.update(self.task, completed=state.global_step)
+                self.progress.stop()
+
+    return ProgressCallback()
+
+
+def _num(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else round(v, 5)
