@@ -3,7 +3,8 @@
 Misclassified records are ranked by the model's confidence in its (wrong) prediction: a
 confident error is the most likely place for a wrong gold label, and the cheapest to check.
 The queue is written in the record format with ``meta.review`` = {gold, predicted, confidence,
-p_gold, rank, why}, so the annotation tools can relabel it or a recipe can drop it by id.
+p_gold, rank, why} (plus ``reason``/``given``/``suggested``/``score``/``probs``, the keys of the
+annotate area's label-issue queue, with ``score`` = p_gold: low means the gold label is unlikely), so the annotation tools can relabel it or a recipe can drop it by id.
 """
 
 from __future__ import annotations
@@ -90,10 +91,14 @@ def review_records(predictions: Sequence[Mapping[str, Any]],
         meta = dict(rec.get("meta") or {})
         probs = p.get("probs") or {}
         gold = p.get("gold")
+        p_gold = probs.get(gold) if isinstance(gold, str) else None
         meta["review"] = {
+            "reason": "model_error",
             "gold": gold, "predicted": p.get("prediction"), "confidence": p.get("confidence"),
-            "p_gold": probs.get(gold) if isinstance(gold, str) else None, "rank": rank,
-            "why": _why(p, pairs, len(errors)),
+            "p_gold": p_gold, "rank": rank, "why": _why(p, pairs, len(errors)),
+            # the keys of annotate's label-issue queue, so both queues feed the same tools
+            "given": gold, "suggested": p.get("prediction"), "score": p_gold,
+            "probs": probs or None,
         }
         rec["meta"] = meta
         out.append(rec)
