@@ -104,11 +104,14 @@ def issues(n: int, seed: int, flip: float = 0.10) -> dict:
         noisy.append(r)
     t = time.time()
     queue, summary = find_issues(noisy, folds=5, seed=seed)
-    found = {q["id"] for q in queue}
+    ranked = [q["id"] for q in queue]
+    found = set(ranked)
     flipped_ids = {sample[i]["id"] for i in flipped}
     tp = len(found & flipped_ids)
+    top = ranked[:len(flipped_ids)]
     return {"dataset": "rotten_tomatoes", "n": n, "flipped": len(flipped_ids), "flagged": len(found),
             "precision": tp / len(found) if found else None, "recall": tp / len(flipped_ids),
+            "precision_at_n_flipped": len(set(top) & flipped_ids) / len(top) if top else None,
             "cv_accuracy_vs_noisy_labels": summary.get("cv_accuracy"), "seconds": time.time() - t}
 
 
@@ -137,7 +140,8 @@ def main() -> None:
         res["issues"] = issues(a.issues_n, draws[0])
         i = res["issues"]
         print(f"\nLabel issues: {i['n']} RT records, {i['flipped']} labels flipped at random; flagged {i['flagged']}: "
-              f"precision {i['precision']:.3f}, recall {i['recall']:.3f} ({i['seconds']:.0f} s)")
+              f"precision {i['precision']:.3f}, recall {i['recall']:.3f}; precision of the top {i['flipped']} of the "
+              f"queue {i['precision_at_n_flipped']:.3f} (chance {i['flipped'] / i['n']:.2f}; {i['seconds']:.0f} s)")
     print(json.dumps(res, indent=2))
 
 

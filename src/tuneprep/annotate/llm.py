@@ -89,11 +89,12 @@ def endpoint_url(endpoint: str, api: str) -> str:
 class LlmLabeler:
     method = "llm"
 
-    def __init__(self, config: LlmConfig, labels: list[str]):
+    def __init__(self, config: LlmConfig, labels: list[str], loaded: tuple[Any, Any] | None = None):
+        """``loaded``: an already loaded ``(model, tokenizer)`` to use instead of ``config.model``."""
         self.config = config
         self.labels = labels
-        self._model: Any = None
-        self._tok: Any = None
+        self._model: Any = loaded[0] if loaded else None
+        self._tok: Any = loaded[1] if loaded else None
         self._run_cfg: dict[str, Any] = {}
         self.template = self._base_template()
 
