@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -160,6 +161,7 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
     """Run ``cmd``; wall seconds, peak summed RSS of its process tree and peak single-process RSS."""
     import psutil
 
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ps = psutil.Process(proc.pid)
@@ -183,10 +185,14 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
         time.sleep(0.05)
     out = proc.stdout.read().decode("utf-8", "replace") if proc.stdout else ""
     seconds = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU time of every process of the tree (each one is waited for by its parent): less sensitive than
+    # wall time to other people's jobs on a shared machine.
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}")
-    return {"seconds": seconds, "peak_tree_rss_mb": peak_tree / 2**20, "peak_process_rss_mb": peak_one / 2**20,
-            "max_processes": n_procs, "output": out}
+    return {"seconds": seconds, "cpu_seconds": cpu, "peak_tree_rss_mb": peak_tree / 2**20,
+            "peak_process_rss_mb": peak_one / 2**20, "max_processes": n_procs, "output": out}
 
 
 def bench_tuneprep(inputs: Path, work: Path, workers: int, dedup: bool = True) -> dict[str, Any]:
@@ -236,10 +242,9 @@ def main() -> None:
         a.result.write_text(json.dumps(res))
         return
 
-    import corpus
-    import datatrove
+    from importlib.metadata import version
 
-    from tuneprep import __version__
+    import corpus
 
     files = corpus.build()
     inputs = files[0].parent
@@ -247,8 +252,8 @@ def main() -> None:
     work = a.work or inputs.parent / "work"
     work.mkdir(parents=True, exist_ok=True)
     n_docs = sum(_count_lines(f) for f in files)
-    print(f"\ntuneprep {__version__} vs datatrove {datatrove.__version__ if hasattr(datatrove, '__version__') else ''}"
-          f", {a.workers} workers each, {n_docs:,} input docs")
+    print(f"\ntuneprep {version('tuneprep')} vs datatrove {version('datatrove')} (ftfy {version('ftfy')}), "
+          f"{a.workers} workers each, {n_docs:,} input docs")
     results: dict[str, Any] = {"input_docs": n_docs, "input_mb": sum(f.stat().st_size for f in files) / 1e6,
                                "workers": a.workers, "runs": []}
     for i in range(a.runs):
@@ -258,7 +263,8 @@ def main() -> None:
             r.pop("output", None)
             r.update(side=side, run=i + 1, docs_per_s=n_docs / r["seconds"], load_before=load_before)
             results["runs"].append(r)
-            print(f"  run {i + 1} {side:9s} {r['seconds']:7.1f} s  {r['docs_per_s']:9,.0f} docs/s  "
+            print(f"  run {i + 1} {side:9s} {r['seconds']:7.1f} s (CPU {r['cpu_seconds']:6.1f} s)  "
+                  f"{r['docs_per_s']:9,.0f} docs/s  "
                   f"kept {r['kept']:,} (after length filter {r['after_length_filter']:,})  "
                   f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB / largest process {r['peak_process_rss_mb']:,.0f} MB"
                   f"  [{load_before}]")
@@ -270,6 +276,10 @@ def main() -> None:
     results["ratio_best"] = tp["docs_per_s"] / dt["docs_per_s"]
     print(f"\nbest of {a.runs}: tuneprep {tp['docs_per_s']:,.0f} docs/s, datatrove {dt['docs_per_s']:,.0f} docs/s, "
           f"ratio {results['ratio_best']:.2f}x")
+    cpu_tp = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "tuneprep")
+    cpu_dt = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "datatrove")
+    print(f"CPU seconds (all processes, best of {a.runs}): tuneprep {cpu_tp:.1f}, datatrove {cpu_dt:.1f}, "
+          f"ratio {cpu_dt / cpu_tp:.2f}x")
     print(f"docs kept: tuneprep {tp['kept']:,}, datatrove {dt['kept']:,} (difference {tp['kept'] - dt['kept']:+,})")
 
     if a.scaling:
@@ -284,7 +294,8 @@ def main() -> None:
             r.pop("steps", None)
             results["scaling"].append(r)
             print(f"  per-record recipe, {label} input ({size:,.0f} MB, {r['records_in']:,} docs): "
-                  f"{r['seconds']:.1f} s, {r['docs_per_s']:,.0f} docs/s, peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB"
+                  f"{r['seconds']:.1f} s (CPU {r['cpu_seconds']:.1f} s), {r['docs_per_s']:,.0f} docs/s, "
+                  f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB"
                   f" / largest process {r['peak_process_rss_mb']:,.0f} MB  [{load_before}]")
     if a.json:
         a.json.write_text(json.dumps(results, indent=2, default=str))
