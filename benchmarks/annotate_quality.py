@@ -1,7 +1,9 @@
 """Annotation quality on real data (Rotten Tomatoes, 3 classes), printed as a table and JSON.
 
-* ``lexicon`` (VADER) vs ``knn`` (MiniLM, 100 random seed labels) vs ``ensemble`` (lexicon + knn,
-  majority vote and Dawid–Skene) in macro-F1 on held-out records (never the seeds).
+* ``lexicon`` (VADER) vs ``knn`` (MiniLM, 100 random seed labels) vs ``ensemble`` (lexicon + knn:
+  majority vote; Dawid–Skene on labels ("plain"); Dawid–Skene on (label, confidence tercile), the
+  default; the same with a uniform class prior ("balanced")) in macro-F1 on held-out records (never
+  the seeds), over several random draws of seeds and held-out records.
 * ``annotate issues``: flip 10% of the labels of a real labeled set (seeded) and measure the
   precision/recall with which the flipped records are found.
 
@@ -75,7 +77,8 @@ def quality(n_seeds: int, n_held_out: int, seed: int) -> dict:
             return self.votes
 
     variants = {"ensemble_majority": {"combine": "majority"},
-                "ensemble_dawid_skene": {"combine": "dawid-skene"},
+                "ensemble_dawid_skene_plain": {"combine": "dawid-skene", "confidence_bins": 1},
+                "ensemble_dawid_skene": {"combine": "dawid-skene"},  # default: 3 confidence bins
                 "ensemble_dawid_skene_balanced": {"combine": "dawid-skene", "decision": "balanced"}}
     for name, cfg in variants.items():
         ens = EnsembleLabeler(EnsembleConfig(members=[{"method": "lexicon"}, {"method": "knn"}], **cfg),
@@ -85,7 +88,8 @@ def quality(n_seeds: int, n_held_out: int, seed: int) -> dict:
     return out
 
 
-METHODS = ("lexicon", "knn", "ensemble_majority", "ensemble_dawid_skene", "ensemble_dawid_skene_balanced")
+METHODS = ("lexicon", "knn", "ensemble_majority", "ensemble_dawid_skene_plain", "ensemble_dawid_skene",
+           "ensemble_dawid_skene_balanced")
 
 
 def issues(n: int, seed: int, flip: float = 0.10) -> dict:
@@ -115,6 +119,29 @@ def issues(n: int, seed: int, flip: float = 0.10) -> dict:
             "cv_accuracy_vs_noisy_labels": summary.get("cv_accuracy"), "seconds": time.time() - t}
 
 
+def agreement() -> dict:
+    """Agreement of VADER's human raters per corpus: sign labels (nominal) and raw scores (interval).
+
+    Rating slots stand in for annotators; only the identity-free statistics (percent agreement,
+    Fleiss, Krippendorff) are meaningful for anonymous per-item rater lists (see vader_data).
+    """
+    from tuneprep.annotate import vader_data
+    from tuneprep.annotate.agreement import agreement_report, build_judgements
+
+    out = {}
+    for corpus in vader_data.CORPORA:
+        row = {"slot_test": vader_data.rater_position_test(corpus, n_perm=100)}
+        for scale, level in (("sign", "nominal"), ("raw", "interval")):
+            rep = agreement_report(build_judgements(vader_data.judgements(corpus, scale=scale), level))
+            fl = rep["fleiss_kappa"]
+            row[level] = {"n_items": rep["n_items"], "percent_agreement": rep["percent_agreement"],
+                          "fleiss_kappa": fl["value"] if fl["value"] is not None else fl.get("subset"),
+                          "krippendorff_alpha": rep["krippendorff_alpha"],
+                          "cohen_kappa_mean_over_slots": rep["cohen_kappa"]["mean"]}
+        out[corpus] = row
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=100, help="seed labels per draw")
@@ -122,6 +149,7 @@ def main() -> None:
     ap.add_argument("--draws", default="0,1,2,3,4", help="random draws (seeds of the sampler)")
     ap.add_argument("--issues-n", type=int, default=2000)
     ap.add_argument("--skip-issues", action="store_true")
+    ap.add_argument("--agreement", action="store_true", help="also VADER rater agreement per corpus")
     a = ap.parse_args()
     import numpy as np
 
@@ -142,6 +170,16 @@ def main() -> None:
         print(f"\nLabel issues: {i['n']} RT records, {i['flipped']} labels flipped at random; flagged {i['flagged']}: "
               f"precision {i['precision']:.3f}, recall {i['recall']:.3f}; precision of the top {i['flipped']} of the "
               f"queue {i['precision_at_n_flipped']:.3f} (chance {i['flipped'] / i['n']:.2f}; {i['seconds']:.0f} s)")
+    if a.agreement:
+        res["agreement"] = agreement()
+        print("\nVADER raters (slots as annotators): nominal = sign of the rating, interval = raw -4..4")
+        print(f"{'corpus':<24}{'items':>7}{'%agree':>8}{'Fleiss':>8}{'alpha nom':>10}{'alpha int':>10}{'slot z':>8}")
+        for c, r in res["agreement"].items():
+            fl = r["nominal"]["fleiss_kappa"]
+            flv = fl if isinstance(fl, float) else fl["value"]
+            print(f"{c:<24}{r['nominal']['n_items']:>7}{r['nominal']['percent_agreement']:>8.3f}{flv:>8.3f}"
+                  f"{r['nominal']['krippendorff_alpha']:>10.3f}{r['interval']['krippendorff_alpha']:>10.3f}"
+                  f"{r['slot_test']['z']:>8.1f}" + ("" if isinstance(fl, float) else "  (Fleiss on equal-count subset)"))
     print(json.dumps(res, indent=2))
 
 

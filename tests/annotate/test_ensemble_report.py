@@ -22,10 +22,10 @@ def ensemble_out(rt_split, tmp_path_factory):
     # from the other seeds only), the held-out records carry no label
     data = seeds + [{k: v for k, v in r.items() if k != "label"} for r in held]
     out = {}
-    for name, cfg in {"ds": {"combine": "dawid-skene", "decision": "balanced"},
-                      "mv": {"combine": "majority"}}.items():
+    for name, cfg in {"ds": {"combine": "dawid-skene"}, "mv": {"combine": "majority"}}.items():
         out[name] = annotate_records(data, "ensemble", SENTIMENT_LABELS, {"members": members, **cfg})
     out["lexicon"] = annotate_records(data, "lexicon", SENTIMENT_LABELS)
+    out["knn"] = annotate_records(data[len(seeds):], "knn", SENTIMENT_LABELS, {"seed_labels": str(seed_file)})
     return seeds, held, out
 
 
@@ -37,8 +37,9 @@ def test_ensemble_beats_lexicon(ensemble_out):
     seeds, held, out = ensemble_out
     gold = [r["label"] for r in held]
     n = len(seeds)
-    f_ds, f_lex = _f1(gold, out["ds"][n:]), _f1(gold, out["lexicon"][n:])
-    assert f_ds > f_lex + 0.05, (f_ds, f_lex)
+    f_ds, f_lex, f_knn = _f1(gold, out["ds"][n:]), _f1(gold, out["lexicon"][n:]), _f1(gold, out["knn"])
+    assert f_ds > f_lex + 0.1, (f_ds, f_lex)
+    assert f_ds > f_knn - 0.02, (f_ds, f_knn)  # measured over 5 draws of 1000: 0.570 vs 0.530 mean
     ann = out["ds"][n]["meta"]["annotation"]
     assert ann["method"] == "ensemble" and set(ann["votes"]) == {"lexicon", "knn"}
     assert abs(sum(ann["scores"].values()) - 1) < 1e-6

@@ -82,3 +82,20 @@ def test_bad_task_is_named(tmp_path):
 
     with pytest.raises(AnnotateError, match="task 1 \\(id 5\\) has no data.text"):
         import_records(p, "label-studio")
+
+
+def test_review_queue_exports_suggestions(annotated):
+    from tuneprep.annotate.interchange import to_label_studio
+
+    rec = {**annotated[0], "meta": {"review": {"given": "positive", "suggested": "negative", "score": 0.1,
+                                               "probs": {"negative": 0.7, "positive": 0.2, "neutral": 0.1}}}}
+    task = to_label_studio([rec])[0]
+    assert task["predictions"][0]["result"][0]["value"]["choices"] == ["negative"]
+    assert task["predictions"][0]["model_version"] == "tuneprep:issues" and task["predictions"][0]["score"] == 0.7
+    assert task["annotations"][0]["result"][0]["value"]["choices"] == [annotated[0]["label"]]
+
+
+def test_repeated_annotation_keeps_a_trail(annotated):
+    again = annotate_records(annotated, "lexicon", SENTIMENT_LABELS, {"positive_threshold": 0.5})
+    prev = again[25]["meta"]["annotation"]["previous"]
+    assert prev[0]["method"] == "lexicon" and prev[0]["status"] == "labeled"

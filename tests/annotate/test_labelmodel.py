@@ -67,3 +67,12 @@ def test_majority_tie_break_by_confidence():
     conf = np.array([[0.9, 0.2], [0.1, 0.8], [0.5, 0.5]])
     assert majority_vote(votes, 2).tolist() == [-1, -1, 0]
     assert majority_vote(votes, 2, tie_break=conf).tolist() == [0, 1, 0]
+
+
+def test_outcomes_must_match_votes():
+    votes = np.array([[0, 1], [1, -1]])
+    with pytest.raises(ValueError, match="outcomes must match"):
+        dawid_skene(votes, 2, outcomes=np.array([[0, 3], [2, 1]]), n_outcomes=4)
+    fit = dawid_skene(votes, 2, outcomes=np.array([[0, 3], [2, -1]]), n_outcomes=4)
+    assert fit.confusion.shape == (2, 2, 4)
+    assert fit.voter_accuracy().shape == (2,)

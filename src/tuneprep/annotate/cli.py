@@ -44,7 +44,8 @@ def _split(value: str | None) -> list[str]:
 def method_params(method: str, *, pos_threshold: float, neg_threshold: float, rules: Path | None,
                   seed_labels: Path | None, k: int, encoder: str, model: str | None, endpoint: str | None,
                   api_key_env: str | None, examples: Path | None, n_examples: int, members: list[str],
-                  combine: str, config: dict[str, Any], decision: str = "posterior") -> dict[str, Any]:
+                  combine: str, config: dict[str, Any], decision: str = "posterior",
+                  confidence_bins: int = 3) -> dict[str, Any]:
     """Method parameters from the CLI options (a ``--config`` YAML overrides/extends them)."""
     if method in config:
         return dict(config[method])
@@ -71,7 +72,7 @@ def method_params(method: str, *, pos_threshold: float, neg_threshold: float, ru
                 m, pos_threshold=pos_threshold, neg_threshold=neg_threshold, rules=rules, seed_labels=seed_labels,
                 k=k, encoder=encoder, model=model, endpoint=endpoint, api_key_env=api_key_env, examples=examples,
                 n_examples=n_examples, members=[], combine=combine, config=config)})
-        return {"members": specs, "combine": combine, "decision": decision}
+        return {"members": specs, "combine": combine, "decision": decision, "confidence_bins": confidence_bins}
     raise typer.BadParameter(f"unknown method {method!r}; one of lexicon, rules, knn, llm, ensemble")
 
 
@@ -100,6 +101,8 @@ def label_cmd(
     combine: str = typer.Option("dawid-skene", "--combine", help="ensemble: majority | dawid-skene."),
     decision: str = typer.Option("posterior", "--decision",
                                  help="ensemble (Dawid–Skene): posterior | balanced (uniform class prior)."),
+    confidence_bins: int = typer.Option(3, "--confidence-bins",
+                                        help="ensemble (Dawid–Skene): model votes as (label, confidence quantile bin); 1 = plain."),
     config: Path | None = typer.Option(None, "--config", help="YAML: {method: params} overriding the options."),
     report: Path | None = typer.Option(None, "--report", help="Also write the annotator report (JSON)."),
     gold: Path | None = typer.Option(None, "--gold", help="Gold labels (records with id + label) for the report."),
@@ -120,7 +123,8 @@ def label_cmd(
         params = method_params(method, pos_threshold=pos_threshold, neg_threshold=neg_threshold, rules=rules,
                                seed_labels=seed_labels, k=k, encoder=encoder, model=model, endpoint=endpoint,
                                api_key_env=api_key_env, examples=examples, n_examples=n_examples,
-                               members=_split(members), combine=combine, config=cfg or {}, decision=decision)
+                               members=_split(members), combine=combine, config=cfg or {}, decision=decision,
+                               confidence_bins=confidence_bins)
         records = load_records(data, text_field=text_field, label_field=label_field, id_field=id_field)
         labeled = annotate_records(records, method, label_set, params, overwrite=overwrite)
         write_records(out, labeled)

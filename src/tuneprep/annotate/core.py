@@ -57,6 +57,11 @@ def apply_vote(record: dict[str, Any], vote: Vote, method: str, overwrite: bool 
     rec = dict(record)
     meta = dict(rec.get("meta") or {})
     ann = vote.as_meta(method)
+    old = meta.get("annotation")
+    if isinstance(old, dict) and old.get("method"):
+        # a later annotation step replaces meta.annotation; keep a short trail of the earlier ones
+        ann["previous"] = [{k: old[k] for k in ("method", "label", "suggested", "status") if k in old},
+                           *old.get("previous", [])]
     if has_label(rec) and not overwrite:
         ann["status"] = "kept_existing"
         ann["suggested"] = ann.pop("label")

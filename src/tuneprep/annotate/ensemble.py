@@ -29,6 +29,11 @@ class EnsembleConfig(BaseModel):
     use_gold: bool = Field(
         True, description="Dawid–Skene: clamp records that already carry a gold label (anchors the model)."
     )
+    confidence_bins: int = Field(
+        3, ge=1, le=10, description="Dawid–Skene: model each member's vote as (label, confidence bin), the bins "
+        "being quantiles of that member's confidence over the data, so the model learns how far to trust a "
+        "member at each confidence level (1 = plain Dawid–Skene on labels).",
+    )
     decision: Literal["posterior", "balanced"] = Field(
         "posterior", description="Dawid–Skene: label = argmax of the posterior, or of the likelihood alone "
         "(uniform class prior) when rare classes matter as much as common ones (macro-averaged targets).",
@@ -74,6 +79,21 @@ class EnsembleLabeler:
             out[name] = votes
         return out
 
+    def _binned(self, mat: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray | None, int]:
+        """(label, confidence-bin) outcome codes, or (None, K) with one bin."""
+        k, bins = len(self.labels), self.config.confidence_bins
+        if bins == 1:
+            return None, k
+        out = np.full(mat.shape, -1, dtype=int)
+        for j in range(mat.shape[1]):
+            cast = mat[:, j] >= 0
+            if not cast.any():
+                continue
+            edges = np.quantile(conf[cast, j], np.linspace(0, 1, bins + 1)[1:-1])
+            b = np.searchsorted(edges, conf[:, j], side="right")  # equal confidences share a bin
+            out[cast, j] = mat[cast, j] * bins + b[cast]
+        return out, k * bins
+
     def label(self, records: list[dict[str, Any]]) -> list[Vote]:
         if not records:
             return []
@@ -91,12 +111,14 @@ class EnsembleLabeler:
             if self.config.use_gold:
                 known = np.array([idx.get(r["label"], -1) if has_label(r) and isinstance(r["label"], str) else -1
                                   for r in records])
-            fit = dawid_skene(mat, len(self.labels), known=known)
+            outcomes, n_out = self._binned(mat, conf)
+            fit = dawid_skene(mat, len(self.labels), known=known, outcomes=outcomes, n_outcomes=n_out)
             # a clamped record's own label must not be echoed back as its prediction: recompute
             # its posterior from the votes alone with the fitted parameters
             post = fit.posterior.copy()
             if known is not None and (known >= 0).any():
-                onehot = np.stack([(mat == c) for c in range(len(self.labels))], axis=2).astype(float)
+                obs = mat if outcomes is None else outcomes
+                onehot = np.stack([(obs == c) for c in range(n_out)], axis=2).astype(float)
                 lp = np.log(fit.class_prior)[None, :] + np.einsum("ijl,jkl->ik", onehot, np.log(fit.confusion))
                 lp -= lp.max(1, keepdims=True)
                 p = np.exp(lp)

@@ -26,6 +26,12 @@ FORMATS = ("label-studio", "argilla", "csv")
 
 
 def _suggestion(rec: dict[str, Any]) -> tuple[str | None, float | None, str | None]:
+    """(label, confidence, method) to show as a pre-annotation: a label-issue review's suggestion
+    (``meta.review``, from ``annotate issues``) first, else the annotation method's answer."""
+    review = (rec.get("meta") or {}).get("review")
+    if isinstance(review, dict) and review.get("suggested"):
+        probs = review.get("probs") or {}
+        return review["suggested"], probs.get(review["suggested"]), "issues"
     ann = (rec.get("meta") or {}).get("annotation") or {}
     lab = ann.get("label", ann.get("suggested"))
     if lab is None and ann.get("status") == "labeled":

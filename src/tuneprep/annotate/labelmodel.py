@@ -19,7 +19,7 @@ import numpy as np
 class LabelModelResult:
     posterior: np.ndarray  # [n, K]; rows of items with no vote are all zeros
     class_prior: np.ndarray  # [K]
-    confusion: np.ndarray  # [m, K, K]: P(voter says l | true k)
+    confusion: np.ndarray  # [m, K, L]: P(voter says l | true k); L = K unless outcomes are richer
     iterations: int
     converged: bool
 
@@ -30,8 +30,10 @@ class LabelModelResult:
         return pred
 
     def voter_accuracy(self) -> np.ndarray:
-        """Each voter's estimated accuracy: sum_k pi_k theta[j, k, k]."""
-        return np.einsum("k,jkk->j", self.class_prior, self.confusion)
+        """Each voter's estimated accuracy: sum_k pi_k P(says k | true k) (outcome bins summed)."""
+        m, k, n_obs = self.confusion.shape
+        per_label = self.confusion.reshape(m, k, k, n_obs // k).sum(3) if n_obs != k else self.confusion
+        return np.einsum("k,jkk->j", self.class_prior, per_label)
 
 
 def _check(votes: np.ndarray, n_classes: int) -> np.ndarray:
@@ -87,12 +89,18 @@ def dawid_skene(
     tol: float = 1e-6,
     smoothing: float = 0.01,
     unlabeled_weight: float = 1.0,
+    outcomes: np.ndarray | None = None,
+    n_outcomes: int | None = None,
 ) -> LabelModelResult:
     """Fit Dawid–Skene by EM. ``known``: optional ``[n]`` gold labels (-1 unknown) to clamp.
 
     ``unlabeled_weight`` < 1 down-weights the items without a known label in the M-step
     (semi-supervised EM, Nigam et al. 2000), so that a few gold labels keep anchoring the
     confusion matrices when the unlabeled items vastly outnumber them.
+
+    ``outcomes`` (``[n, m]`` in ``0..n_outcomes-1``, -1 where ``votes`` is -1) lets the confusion
+    matrices model a richer observation than the label, e.g. (label, confidence bin): then
+    ``confusion`` is ``[m, K, n_outcomes]``. ``votes`` still gives the majority-vote start.
     """
     votes = _check(votes, n_classes)
     n, m = votes.shape
@@ -105,12 +113,18 @@ def dawid_skene(
         known = np.asarray(known, int)
         clamp = known >= 0
         post[clamp] = np.eye(k)[known[clamp]]
-    onehot = np.stack([(votes == c) for c in range(k)], axis=2).astype(float)  # [n, m, K]
+    if outcomes is None:
+        obs, n_obs = votes, k
+    else:
+        obs, n_obs = np.asarray(outcomes, int), int(n_outcomes or 0)
+        if obs.shape != votes.shape or n_obs < 1 or ((obs >= 0) != (votes >= 0)).any() or obs.max() >= n_obs:
+            raise ValueError("outcomes must match votes in shape and abstentions, within 0..n_outcomes-1")
+    onehot = np.stack([(obs == c) for c in range(n_obs)], axis=2).astype(float)  # [n, m, L]
     active = post.sum(1) > 0
     converged = False
     iterations = 0
     prior = np.full(k, 1.0 / k)
-    theta = np.full((m, k, k), 1.0 / k)
+    theta = np.full((m, k, n_obs), 1.0 / n_obs)
     weight = np.ones(n)
     if clamp is not None and unlabeled_weight != 1.0:
         weight[~clamp] = unlabeled_weight
