@@ -135,9 +135,9 @@ def agreement() -> dict:
             rep = agreement_report(build_judgements(vader_data.judgements(corpus, scale=scale), level))
             fl = rep["fleiss_kappa"]
             row[level] = {"n_items": rep["n_items"], "percent_agreement": rep["percent_agreement"],
-                          "fleiss_kappa": fl["value"] if fl["value"] is not None else fl.get("subset"),
+                          "fleiss_kappa": fl if fl is not None else rep.get("fleiss_kappa_subset"),
                           "krippendorff_alpha": rep["krippendorff_alpha"],
-                          "cohen_kappa_mean_over_slots": rep["cohen_kappa"]["mean"]}
+                          "cohen_kappa_mean_over_slots": rep["cohen_kappa"]}
         out[corpus] = row
     return out
 

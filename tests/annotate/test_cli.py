@@ -65,7 +65,9 @@ def test_agreement_cli_json_and_consensus(vader_dir, tmp_path):
     rep = json.loads(res.stdout)
     for key in ("n_items", "n_annotators", "percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha"):
         assert key in rep
-    assert rep["n_items"] == 100 and rep["n_annotators"] == 20 and len(rep["cohen_kappa"]["pairs"]) == 190
+    for key in ("percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha"):
+        assert isinstance(rep[key], float) and -1 <= rep[key] <= 1
+    assert rep["n_items"] == 100 and rep["n_annotators"] == 20 and len(rep["pairs"]) == 190
     c = _read(cons)
     assert len(c) == 100 and "mean" in c[0]["meta"]["consensus"]
     res = runner.invoke(app, ["annotate", "agreement", str(f)])
@@ -135,3 +137,24 @@ def test_ops_are_registered_with_params(name):
 
     cls = get_op(name)
     assert cls.description and "labels" in cls.Params.model_fields
+
+
+def test_ensemble_cli_with_seeds(rt_split, tmp_path):
+    seeds, held = rt_split
+    seed_file = tmp_path / "seeds.jsonl"
+    write_records(seed_file, seeds)
+    data = tmp_path / "held.jsonl"
+    write_records(data, [{k: v for k, v in r.items() if k != "label"} for r in held[:120]])
+    gold = tmp_path / "gold.jsonl"
+    write_records(gold, held[:120])
+    out = tmp_path / "ens.jsonl"
+    rep = tmp_path / "rep.json"
+    res = runner.invoke(app, ["annotate", "label", "--data", str(data), "--method", "ensemble", "--members",
+                              "lexicon,knn", "--seed-labels", str(seed_file), "--out", str(out), "--report", str(rep),
+                              "--gold", str(gold)])
+    assert res.exit_code == 0, res.output
+    recs = _read(out)
+    assert all(set(r["meta"]["annotation"]["votes"]) == {"lexicon", "knn"} for r in recs)
+    voters = {v["voter"]: v for v in json.loads(rep.read_text())["voters"]}
+    assert set(voters) == {"lexicon", "knn", "ensemble (final)"}
+    assert all(v["n_gold"] == 120 for v in voters.values())

@@ -320,17 +320,24 @@ def agreement_report(j: Judgements) -> dict[str, Any]:
         "judgements_per_item": {"min": min(counts), "max": max(counts), "mean": float(np.mean(counts))},
         "labels": j.labels,
         "percent_agreement": percent_agreement(j),
-        "cohen_kappa": {
-            "mean": float(np.mean(defined)) if defined else None,
-            "weights": {"nominal": None, "ordinal": "linear", "interval": "quadratic"}[j.level],
-            "n_pairs": len(pairs),
-            "pairs": pairs,
-        },
-        "fleiss_kappa": fl,
+        # mean over the annotator pairs with a defined kappa; every pair is listed in "pairs"
+        "cohen_kappa": float(np.mean(defined)) if defined else None,
+        "cohen_kappa_weights": {"nominal": None, "ordinal": "linear", "interval": "quadratic"}[j.level],
+        "n_pairs": len(pairs),
+        "pairs": pairs,
+        "fleiss_kappa": fl["value"],
         "krippendorff_alpha": alpha,
     }
     if not pairs:
-        out["cohen_kappa"]["note"] = "no two annotators judged a common item"
+        out["cohen_kappa_note"] = "no two annotators judged a common item"
+    elif not defined:
+        out["cohen_kappa_note"] = "undefined for every pair (chance agreement is 1)"
+    if "n_raters_per_item" in fl:
+        out["fleiss_n_raters_per_item"] = fl["n_raters_per_item"]
+    if "note" in fl:
+        out["fleiss_kappa_note"] = fl["note"]
+    if "subset" in fl:
+        out["fleiss_kappa_subset"] = fl["subset"]
     if alpha is None:
         out["krippendorff_alpha_note"] = "undefined: fewer than 2 pairable values or no variation in values"
     return out

@@ -210,17 +210,17 @@ def agreement_cmd(
     t.add_column("value", justify="right")
     t.add_column("note")
     t.add_row("percent agreement", f(rep["percent_agreement"]), "pairs of judgements per item that agree")
-    ck = rep["cohen_kappa"]
-    t.add_row("Cohen's kappa (mean)", f(ck["mean"]), f"{ck['n_pairs']} annotator pairs; weights {ck['weights']}")
-    fl = rep["fleiss_kappa"]
-    t.add_row("Fleiss' kappa", f(fl["value"]), fl.get("note", f"{fl.get('n_raters_per_item')} raters per item"))
-    if "subset" in fl:
-        s = fl["subset"]
+    t.add_row("Cohen's kappa (mean)", f(rep["cohen_kappa"]),
+              rep.get("cohen_kappa_note", f"{rep['n_pairs']} annotator pairs; weights {rep['cohen_kappa_weights']}"))
+    t.add_row("Fleiss' kappa", f(rep["fleiss_kappa"]),
+              rep.get("fleiss_kappa_note", f"{rep.get('fleiss_n_raters_per_item')} raters per item"))
+    if "fleiss_kappa_subset" in rep:
+        s = rep["fleiss_kappa_subset"]
         t.add_row("  on equal-count subset", f(s["value"]), f"{s['n_items']} items with {s['n_raters_per_item']} raters")
     t.add_row("Krippendorff's alpha", f(rep["krippendorff_alpha"]), rep["level"])
     con = Console()
     con.print(t)
-    for p in ck["pairs"][:show_pairs]:
+    for p in rep["pairs"][:show_pairs]:
         con.print(f"  {p['annotators'][0]} × {p['annotators'][1]}: kappa {f(p['kappa'])} on {p['n_items']} items",
                   highlight=False)
 
