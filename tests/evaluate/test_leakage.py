@@ -56,8 +56,15 @@ def test_minhash_misses_no_pair_above_threshold(rt):
     test = rt[:80] + [{"id": f"edit-{i}", "text": r["text"].rsplit(" ", 2)[0]} for i, r in enumerate(train[::100])]
     rep = check_leakage(test, train, threshold=0.8)
     found = {t for t, *_ in rep.near} | {t for t, _ in rep.exact}
-    sh_train = [_shingle_hashes(normalize_text(r["text"])) for r in train]
+    sh_train = [set(_shingle_hashes(normalize_text(r["text"])).tolist()) for r in train]
     for r in test:
-        sh = _shingle_hashes(normalize_text(r["text"]))
-        best = max(_jaccard(sh, s) for s in sh_train)
+        sh = set(_shingle_hashes(normalize_text(r["text"])).tolist())
+        best = max(len(sh & s) / len(sh | s) for s in sh_train)
         assert (best >= 0.8) == (r["id"] in found), r["id"]
+    assert any(t.startswith("edit-") for t in found)
+
+
+def test_exact_jaccard_helper():
+    a = _shingle_hashes("abcdefgh")  # 4 shingles
+    b = _shingle_hashes("abcdefgx")  # 3 shared
+    assert _jaccard(a, b) == 3 / 5

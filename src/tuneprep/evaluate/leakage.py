@@ -2,10 +2,11 @@
 
 Texts are normalised (NFKC, case-folded, punctuation and whitespace collapsed) before
 comparison. Exact overlap: equal normalised text. Near-duplicates: Jaccard similarity of
-character 5-gram shingle sets >= ``threshold`` (default 0.8). Candidates come from a vectorised
-MinHash (64 permutations, 16 bands of 4 rows: a pair at Jaccard 0.8 becomes a candidate with
-probability 1 - (1 - 0.8^4)^16 > 0.9999) and every candidate is then verified with the exact
-Jaccard, so reported pairs have no false positives.
+character 5-gram shingle sets >= ``threshold`` (default 0.8). Candidates come from a MinHash
+(64 multiply-shift hash functions, 16 bands of 4 rows: a pair at Jaccard 0.8 becomes a candidate
+with probability 1 - (1 - 0.8^4)^16 > 0.9999) and every candidate is then verified with the
+exact Jaccard, so reported pairs have no false positives. Shingle hashes and signatures are
+computed with numpy over all texts at once (no Python loop per shingle or per hash function).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,6 @@ import numpy as np
 SHINGLE = 5
 N_PERM = 64
 BANDS = 16
-_MERSENNE = np.uint64((1 << 61) - 1)
 _NONWORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
@@ -43,34 +43,98 @@ def record_content(rec: Mapping[str, Any]) -> str:
     return ""
 
 
-def _shingle_hashes(norm: str) -> np.ndarray:
-    if len(norm) <= SHINGLE:
-        grams = {norm}
-    else:
-        grams = {norm[i:i + SHINGLE] for i in range(len(norm) - SHINGLE + 1)}
-    import xxhash
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_BASE = np.uint64(0x100000001B3)
+_CHUNK_WINDOWS = 4_000_000  # shingles per chunk: bounds memory to ~100 MB
 
-    return np.fromiter((xxhash.xxh64_intdigest(g.encode()) for g in grams), dtype=np.uint64, count=len(grams))
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads a polynomial hash over all 64 bits."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * _MIX1
+    x = x ^ (x >> np.uint64(27))
+    x = x * _MIX2
+    return x ^ (x >> np.uint64(31))
+
+
+def shingle_table(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every character 5-gram of every text, computed for all texts at once.
+
+    Returns ``(hashes, offsets)``: the shingles of text ``i`` are ``hashes[offsets[i]:offsets[i+1]]``
+    (repeats included). A non-empty text shorter than 5 characters is one shingle; an empty
+    text has none. numpy over the concatenated code points: no Python loop per shingle.
+    """
+    parts = []
+    for t in texts:
+        cp = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32)
+        if 0 < cp.size < SHINGLE:
+            cp = np.concatenate([cp, np.zeros(SHINGLE - cp.size, dtype=np.uint32)])
+        parts.append(cp)
+    lens = np.array([p.size for p in parts], dtype=np.int64)
+    counts = np.maximum(lens - SHINGLE + 1, 0)
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    if offsets[-1] == 0:
+        return np.empty(0, dtype=np.uint64), offsets
+    cps = np.concatenate(parts).astype(np.uint64)
+    n = cps.size
+    # polynomial hash of every window of the concatenation (uint64 arithmetic wraps by design)
+    h = np.zeros(n - SHINGLE + 1, dtype=np.uint64)
+    for k in range(SHINGLE):
+        h = h * _BASE + cps[k:n - SHINGLE + 1 + k]
+    # keep the windows that lie inside one text
+    starts = np.zeros(len(parts), dtype=np.int64)
+    np.cumsum(lens[:-1], out=starts[1:])
+    pos = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], counts) + np.repeat(starts, counts)
+    return _mix(h[pos]), offsets
 
 
 def _perm_params(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    a = rng.integers(1, (1 << 61) - 1, N_PERM, dtype=np.uint64)
-    b = rng.integers(0, (1 << 61) - 1, N_PERM, dtype=np.uint64)
+    a = rng.integers(1, 1 << 63, N_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
+    b = rng.integers(0, 1 << 63, N_PERM, dtype=np.uint64)
     return a, b
 
 
-def _minhash(hashes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    # 32-bit inputs keep a*x inside uint64 (wrap-around would still be a valid hash family,
-    # but staying below 2^64 keeps it the textbook universal hash).
-    x = (hashes & np.uint64(0xFFFFFFFF))[:, None]
-    return ((a[None, :] * x + b[None, :]) % _MERSENNE).min(axis=0)
+def minhash_signatures(hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """``[n_texts, N_PERM]`` MinHash signatures (multiply-shift hash family).
+
+    One 1-D pass per hash function over a chunk of texts' shingles and a ``minimum.reduceat``
+    (measured: 12k RT snippets, 1.6M shingles, 0.7 s; a 2-D [shingles x 64] formulation took
+    8.5 s). Texts without shingles keep all-ones rows (callers skip them).
+    """
+    a, b = _perm_params()
+    n = len(offsets) - 1
+    sig = np.full((n, N_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
+    counts = np.diff(offsets)
+    shift = np.uint64(32)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and offsets[j + 1] - offsets[i] <= _CHUNK_WINDOWS:
+            j += 1
+        lo, hi = offsets[i], offsets[j]
+        nonempty = np.nonzero(counts[i:j])[0]
+        if hi > lo:
+            chunk = hashes[lo:hi]
+            starts = (offsets[i:j] - lo)[nonempty]
+            for k in range(N_PERM):
+                sig[i + nonempty, k] = np.minimum.reduceat((chunk * a[k] + b[k]) >> shift, starts)
+        i = j
+    return sig
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
     inter = np.intersect1d(a, b, assume_unique=True).size
     union = a.size + b.size - inter
     return inter / union if union else 1.0
+
+
+def _shingle_hashes(norm: str) -> np.ndarray:
+    """The unique shingle hashes of one normalised text (for exact Jaccard)."""
+    h, _ = shingle_table([norm])
+    return np.unique(h)
 
 
 @dataclass
@@ -135,33 +199,37 @@ def check_leakage(
     if not near or not train:
         return rep
 
-    a, b = _perm_params()
     rows = N_PERM // BANDS
+    tr_h, tr_off = shingle_table(train_norm)
+    tr_sig = minhash_signatures(tr_h, tr_off)
     buckets: dict[tuple[int, bytes], list[int]] = {}
-    train_sh: list[np.ndarray] = []
-    for j, t in enumerate(train_norm):
-        sh = _shingle_hashes(t) if t else np.empty(0, dtype=np.uint64)
-        train_sh.append(np.unique(sh))
-        if sh.size == 0:
+    for j in range(len(train_norm)):
+        if tr_off[j + 1] == tr_off[j]:
             continue
-        sig = _minhash(sh, a, b)
+        row = tr_sig[j]
         for band in range(BANDS):
-            buckets.setdefault((band, sig[band * rows:(band + 1) * rows].tobytes()), []).append(j)
-    for i, (r, t) in enumerate(zip(test, test_norm)):
-        if i in exact_ids or not t:
-            continue
-        sh = np.unique(_shingle_hashes(t))
-        sig = _minhash(sh, a, b)
+            buckets.setdefault((band, row[band * rows:(band + 1) * rows].tobytes()), []).append(j)
+    todo = [i for i, t in enumerate(test_norm) if t and i not in exact_ids]
+    te_h, te_off = shingle_table([test_norm[i] for i in todo])
+    te_sig = minhash_signatures(te_h, te_off)
+    train_sets: dict[int, np.ndarray] = {}
+    for k, i in enumerate(todo):
+        sig = te_sig[k]
         cands: set[int] = set()
         for band in range(BANDS):
             cands.update(buckets.get((band, sig[band * rows:(band + 1) * rows].tobytes()), ()))
+        if not cands:
+            continue
+        sh = np.unique(te_h[te_off[k]:te_off[k + 1]])
         best: tuple[float, int] | None = None
-        for j in cands:
-            jac = _jaccard(sh, train_sh[j])
+        for j in sorted(cands):
+            if j not in train_sets:
+                train_sets[j] = np.unique(tr_h[tr_off[j]:tr_off[j + 1]])
+            jac = _jaccard(sh, train_sets[j])
             if jac >= threshold and (best is None or jac > best[0]):
                 best = (jac, j)
         if best is not None:
-            rep.near.append((str(r.get("id")), str(train[best[1]].get("id")), best[0]))
+            rep.near.append((str(test[i].get("id")), str(train[best[1]].get("id")), best[0]))
     return rep
 
 
