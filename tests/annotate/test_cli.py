@@ -100,10 +100,8 @@ def test_errors_name_file_and_line(tmp_path):
 def test_recipe_steps(vader_dir, tmp_path):
     from tuneprep.datasets import SENTIMENT_LABELS
     from tuneprep.engine.local import run_recipe
-    from tuneprep.ops.annotate import _SENTIMENT
     from tuneprep.recipe import load_recipe
 
-    assert _SENTIMENT == SENTIMENT_LABELS
     recs = vader_data.gold_records("amazonReviewSnippets", root=vader_dir)[:200]
     data = tmp_path / "amazon.jsonl"
     write_records(data, [{k: v for k, v in r.items() if k != "label"} if i % 2 else r for i, r in enumerate(recs)])

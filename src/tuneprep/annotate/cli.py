@@ -12,6 +12,8 @@ from typing import Any
 
 import typer
 
+from tuneprep.datasets import SENTIMENT_LABELS
+
 annotate_app = typer.Typer(
     name="annotate",
     help="Label data (lexicon, rules, kNN, LLM, ensembles), measure agreement, find label issues, "
@@ -79,7 +81,7 @@ def method_params(method: str, *, pos_threshold: float, neg_threshold: float, ru
 @annotate_app.command("label")
 def label_cmd(
     data: Path = typer.Option(..., "--data", help="Records to label (any supported format)."),
-    labels: str = typer.Option("positive,negative,neutral", "--labels", help="Comma-separated label set."),
+    labels: str = typer.Option(",".join(SENTIMENT_LABELS), "--labels", help="Comma-separated label set."),
     method: str = typer.Option(..., "--method", help="lexicon | rules | knn | llm | ensemble."),
     out: Path = typer.Option(..., "--out", help="Output file (format by extension)."),
     text_field: str = typer.Option("text", help="Field holding the text."),

@@ -14,13 +14,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from tuneprep.datasets import SENTIMENT_LABELS
 from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, OpParams, register
-
-_SENTIMENT = ["positive", "negative", "neutral"]  # = tuneprep.datasets.SENTIMENT_LABELS (checked in tests)
 
 
 class _Common(OpParams):
-    labels: list[str] = Field(default_factory=lambda: list(_SENTIMENT), description="The label set.")
+    labels: list[str] = Field(default_factory=lambda: list(SENTIMENT_LABELS), description="The label set.")
     overwrite: bool = Field(False, description="Replace labels the records already have.")
 
 
