@@ -119,6 +119,53 @@ def issues(n: int, seed: int, flip: float = 0.10) -> dict:
             "cv_accuracy_vs_noisy_labels": summary.get("cv_accuracy"), "seconds": time.time() - t}
 
 
+def with_llm(n_seeds: int, n: int, seed: int) -> dict:
+    """Adds the ``llm`` method (SmolLM2-135M zero-shot, verbalizer scoring) as a third ensemble
+    member, on the first ``n`` held-out records of one draw (the LLM is the slow member)."""
+    from tuneprep.annotate.ensemble import EnsembleConfig, EnsembleLabeler
+    from tuneprep.annotate.knn import KnnConfig, KnnLabeler
+    from tuneprep.annotate.lexicon import LexiconLabeler
+    from tuneprep.annotate.llm import LlmConfig, LlmLabeler
+    from tuneprep.datasets import SENTIMENT_LABELS as labels
+    from tuneprep.models.runtime import peak_rss_mb
+
+    recs = _load_rt()
+    rng = random.Random(seed)
+    order = list(range(len(recs)))
+    rng.shuffle(order)
+    seeds = [recs[i] for i in order[:n_seeds]]
+    held = [recs[i] for i in order[n_seeds:n_seeds + n]]
+    gold = [r["label"] for r in held]
+    both = seeds + [{k: v for k, v in r.items() if k != "label"} for r in held]
+    votes = {"lexicon": LexiconLabeler(labels=labels).label(both),
+             "knn": KnnLabeler(KnnConfig(k=10), labels, seeds=seeds).label(both)}
+    t = time.time()
+    votes["llm"] = LlmLabeler(LlmConfig(), labels).label(both)
+    llm_s = time.time() - t
+
+    class _Fixed:
+        def __init__(self, v):
+            self.v = v
+
+        def setup(self):
+            pass
+
+        def label(self, records):
+            return self.v
+
+    out: dict = {"n_held_out": n, "seed": seed, "llm_seconds": llm_s, "llm_seconds_per_record": llm_s / len(both),
+                 "peak_rss_mb": peak_rss_mb()}
+    for m, v in votes.items():
+        out[m] = _macro_f1(gold, [x.label for x in v[n_seeds:]], labels)
+    for name, members in {"ensemble_lexicon_knn": ["lexicon", "knn"],
+                          "ensemble_lexicon_knn_llm": ["lexicon", "knn", "llm"]}.items():
+        for combine in ("majority", "dawid-skene"):
+            ens = EnsembleLabeler(EnsembleConfig(members=[{"method": m} for m in members], combine=combine), labels,
+                                  members=[(m, _Fixed(votes[m])) for m in members])
+            out[f"{name}_{combine}"] = _macro_f1(gold, [x.label for x in ens.label(both)[n_seeds:]], labels)
+    return out
+
+
 def agreement() -> dict:
     """Agreement of VADER's human raters per corpus: sign labels (nominal) and raw scores (interval).
 
@@ -150,6 +197,8 @@ def main() -> None:
     ap.add_argument("--issues-n", type=int, default=2000)
     ap.add_argument("--skip-issues", action="store_true")
     ap.add_argument("--agreement", action="store_true", help="also VADER rater agreement per corpus")
+    ap.add_argument("--with-llm", type=int, default=0, metavar="N",
+                    help="also an ensemble with the llm method (SmolLM2) on N held-out records of the first draw")
     a = ap.parse_args()
     import numpy as np
 
@@ -170,6 +219,13 @@ def main() -> None:
         print(f"\nLabel issues: {i['n']} RT records, {i['flipped']} labels flipped at random; flagged {i['flagged']}: "
               f"precision {i['precision']:.3f}, recall {i['recall']:.3f}; precision of the top {i['flipped']} of the "
               f"queue {i['precision_at_n_flipped']:.3f} (chance {i['flipped'] / i['n']:.2f}; {i['seconds']:.0f} s)")
+    if a.with_llm:
+        res["with_llm"] = w = with_llm(a.seeds, a.with_llm, draws[0])
+        print(f"\nWith the llm method (SmolLM2-135M zero-shot), {w['n_held_out']} held-out records of draw {w['seed']} "
+              f"({w['llm_seconds_per_record']:.2f} s per record for the LLM; peak RSS {w['peak_rss_mb']:.0f} MB)")
+        for k, v in w.items():
+            if isinstance(v, dict):
+                print(f"{k:<40}{v['macro_f1']:>9.3f}")
     if a.agreement:
         res["agreement"] = agreement()
         print("\nVADER raters (slots as annotators): nominal = sign of the rating, interval = raw -4..4")
