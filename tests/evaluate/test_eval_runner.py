@@ -121,7 +121,9 @@ def test_training_run_data_is_found_from_its_config(prep_dir, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     source = resolve_data(prep_dir)
-    (run / "config.json").write_text(json.dumps({"format": RUN_FORMAT, "task": "classify", "data": source.fingerprint()}))
+    (run / "config.json").write_text(json.dumps({"format": RUN_FORMAT, "task": "classify", "data": source.fingerprint(),
+                                                 "train": {"data": str(prep_dir), "out": str(run), "lr": 5e-4}}))
+    (run / "train_log.jsonl").write_text('{"step": 1, "loss": 0.8}\n')  # run files are not training data
     val_file = source.val_files[0]
     pred = VaderPredictor()
     pred.run_dir = run
@@ -132,6 +134,7 @@ def test_training_run_data_is_found_from_its_config(prep_dir, tmp_path):
     assert leak["fingerprint_match"] == [str(val_file)]
     assert leak["overlap_count"] == leak["exact_count"] == 50
     assert str(source.train_files[0]) in leak["train_sources"]
+    assert not any("train_log" in x for x in leak["train_sources"])
 
 
 def test_subsamples_are_seeded_and_stratified(prep_dir):

@@ -123,8 +123,8 @@ def training_sources(run_dir: Path | None, data: str | Path, extra: Sequence[str
     if run_dir is not None:
         for p in _recorded_train_paths(run_dir):
             q = Path(p)
-            if q.is_dir():
-                out += split_files(q, "train") + split_files(q, "val") or sorted(q.glob("*.jsonl"))
+            if q.is_dir():  # a recipe run dir: its train/ and val/ splits (never other files in it)
+                out += split_files(q, "train") + split_files(q, "val")
             elif q.is_file():
                 out.append(q)
     out += [Path(p) for p in extra]
@@ -136,7 +136,8 @@ def training_sources(run_dir: Path | None, data: str | Path, extra: Sequence[str
 
 
 def _walk_paths(obj: Any, keys: tuple[str, ...]) -> list[str]:
-    """Every string (or list of strings) under a key in ``keys``, anywhere in a JSON object."""
+    """Strings under a key in ``keys`` anywhere in a JSON object (and the keys of maps under such a
+    key: a run's fingerprints are ``{"train": {path: sha256}}``)."""
     found: list[str] = []
     if isinstance(obj, Mapping):
         for k, v in obj.items():
@@ -146,8 +147,7 @@ def _walk_paths(obj: Any, keys: tuple[str, ...]) -> list[str]:
                 elif isinstance(v, list):
                     found += [x for x in v if isinstance(x, str)]
                 elif isinstance(v, Mapping):
-                    # {path: sha256} maps (train run fingerprints) name the files in their keys
-                    found += [x for x in v.values() if isinstance(x, str)] + [str(x) for x in v] + _walk_paths(v, keys)
+                    found += [str(x) for x in v] + _walk_paths(v, keys)
             else:
                 found += _walk_paths(v, keys)
     elif isinstance(obj, list):

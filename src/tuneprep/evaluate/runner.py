@@ -137,14 +137,24 @@ def _check_leakage(cfg: EvalConfig, records: list[dict[str, Any]], test_paths: l
     sources = training_sources(run_dir, cfg.data, cfg.train_data)
     test_set = {p.resolve() for p in test_paths}
     sources = [s for s in sources if s.resolve() not in test_set] + [s for s in sources if s.resolve() in test_set]
+    from tuneprep.io.readers import InputError
+
     train: list[dict[str, Any]] = []
-    for s in sources:
-        train.extend(load_records(s))
+    unreadable: list[str] = []
+    for s in list(sources):
+        try:
+            train.extend(load_records(s))
+        except (InputError, OSError) as e:  # a recorded path that is not (or no longer) record data
+            unreadable.append(f"{s}: {e}")
+            sources.remove(s)
+            log(f"leakage check: skipped {s} ({e})")
     rep = check_leakage(records, train, threshold=cfg.near_threshold)
     fps = recorded_fingerprints(run_dir)
     rep.fingerprint_match = [str(p) for p in test_paths if fps and file_fingerprint(str(p)) in fps]
     out = rep.to_dict()
     out["train_sources"] = [str(s) for s in sources]
+    if unreadable:
+        out["unreadable_sources"] = unreadable
     if not sources and run_dir is None:
         out["note"] = "no training data known (a base model): nothing to check against"
     elif not sources:
