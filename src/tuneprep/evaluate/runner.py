@@ -204,12 +204,20 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
         raise EvalError(f"{cfg.data}: multi-label records; eval scores single-label classification "
                         "(use `tuneprep metrics` on your own predictions)")
 
+    # Labels and leakage are checked before the model is loaded: a refusal costs no model load.
+    if predictor is not None:
+        run_dir, saved_template = getattr(predictor, "run_dir", None), predictor.template
+    else:
+        from tuneprep.models.registry import is_run_dir
+
+        run_dir = Path(cfg.model) if is_run_dir(cfg.model) else None
+        tpl_path = run_dir / "template.json" if run_dir is not None else None
+        saved_template = ClassifyTemplate.load(tpl_path) if tpl_path is not None and tpl_path.exists() else None
+    template = _template_for(saved_template, records, cfg) if task == "classify" else None
+    leakage = _check_leakage(cfg, records, test_paths, run_dir, say)
     t_load = time.time()
     pred = predictor if predictor is not None else ModelPredictor(cfg.model, cfg.batch_size)
     load_s = time.time() - t_load
-    run_dir = getattr(pred, "run_dir", None)
-    template = _template_for(pred, records, cfg) if task == "classify" else None
-    leakage = _check_leakage(cfg, records, test_paths, run_dir, say)
 
     t_pred = time.time()
     preds: list[dict[str, Any]]
@@ -272,9 +280,9 @@ def _display_name(model: str) -> str:
     return p.name if p.exists() else model
 
 
-def _template_for(pred: Predictor, records: Sequence[dict[str, Any]], cfg: EvalConfig) -> ClassifyTemplate:
+def _template_for(tpl: ClassifyTemplate | None, records: Sequence[dict[str, Any]], cfg: EvalConfig) -> ClassifyTemplate:
+    """The run's saved template, or (plain model) one built from ``--labels`` or the test labels."""
     gold = sorted({str(r["label"]) for r in records})
-    tpl = pred.template
     if tpl is None:
         labels = cfg.labels or gold
         missing = sorted(set(gold) - set(labels))
