@@ -92,10 +92,23 @@ METHODS = ("lexicon", "knn", "ensemble_majority", "ensemble_dawid_skene_plain", 
            "ensemble_dawid_skene_balanced")
 
 
-def issues(n: int, seed: int, flip: float = 0.10) -> dict:
+def _load_sst2():
+    """SST-2 (shared test data, research use): the first 5,000 training sentences, labels 0/1."""
+    from tuneprep.datasets import shared_data_dir
+    from tuneprep.io.readers import load_records
+
+    d = shared_data_dir()
+    if d is None:
+        return None
+    return load_records(d / "sst2" / "train_sample_5000.tsv", text_field="sentence", label_field="label")
+
+
+def issues(n: int, seed: int, flip: float = 0.10, dataset: str = "rotten_tomatoes") -> dict:
     from tuneprep.annotate.issues import find_issues
 
-    recs = _load_rt()
+    recs = _load_rt() if dataset == "rotten_tomatoes" else _load_sst2()
+    if recs is None:
+        return {"dataset": dataset, "skipped": "shared data absent"}
     rng = random.Random(seed + 1)
     sample = rng.sample(recs, n)
     labels = sorted({r["label"] for r in sample})
@@ -113,7 +126,7 @@ def issues(n: int, seed: int, flip: float = 0.10) -> dict:
     flipped_ids = {sample[i]["id"] for i in flipped}
     tp = len(found & flipped_ids)
     top = ranked[:len(flipped_ids)]
-    return {"dataset": "rotten_tomatoes", "n": n, "flipped": len(flipped_ids), "flagged": len(found),
+    return {"dataset": dataset, "n": n, "flipped": len(flipped_ids), "flagged": len(found),
             "precision": tp / len(found) if found else None, "recall": tp / len(flipped_ids),
             "precision_at_n_flipped": len(set(top) & flipped_ids) / len(top) if top else None,
             "cv_accuracy_vs_noisy_labels": summary.get("cv_accuracy"), "seconds": time.time() - t}
@@ -214,11 +227,16 @@ def main() -> None:
         print(f"{m:<32}" + "".join(f"{v:>9.3f}" for v in vals) + f"{np.mean(vals):>9.3f}")
     res["summary"] = summary
     if not a.skip_issues:
-        res["issues"] = issues(a.issues_n, draws[0])
-        i = res["issues"]
-        print(f"\nLabel issues: {i['n']} RT records, {i['flipped']} labels flipped at random; flagged {i['flagged']}: "
-              f"precision {i['precision']:.3f}, recall {i['recall']:.3f}; precision of the top {i['flipped']} of the "
-              f"queue {i['precision_at_n_flipped']:.3f} (chance {i['flipped'] / i['n']:.2f}; {i['seconds']:.0f} s)")
+        res["issues"] = [issues(a.issues_n, draws[0], dataset=ds) for ds in ("rotten_tomatoes", "sst2")]
+        for i in res["issues"]:
+            if "skipped" in i:
+                print(f"\nLabel issues on {i['dataset']}: skipped ({i['skipped']})")
+                continue
+            print(f"\nLabel issues on {i['dataset']}: {i['n']} records, {i['flipped']} labels flipped at random; "
+                  f"flagged {i['flagged']}: precision {i['precision']:.3f}, recall {i['recall']:.3f}; precision of "
+                  f"the top {i['flipped']} of the queue {i['precision_at_n_flipped']:.3f} (chance "
+                  f"{i['flipped'] / i['n']:.2f}; cross-validated accuracy {i['cv_accuracy_vs_noisy_labels']:.3f}; "
+                  f"{i['seconds']:.0f} s)")
     if a.with_llm:
         res["with_llm"] = w = with_llm(a.seeds, a.with_llm, draws[0])
         print(f"\nWith the llm method (SmolLM2-135M zero-shot), {w['n_held_out']} held-out records of draw {w['seed']} "
