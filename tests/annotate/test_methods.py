@@ -135,3 +135,22 @@ def test_knn_seed_does_not_vote_for_itself(rt_split, tmp_path):
 def test_knn_needs_seeds():
     with pytest.raises(AnnotateError, match="seed labels"):
         annotate_records([{"id": "1", "text": "a"}], "knn", SENTIMENT_LABELS, {})
+
+
+def test_llm_few_shot_prompt_from_real_examples(rt_split, tmp_path):
+    """The few-shot block (one example per label) goes into the instruction both back ends use."""
+    from tuneprep.annotate.llm import LlmConfig, LlmLabeler, endpoint_url
+    from tuneprep.io.writers import write_records
+
+    seeds, held = rt_split
+    ex = tmp_path / "examples.jsonl"
+    write_records(ex, [{**seeds[0], "text": "{braces} " + seeds[0]["text"]}, *seeds[1:]])  # first of its label
+    lab = LlmLabeler(LlmConfig(examples=str(ex), n_examples=1), SENTIMENT_LABELS)
+    msgs = lab.template.messages(held[0]["text"])
+    user = msgs[-1]["content"]
+    assert user.startswith("Examples:") and user.count("Answer: ") == 3 and held[0]["text"] in user
+    assert "Text: {braces} " in user  # braces in an example survive the template's str.format
+    assert endpoint_url("http://127.0.0.1:8000", "chat") == "http://127.0.0.1:8000/v1/chat/completions"
+    assert endpoint_url("http://h/v1/", "completions") == "http://h/v1/completions"
+    with pytest.raises(ValueError, match="either model or endpoint"):
+        LlmConfig(model="smollm2-135m", endpoint="http://h")
