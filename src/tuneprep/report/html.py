@@ -174,8 +174,8 @@ def _per_class(evals: Sequence[_Eval]) -> str:
     chart = svg.grouped_bars(labels, series, "F1 per class")
     legend = "".join(f'<span class="legend"><span class="swatch" style="background:{svg.color(i)}"></span>'
                      f"{escape(e.name)}</span>" for i, e in enumerate(cls))
-    head = "<tr><th>class</th><th>support</th>" + "".join(
-        f'<th colspan="3">{escape(e.name)}<div class="sub">P · R · F1</div></th>' for e in cls) + "</tr>"
+    head = "<tr><th>class</th><th class='num'>support</th>" + "".join(
+        f'<th colspan="3" class="num">{escape(e.name)}<div class="sub">P · R · F1</div></th>' for e in cls) + "</tr>"
     body = []
     for lab in labels:
         sup = next(((e.metrics["per_class"].get(lab) or {}).get("support") for e in cls), "")
@@ -276,9 +276,25 @@ def _data(prep_dir: Path | None) -> str:
     splits = stats.get("splits")
     if isinstance(splits, dict) and splits:
         inv += '<p class="muted">splits: ' + ", ".join(f"{escape(str(k))} {v:,}" for k, v in splits.items()) + "</p>"
-    head = "<tr><th>step</th><th>in</th><th>out</th><th>dropped</th><th>reasons</th><th>seconds</th></tr>"
+    man = _read_json(Path(prep_dir) / "manifest.json")
+    prov = ""
+    if isinstance(man, dict):
+        bits = []
+        if man.get("recipe_hash"):
+            bits.append(f"recipe {escape(str(man['recipe_hash']))}")
+        if man.get("version"):
+            bits.append(f"{escape(str(man.get('tool', 'tuneprep')))} {escape(str(man['version']))}")
+        for inp in (man.get("inputs") or [])[:3]:
+            if isinstance(inp, dict) and inp.get("path"):
+                sha = str(inp.get("sha256") or "")[:12]
+                bits.append(f"input {escape(Path(str(inp['path'])).name)}" + (f" (sha256 {escape(sha)}…)" if sha else ""))
+        if man.get("created"):
+            bits.append(f"created {escape(str(man['created']))}")
+        prov = f'<div class="muted small">{" · ".join(bits)}</div>' if bits else ""
+    head = ("<tr><th>step</th><th class='num'>in</th><th class='num'>out</th><th class='num'>dropped</th><th>reasons</th>"
+            "<th class='num'>seconds</th></tr>")
     return (f'<section id="data"><h2>Data preparation</h2><div class="card"><div class="muted small">'
-            f'{escape(str(prep_dir))}</div>{inv}{svg.funnel(steps, "Records kept and dropped per step")}</div>'
+            f'{escape(str(prep_dir))}</div>{prov}{inv}{svg.funnel(steps, "Records kept and dropped per step")}</div>'
             f'<div class="card"><table class="compact">{head}{"".join(rows)}</table></div></section>')
 
 
@@ -297,8 +313,8 @@ def _leakage(evals: Sequence[_Eval]) -> str:
                     f"<td class='num'>{lk.get('near_count', 0)}</td><td class='small'>{detail}</td></tr>")
     if not rows:
         return ""
-    head = ("<tr><th>run</th><th>training records checked</th><th>overlapping test records</th><th>exact</th>"
-            "<th>near-dup</th><th>ids</th></tr>")
+    head = ("<tr><th>run</th><th class='num'>training records checked</th><th class='num'>overlapping test records</th>"
+            "<th class='num'>exact</th><th class='num'>near-dup</th><th>ids</th></tr>")
     return ('<section id="leakage"><h2>Held-out check</h2><p class="lead">Test records found in the training data '
             '(normalised text; near-duplicates at character 5-gram Jaccard ≥ 0.8).</p>'
             f'<div class="card"><table class="compact">{head}{"".join(rows)}</table></div></section>')

@@ -165,9 +165,13 @@ def line_chart(series: Sequence[tuple[str, Sequence[tuple[float, float]]]], titl
         yv = y0 + (y1 - y0) * i / 4
         body.append(f'<line x1="{left}" y1="{sy(yv):.1f}" x2="{left + pw}" y2="{sy(yv):.1f}" stroke="{GRID}"/>')
         body.append(_text(left - 6, sy(yv) + 4, f"{yv:.2f}", "end", 11, MUTED))
-    for i in range(5):
-        xv = x0 + (x1 - x0) * i / 4
-        body.append(_text(sx(xv), top + ph + 16, f"{xv:.0f}", "middle", 11, MUTED))
+    # integer x ticks placed at their own value (steps are integers)
+    span = x1 - x0
+    step = max(1, round(span / 5)) if span > 5 else 1
+    ticks = sorted({int(round(x0))} | set(range(int(-(-x0 // step) * step), int(x1) + 1, step)))
+    for xv in ticks:
+        if x0 <= xv <= x1:
+            body.append(_text(sx(xv), top + ph + 16, f"{xv:,}", "middle", 11, MUTED))
     body.append(_text(left + pw / 2, height - 6, x_label, "middle", 11, MUTED))
     body.append(_text(14, top + ph / 2, y_label, "middle", 11, MUTED, "normal",
                       f'transform="rotate(-90 14 {top + ph / 2:.1f})"'))
