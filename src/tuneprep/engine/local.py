@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import time
+from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -177,9 +178,36 @@ def _convert(obj: Any, style: str) -> Any:
     return convert_row(obj, style)
 
 
+class RejectFiles:
+    """One rejects file per step label (``read``, ``3:filter.length``...), opened on first use.
+
+    A shard's files need no atomic rename: they only count once the shard's done marker, written
+    after they are closed, exists; a rerun overwrites them.
+    """
+
+    def __init__(self, prefix: Path | str, mode: str = "wb"):
+        self.prefix = str(prefix)
+        self.mode = mode
+        self.files: dict[str, IO[bytes]] = {}
+
+    @staticmethod
+    def filename(label: str) -> str:
+        return label.replace(":", "-") + ".jsonl"
+
+    def __call__(self, label: str) -> IO[bytes]:
+        if label not in self.files:
+            self.files[label] = open(self.prefix + self.filename(label), self.mode)  # noqa: SIM115
+        return self.files[label]
+
+    def close(self) -> list[str]:
+        for fh in self.files.values():
+            fh.close()
+        return list(self.files)
+
+
 def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list[StepStats],
-                 rej: IO[bytes]) -> list[Item]:
-    """Run items through per-record/batched ops, writing drops to ``rej``."""
+                 rej: Callable[[str], IO[bytes]]) -> list[Item]:
+    """Run items through per-record/batched ops, writing drops to the step's rejects file."""
     for op, name, st in zip(ops, names, stats, strict=True):
         if not items:
             break
@@ -195,7 +223,7 @@ def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list
         for it, res in zip(items, results, strict=True):
             if isinstance(res, Drop):
                 st.dropped[res.reason] += 1
-                _reject(rej, name.split(":", 1)[1], res.reason, it.source, record=it.record, detail=res.detail)
+                _reject(rej(name), name.split(":", 1)[1], res.reason, it.source, record=it.record, detail=res.detail)
             else:
                 it.record = res
                 kept.append(it)
@@ -219,7 +247,9 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     stats = [StepStats(n) for n in names[1: k + 1]]
     base = Path(work) / f"shard-{shard.index:05d}"
     t_read = 0.0
-    with atomic_open(f"{base}.kept.jsonl") as kept_fh, atomic_open(f"{base}.rejects.jsonl") as rej_fh:
+    rejects = RejectFiles(f"{base}.rejects.")
+    id_hashes = array("Q")
+    with atomic_open(f"{base}.kept.jsonl") as kept_fh:
         rows = read_rows(shard.path, shard.fmt, shard.start, shard.end)
         done = False
         while not done:
@@ -230,14 +260,14 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
                 source = f"{shard.path}:{row.line}"
                 if row.error:
                     read_st.dropped[row.reason] += 1
-                    _reject(rej_fh, "read", row.reason, source, raw=row.raw, detail={"error": row.error})
+                    _reject(rejects("read"), "read", row.reason, source, raw=row.raw, detail={"error": row.error})
                 else:
                     try:
                         obj = _convert(row.obj, convert) if convert else row.obj
                         rec = to_record(obj, mapping, shard.path, row.line)
                     except RecordError as e:
                         read_st.dropped[e.reason] += 1
-                        _reject(rej_fh, "read", e.reason, source, record=row.obj,
+                        _reject(rejects("read"), "read", e.reason, source, record=row.obj,
                                 detail={"error": str(e), **({"field": e.field} if e.field else {})})
                     else:
                         if label_map and isinstance(rec.get("label"), str):
@@ -249,23 +279,62 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
                 done = True
             read_st.records_out += len(items)
             t_read += time.perf_counter() - t0
-            items = _apply_steps(items, ops[:k], names[1: k + 1], stats, rej_fh)
+            items = _apply_steps(items, ops[:k], names[1: k + 1], stats, rejects)
             for it in items:
+                id_hashes.append(_id_hash(it.record))
                 line: dict[str, Any] = {"s": it.source, "r": it.record}
                 if prep is not None:
                     key = prep.prepare(it.record)  # type: ignore[attr-defined]
                     if key is not None:
                         line["k"] = key
                 kept_fh.write(orjson.dumps(line) + b"\n")
+    import numpy as np
+
+    with atomic_open(f"{base}.ids.u64") as fh:  # sorted, so phase B can merge the runs by hash range
+        fh.write(np.sort(np.frombuffer(id_hashes, dtype=np.uint64)).tobytes())
     read_st.seconds = t_read
     result = {"shard": shard.index, "steps": [read_st.to_json()] + [s.to_json() for s in stats],
-              "kept": stats[-1].records_out if stats else read_st.records_out}
+              "kept": stats[-1].records_out if stats else read_st.records_out,
+              "rejects": rejects.close()}
     with atomic_open(f"{base}.done.json") as fh:
         fh.write(orjson.dumps(result))
     if os.environ.get("TUNEPREP_FAULT_AFTER_SHARD") == str(shard.index):
         # Test hook: simulate a crash (SIGKILL of the whole run) right after this shard completes.
         os.killpg(os.getpgrp(), 9)
     return result
+
+
+def _id_hash(record: dict[str, Any]) -> int:
+    return xxhash.xxh3_64_intdigest(str(record.get("id")).encode("utf-8", "surrogatepass"))
+
+
+def repeated_id_hashes(runs: list[Path], bucket_bytes: int = 32 << 20) -> set[int]:
+    """Hashes present more than once across sorted uint64 runs, holding ~``bucket_bytes`` at a time.
+
+    This keeps the duplicate-id check's memory bounded whatever the input size: only the
+    (rare) hashes seen twice are kept, and exact ids are compared for those alone.
+    """
+    import numpy as np
+
+    sizes = [p.stat().st_size // 8 if p.exists() else 0 for p in runs]
+    n_buckets = max(1, -(-sum(sizes) * 8 // bucket_bytes))
+    starts = [0] * len(runs)
+    found: set[int] = set()
+    for b in range(n_buckets):
+        upper = None if b == n_buckets - 1 else np.uint64((2**64 * (b + 1)) // n_buckets)
+        parts = []
+        for j, p in enumerate(runs):
+            if not sizes[j] or starts[j] >= sizes[j]:
+                continue
+            m = np.memmap(p, dtype=np.uint64, mode="r")  # mapped per bucket, so pages are let go
+            end = sizes[j] if upper is None else int(np.searchsorted(m, upper, side="left"))
+            parts.append(np.array(m[starts[j]:end]))
+            starts[j] = end
+            del m
+        if parts:
+            x = np.sort(np.concatenate(parts))
+            found.update(int(v) for v in np.unique(x[1:][x[1:] == x[:-1]]))
+    return found
 
 
 # --- phase B: barriers -----------------------------------------------------------------------------
@@ -354,22 +423,11 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     (staging / "rejects").mkdir(parents=True)
 
     # Rejects of phase A: concatenated in shard order, one file per step.
-    shard_rejects = [work / f"shard-{s.index:05d}.rejects.jsonl" for s in shards]
-    rej_files: dict[str, IO[bytes]] = {}
-
-    def rej_fh(step_label: str) -> IO[bytes]:
-        if step_label not in rej_files:
-            safe = step_label.replace(":", "-")
-            rej_files[step_label] = open(staging / "rejects" / f"{safe}.jsonl", "ab")  # noqa: SIM115
-        return rej_files[step_label]
-
-    step_of_op = {names[i + 1].split(":", 1)[1]: names[i + 1] for i in range(len(ops))}
-    for p in shard_rejects:
-        with open(p, "rb") as fh:
-            for line in fh:
-                d = orjson.loads(line)
-                label = "read" if d["step"] == "read" else step_of_op.get(d["step"], d["step"])
-                rej_fh(label).write(line)
+    rej_fh = RejectFiles(f"{staging / 'rejects'}/", mode="ab")
+    for s_ in shards:
+        for label in results[s_.index].get("rejects", []):
+            with open(work / f"shard-{s_.index:05d}.rejects.{RejectFiles.filename(label)}", "rb") as src:
+                shutil.copyfileobj(src, rej_fh(label), 1 << 20)
 
     # Phase B
     kept_paths = [work / f"shard-{s.index:05d}.kept.jsonl" for s in shards]
@@ -391,7 +449,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     def _apply_lazy(chunk: list[Item], idxs: list[int]) -> list[Item]:
         for i in idxs:
             if ops[i].kind == "record" or ops[i].kind == "batch":
-                chunk = _apply_steps(chunk, [ops[i]], [names[i + 1]], [step_stats[i + 1]], rej_fh(names[i + 1]))
+                chunk = _apply_steps(chunk, [ops[i]], [names[i + 1]], [step_stats[i + 1]], rej_fh)
         return chunk
 
     for i in range(k, len(ops)):
@@ -439,20 +497,22 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     part_size = recipe.output.part_size
     writers: dict[str, tuple[IO[bytes] | None, int, int]] = {}
 
-    seen_ids: dict[int, str] = {}
+    suspects = repeated_id_hashes([work / f"shard-{s.index:05d}.ids.u64" for s in shards])
+    seen_ids: set[str] = set()
     out_stats = StepStats("output")
 
     def write_item(split: str, item: Item) -> None:
         rec = item.record
         out_stats.records_in += 1
         # Ids are the key of every later join (predictions, comparisons): they must be unique.
-        h = xxhash.xxh3_64_intdigest(str(rec.get("id")).encode("utf-8", "surrogatepass"))
-        if h in seen_ids and seen_ids[h] == str(rec.get("id")):
-            out_stats.dropped["duplicate_id"] += 1
-            _reject(rej_fh("output"), "output", "duplicate_id", item.source, record=rec,
-                    detail={"duplicate_of": str(rec.get("id"))})
-            return
-        seen_ids.setdefault(h, str(rec.get("id")))
+        if suspects and _id_hash(rec) in suspects:
+            rid = str(rec.get("id"))
+            if rid in seen_ids:
+                out_stats.dropped["duplicate_id"] += 1
+                _reject(rej_fh("output"), "output", "duplicate_id", item.source, record=rec,
+                        detail={"duplicate_of": rid})
+                return
+            seen_ids.add(rid)
         out_stats.records_out += 1
         fh, n_in_part, part = writers.get(split, (None, 0, 0))
         if fh is None or n_in_part >= part_size:
@@ -483,8 +543,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     for fh, _, _ in writers.values():
         if fh is not None:
             fh.close()
-    for fh in rej_files.values():
-        fh.close()
+    rej_fh.close()
     if recipe.split is None and "data" not in splits:
         (staging / "data").mkdir(exist_ok=True)
 
@@ -495,7 +554,8 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     splits = {k: splits[k] for k in sorted(splits, key=order.index)}
     records_in = step_stats[0].records_in
     kept = sum(splits.values())
-    rejected = sum(sum(1 for _ in open(p, "rb")) for p in (staging / "rejects").glob("*.jsonl"))
+    # Count what was really written (not what the stats say), so the invariant checks the files.
+    rejected = sum(_count_lines(p) for p in (staging / "rejects").glob("*.jsonl"))
     ok = records_in == kept + rejected
     seconds = time.time() - t_start
     stats = {
@@ -527,6 +587,14 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     if not ok:
         raise RunError(f"accounting mismatch: {records_in} records in != {kept} kept + {rejected} rejected")
     return result
+
+
+def _count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            n += chunk.count(b"\n")
+    return n
 
 
 def _library_versions() -> dict[str, str]:
