@@ -26,8 +26,12 @@ def test_unicode_fixes_mojibake_and_keeps_clean_text():
 
 
 def test_whitespace_normalises_runs_and_blank_lines():
-    rec = apply("clean.whitespace", {"text": "  a\t\tb \u00a0c\r\n\r\n\r\n\r\nd\u200b e  "})
+    rec = apply("clean.whitespace", {"text": "a\t\tb \u00a0c\r\n\r\n \r\n\r\nd\u200b e  "})
     assert rec["text"] == "a b c\n\nd e"
+    # Indentation is structure (code, lists): kept by default, trimmed on request.
+    code = "def f(x):\n    if x:   \n        return  1\n\n\n\n    return 0"
+    assert apply("clean.whitespace", {"text": code})["text"] == "def f(x):\n    if x:\n        return 1\n\n    return 0"
+    assert apply("clean.whitespace", {"text": code}, keep_indent=False)["text"] == "def f(x):\nif x:\nreturn 1\n\nreturn 0"
     rec = apply("clean.whitespace", {"text": "a\n\nb"}, keep_newlines=False)
     assert rec["text"] == "a b"
 

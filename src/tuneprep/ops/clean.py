@@ -81,9 +81,11 @@ _ASCII_FTFY_TOUCHES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 class WhitespaceParams(OpParams):
     keep_newlines: bool = True
     """Keep line structure (paragraphs, at most one blank line); False joins everything into one line."""
+    keep_indent: bool = True
+    """Keep each line's leading whitespace (code, lists, verse); False trims lines on both sides."""
 
 
-_BLANKS = re.compile(r"\n\s*\n\s*(\n\s*)+")
+_BLANKS = re.compile(r"\n{3,}")  # blank lines are empty by then: at most one blank line survives
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 
 
@@ -105,13 +107,24 @@ class CleanWhitespace(RecordOp):
             return " ".join(text.split())
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = "\n".join([" ".join(line.split()) for line in text.split("\n")])
+        if self.params.keep_indent:
+            text = "\n".join([_indent(line) + " ".join(line.split()) for line in text.split("\n")])
+        else:
+            text = "\n".join([" ".join(line.split()) for line in text.split("\n")])
         if "\n\n\n" in text:
             text = _BLANKS.sub("\n\n", text)
-        return text.strip()
+        return text.strip("\n") if self.params.keep_indent and text[:1] in " \t" else text.strip()
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
         return map_text(record, self._clean)
+
+
+def _indent(line: str) -> str:
+    """The leading whitespace of a line that has content (blank lines get none)."""
+    if not line or not line[0].isspace():
+        return ""
+    body = line.lstrip()
+    return line[: len(line) - len(body)] if body else ""
 
 
 class StripHtmlParams(OpParams):
