@@ -105,6 +105,68 @@ def _child(args: argparse.Namespace) -> None:
     print("RESULT " + json.dumps(out))
 
 
+def quality(args: argparse.Namespace) -> None:
+    """Zero-shot vs LoRA macro-F1 on a stratified, disjoint RT split, in one process (as the demo runs).
+
+    Also reports wall times and the peak/last RSS after each phase (the NOTES.md memory hazard
+    was a scoring pass followed by training).
+    """
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import train_test_split
+
+    from tuneprep.datasets import rotten_tomatoes
+    from tuneprep.models.prompt import ClassifyTemplate
+    from tuneprep.models.registry import load_causal_lm
+    from tuneprep.models.runtime import peak_rss_mb, rss_mb, setup_torch
+    from tuneprep.models.scoring import score_labels
+    from tuneprep.train.config import TrainConfig
+    from tuneprep.train.rundir import load_run
+    from tuneprep.train.trainer import train
+
+    setup_torch(args.threads)
+    rows = [json.loads(x) for x in open(rotten_tomatoes())]
+    rows = [r for r in rows if r["text"].strip()]
+    rest, test = train_test_split(rows, test_size=args.test_size, stratify=[r["label"] for r in rows],
+                                  random_state=args.seed)
+    tr, _ = train_test_split(rest, train_size=args.train_size, stratify=[r["label"] for r in rest],
+                             random_state=args.seed)
+    assert not {r["id"] for r in tr} & {r["id"] for r in test}
+    d = Path(args.out or tempfile.mkdtemp())
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tr))
+    labels = sorted({r["label"] for r in rows})
+    template = ClassifyTemplate(labels=labels)
+    texts, gold = [r["text"] for r in test], [r["label"] for r in test]
+    report: dict = {"train": len(tr), "test": len(test), "threads": args.threads, "load_start": os.getloadavg()}
+
+    def evaluate(model, tok, tmpl, max_length):
+        t0 = time.perf_counter()
+        p = score_labels(model, tok, tmpl, texts, batch_size=16, max_length=max_length)
+        pred = [tmpl.labels[i] for i in p.argmax(1)]
+        return {"macro_f1": round(f1_score(gold, pred, average="macro"), 4),
+                "accuracy": round(sum(a == b for a, b in zip(pred, gold)) / len(gold), 4),
+                "seconds": round(time.perf_counter() - t0, 1), "rss_mb": round(rss_mb()),
+                "peak_rss_mb": round(peak_rss_mb())}
+
+    model, tok = load_causal_lm("smollm2-135m")
+    report["zero_shot"] = evaluate(model, tok, template, args.max_length)
+    print("zero-shot", report["zero_shot"], flush=True)
+    del model
+    cfg = TrainConfig(data=str(d / "train.jsonl"), out=str(d / "run"), epochs=args.epochs,
+                      max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, lora_r=args.lora_r,
+                      max_length=args.max_length, threads=args.threads, seed=args.seed, bf16=args.bf16,
+                      save_steps=100)
+    t0 = time.perf_counter()
+    res = train(cfg, overwrite=True, quiet=not args.progress)
+    report["train"] = {**res.metrics, "wall_s": round(time.perf_counter() - t0, 1), "rss_mb": round(rss_mb())}
+    print("train", report["train"], flush=True)
+    run = load_run(d / "run")
+    report["lora"] = evaluate(run.model, run.tokenizer, run.template, args.max_length)
+    report["load_end"] = os.getloadavg()
+    print("lora", report["lora"], flush=True)
+    print("QUALITY " + json.dumps(report))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=20)
@@ -116,7 +178,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--bf16", action="store_true", help="Also run tuneprep with bf16 autocast (CPU).")
     ap.add_argument("--child", choices=["baseline", "tuneprep"], help=argparse.SUPPRESS)
+    q = ap.add_argument_group("quality mode (--quality): zero-shot vs LoRA macro-F1 on RT")
+    q.add_argument("--quality", action="store_true")
+    q.add_argument("--train-size", type=int, default=2000)
+    q.add_argument("--test-size", type=int, default=300)
+    q.add_argument("--epochs", type=float, default=1.0)
+    q.add_argument("--max-steps", type=int, default=None)
+    q.add_argument("--lr", type=float, default=5e-4)
+    q.add_argument("--out", default=None)
+    q.add_argument("--progress", action="store_true")
     args = ap.parse_args()
+    if args.quality:
+        quality(args)
+        return
     if args.child:
         _child(args)
         return

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 
 def _cfg(data, out, **kw):
-    base = dict(data=str(data), out=str(out), max_steps=4, batch_size=4, max_length=96, save_steps=2, seed=1)
+    base = dict(data=str(data), out=str(out), max_steps=3, batch_size=4, max_length=80, save_steps=1, seed=1)
     return TrainConfig(**{**base, **kw})
 
 
@@ -57,10 +57,10 @@ def test_lora_run_layout_and_log(lora_run, rt_small):
     assert cfg["data"]["manifest_sha256"] and all(len(h) == 64 for h in cfg["data"]["train"].values())
     assert json.loads((run / "template.json").read_text())["labels"] == sorted(SENTIMENT_LABELS)
     steps = [r for r in _log(run) if "loss" in r]
-    assert [r["step"] for r in steps] == [1, 2, 3, 4]
+    assert [r["step"] for r in steps] == [1, 2, 3]
     assert all(r["tokens_per_s"] > 0 and r["trained_tokens"] == 8 for r in steps)  # 4 records x 2 tokens
     m = lora_run.metrics
-    assert m["steps"] == 4 and m["eval_loss"] is not None and m["peak_rss_mb"] > 0
+    assert m["steps"] == 3 and m["eval_loss"] is not None and m["peak_rss_mb"] > 0
     pre = json.loads((run / "preflight.json").read_text())
     assert pre["kept"] == 24 and pre["val_records"] == 6 and "[[" in pre["example"]["rendered"]
 
@@ -97,16 +97,16 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(lora_run, rt_small, tm
     out = tmp_path / "resumed"
     cfg = _cfg(rt_small, out)
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, quiet=True, callbacks=[_Kill(3).cb])
-    assert (out / "checkpoints" / "checkpoint-2").is_dir() and not (out / "model").exists()
+        train(cfg, quiet=True, callbacks=[_Kill(2).cb])
+    assert (out / "checkpoints" / "checkpoint-1").is_dir() and not (out / "model").exists()
     with pytest.raises(RunDirError, match="--resume"):
         train(cfg, quiet=True)
     res = train(cfg, quiet=True, resume=True)
     got = [r for r in _log(out) if "loss" in r]
     ref = [r for r in _log(lora_run.run_dir) if "loss" in r]
-    assert [r["step"] for r in got] == [1, 2, 3, 4]
+    assert [r["step"] for r in got] == [1, 2, 3]
     assert np.allclose([r["loss"] for r in got], [r["loss"] for r in ref], atol=1e-4)
-    assert res.metrics["steps"] == 4
+    assert res.metrics["steps"] == 3
 
 
 def test_encoder_fast_path_trains_and_predicts(rt_small, tmp_path):
@@ -114,7 +114,7 @@ def test_encoder_fast_path_trains_and_predicts(rt_small, tmp_path):
     from tuneprep.train.rundir import load_run
     from tuneprep.train.trainer import train
 
-    res = train(_cfg(rt_small, tmp_path / "enc", model="minilm-l6", batch_size=8, max_steps=3), quiet=True)
+    res = train(_cfg(rt_small, tmp_path / "enc", model="minilm-l6", batch_size=8, max_steps=2), quiet=True)
     cfg = json.loads((res.run_dir / "config.json").read_text())
     assert cfg["kind"] == "encoder" and cfg["labels"] == sorted(SENTIMENT_LABELS)
     run = load_run(res.run_dir)

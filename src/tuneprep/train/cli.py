@@ -103,10 +103,10 @@ def register(app: typer.Typer) -> None:
             res = train(cfg, resume=resume, overwrite=overwrite, quiet=quiet or json_out,
                         keep_checkpoints=keep_checkpoints, prepared=prep)
         except ValidationError as e:
-            err.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except (TrainDataError, ModelError, RunDirError, ValueError) as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         if json_out:
             print(json.dumps({"run_dir": str(res.run_dir), **res.metrics}, indent=2))
@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
             else:
                 preds = predict_labels(run, texts, batch_size=batch_size)
         except (ModelError, ValueError) as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         for i, t, p in zip(ids, texts, preds):
             row = {"id": i, "text": t, **p} if i is not None else {"text": t, **p}
