@@ -148,10 +148,11 @@ def quality(args: argparse.Namespace) -> None:
                 "seconds": round(time.perf_counter() - t0, 1), "rss_mb": round(rss_mb()),
                 "peak_rss_mb": round(peak_rss_mb())}
 
-    model, tok = load_causal_lm("smollm2-135m")
-    report["zero_shot"] = evaluate(model, tok, template, args.max_length)
-    print("zero-shot", report["zero_shot"], flush=True)
-    del model
+    if not args.skip_zero_shot:
+        model, tok = load_causal_lm("smollm2-135m")
+        report["zero_shot"] = evaluate(model, tok, template, args.max_length)
+        print("zero-shot", report["zero_shot"], flush=True)
+        del model
     cfg = TrainConfig(data=str(d / "train.jsonl"), out=str(d / "run"), epochs=args.epochs,
                       max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, lora_r=args.lora_r,
                       max_length=args.max_length, threads=args.threads, seed=args.seed, bf16=args.bf16,
@@ -187,6 +188,7 @@ def main() -> None:
     q.add_argument("--lr", type=float, default=5e-4)
     q.add_argument("--out", default=None)
     q.add_argument("--progress", action="store_true")
+    q.add_argument("--skip-zero-shot", action="store_true")
     args = ap.parse_args()
     if args.quality:
         quality(args)

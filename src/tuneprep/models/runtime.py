@@ -67,11 +67,26 @@ def release_memory() -> None:
         lib.malloc_trim(0)
 
 
+def default_threads() -> int:
+    """min(2, cores), or 1 when the machine is already busy (1-min load average >= cores).
+
+    Measured on a shared 2-core machine: with other jobs running, two OpenMP threads per
+    process spend most of their time waiting at barriers for a descheduled sibling; a LoRA step
+    took ~50 s with 2 threads and ~4.5 s with 1 thread under the same load (~2.5 s idle, 2 threads).
+    """
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0] >= cores
+    except OSError:  # pragma: no cover - no load average on this platform
+        busy = False
+    return 1 if busy else min(2, cores)
+
+
 def setup_torch(threads: int | None = None) -> str:
     """Configure torch for this process and return the device to use: ``"cuda"`` or ``"cpu"``.
 
-    On CPU the thread count defaults to ``$TUNEPREP_THREADS`` or min(2, cores) (the team's
-    machines are shared); the allocator is configured (see module docstring).
+    On CPU the thread count is ``threads``, else ``$TUNEPREP_THREADS``, else ``default_threads()``;
+    the allocator is configured (see module docstring).
     """
     import torch
 
@@ -79,7 +94,7 @@ def setup_torch(threads: int | None = None) -> str:
     if torch.cuda.is_available():
         return "cuda"
     if threads is None:
-        threads = int(os.environ.get("TUNEPREP_THREADS", "0")) or min(2, os.cpu_count() or 1)
+        threads = int(os.environ.get("TUNEPREP_THREADS", "0")) or default_threads()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return "cpu"

@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         labels: str | None = typer.Option(None, "--labels", help="Comma-separated label set (else sorted from data)."),
         seed: int = typer.Option(0, "--seed"),
         save_steps: int = typer.Option(50, "--save-steps", help="Checkpoint every N steps (for --resume)."),
-        threads: int | None = typer.Option(None, "--threads", help="CPU threads (default 2 or $TUNEPREP_THREADS)."),
+        threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 2, or 1 when the machine is busy; or $TUNEPREP_THREADS)."),
         bf16: bool | None = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (default: on CUDA only)."),
         check: bool = typer.Option(False, "--check", help="Print the preflight report and exit; no training."),
         resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),

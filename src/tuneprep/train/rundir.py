@@ -6,7 +6,8 @@
     RUN/model/             LoRA adapter, or full weights (causal LM or encoder classifier),
                            with the tokenizer
     RUN/train_log.jsonl    one line per logged step: step, loss, lr, tokens/s, rss; eval lines
-    RUN/preflight.json     counts, rejects by reason, token-length histogram
+    RUN/preflight.json     counts, rejects by reason, token-length histogram, a marked example
+    RUN/rejects.jsonl      records not trained on: {"id", "source", "reason", "detail"}
     RUN/metrics.json       summary: steps, train seconds, tokens/s, peak RSS, final losses
     RUN/checkpoints/       Trainer checkpoints for --resume (removed on success unless kept)
 """
