@@ -38,7 +38,7 @@ class DemoSize(BaseModel):
     batch_size: int = 8
 
 
-FULL = DemoSize(train_records=1000, epochs=1.0, test_records=300)
+FULL = DemoSize(train_records=800, epochs=1.0, test_records=300)
 QUICK = DemoSize(train_records=240, epochs=1.0, test_records=90)
 
 
@@ -99,8 +99,9 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 
                                 batch_size=size.batch_size, seed=0, val_limit=100),
                     overwrite=True, quiet=quick)
     tm = trained.metrics
-    log(f"      {tm.get('steps', '?')} steps in {tm.get('train_seconds', 0):.0f} s, "
-        f"{tm.get('tokens_per_second', 0):.0f} tokens/s, peak RSS {tm.get('peak_rss_mb', 0):,.0f} MB")
+    log(f"      {tm.get('steps', '?')} steps in {tm.get('train_seconds_this_session', 0):.0f} s, "
+        f"{tm.get('tokens_per_s', 0):.0f} tokens/s, loss {tm.get('train_loss_first', 0):.3f} → "
+        f"{tm.get('train_loss_last10', 0):.3f} (last 10 steps), peak RSS {tm.get('peak_rss_mb', 0):,.0f} MB")
 
     log(f"[4/6] tuned model on the same {size.test_records} test records")
     tuned = evaluate(EvalConfig(model=str(out / "train"), data=str(out / "prep"), out=str(out / "tuned"),
@@ -118,7 +119,8 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 
                "prep": {"records_in": prep.records_in, "kept": prep.kept, "rejected": prep.rejected,
                         "splits": prep.splits},
                "base": _headline(base.metrics), "tuned": _headline(tuned.metrics),
-               "train": {k: tm.get(k) for k in ("steps", "train_seconds", "tokens_per_second", "peak_rss_mb")}}
+               "train": {k: tm.get(k) for k in ("steps", "train_seconds_this_session", "tokens_per_s", "train_loss_first",
+                                                "train_loss_last10", "eval_loss", "peak_rss_mb")}}
     (out / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
     return DemoResult(out, base.metrics, tuned.metrics, cmp, Path(report), seconds)
 
