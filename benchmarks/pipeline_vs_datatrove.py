@@ -269,18 +269,19 @@ def main() -> None:
                   f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB / largest process {r['peak_process_rss_mb']:,.0f} MB"
                   f"  [{load_before}]")
 
-    def best(side: str) -> dict[str, Any]:
-        return min((r for r in results["runs"] if r["side"] == side), key=lambda r: r["seconds"])
+    if results["runs"]:  # --runs 0: only the memory-scaling check
+        def best(side: str) -> dict[str, Any]:
+            return min((r for r in results["runs"] if r["side"] == side), key=lambda r: r["seconds"])
 
-    tp, dt = best("tuneprep"), best("datatrove")
-    results["ratio_best"] = tp["docs_per_s"] / dt["docs_per_s"]
-    print(f"\nbest of {a.runs}: tuneprep {tp['docs_per_s']:,.0f} docs/s, datatrove {dt['docs_per_s']:,.0f} docs/s, "
-          f"ratio {results['ratio_best']:.2f}x")
-    cpu_tp = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "tuneprep")
-    cpu_dt = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "datatrove")
-    print(f"CPU seconds (all processes, best of {a.runs}): tuneprep {cpu_tp:.1f}, datatrove {cpu_dt:.1f}, "
-          f"ratio {cpu_dt / cpu_tp:.2f}x")
-    print(f"docs kept: tuneprep {tp['kept']:,}, datatrove {dt['kept']:,} (difference {tp['kept'] - dt['kept']:+,})")
+        tp, dt = best("tuneprep"), best("datatrove")
+        results["ratio_best"] = tp["docs_per_s"] / dt["docs_per_s"]
+        print(f"\nbest of {a.runs}: tuneprep {tp['docs_per_s']:,.0f} docs/s, datatrove {dt['docs_per_s']:,.0f} docs/s, "
+              f"ratio {results['ratio_best']:.2f}x")
+        cpu_tp = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "tuneprep")
+        cpu_dt = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "datatrove")
+        print(f"CPU seconds (all processes, best of {a.runs}): tuneprep {cpu_tp:.1f}, datatrove {cpu_dt:.1f}, "
+              f"ratio {cpu_dt / cpu_tp:.2f}x")
+        print(f"docs kept: tuneprep {tp['kept']:,}, datatrove {dt['kept']:,} (difference {tp['kept'] - dt['kept']:+,})")
 
     if a.scaling:
         rep = corpus.repeat(files, a.scaling)
