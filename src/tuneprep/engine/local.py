@@ -35,6 +35,7 @@ from tuneprep import __version__
 from tuneprep.datasets import resolve_input
 from tuneprep.engine.split import assign_splits, split_keys
 from tuneprep.engine.stats import StepStats, step_names
+from tuneprep.io.fingerprint import sha256_file
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable, read_rows
 from tuneprep.io.writers import atomic_open, dumps_line
 from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, Op, build_op
@@ -109,11 +110,7 @@ def input_fingerprints(shards: list[Shard], with_hash: bool = True) -> list[dict
             continue
         fp = _fingerprint(s.path)
         if with_hash:
-            h = hashlib.sha256()
-            with open(s.path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 22), b""):
-                    h.update(chunk)
-            fp["sha256"] = h.hexdigest()
+            fp["sha256"] = sha256_file(s.path)
         seen[s.path] = fp
     return list(seen.values())
 

@@ -11,7 +11,6 @@ computed with numpy over all texts at once (no Python loop per shingle or per ha
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -235,8 +234,6 @@ def check_leakage(
 
 def file_fingerprint(path: str) -> str:
     """sha256 of a file's bytes (what training runs record as data fingerprints)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from tuneprep.io.fingerprint import sha256_file
+
+    return sha256_file(path)

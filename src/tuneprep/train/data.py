@@ -7,7 +7,6 @@ line and id: a model silently trained on part of its data is worse than no model
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneprep.io.fingerprint import sha256_file
 from tuneprep.records import ROLES
 
 MAX_LISTED = 20  # problems listed in one error message
@@ -54,12 +54,6 @@ class DataSource:
         return fp
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _data_files(d: Path) -> list[Path]:
