@@ -135,8 +135,9 @@ def print_ops(name: str | None = None, json_out: bool = False) -> int:
     table.add_column("description")
     table.add_column("parameters (default)")
     for n, d in data.items():
-        params = "\n".join(f"{p['name']}: {p['type']} = {p['default']!r}" + (f"  — {p['description']}" if p["description"] else "")
-                           for p in d["params"])
+        params = "\n".join(
+            f"{p['name']}: {p['type']}" + (" (required)" if p["required"] else f" = {p['default']!r}")
+            + (f"  — {p['description']}" if p["description"] else "") for p in d["params"])
         table.add_row(n, d["kind"], d["description"], params or "—")
     stdout.print(table)
     return 0
