@@ -37,3 +37,31 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> sub
     """Run the real `tuneprep` command in a subprocess."""
     return subprocess.run([sys.executable, "-m", "tuneprep.cli", *args], capture_output=True, text=True,
                           cwd=cwd, env={**os.environ, **(env or {})})
+
+
+# Real evaluation artefacts (a recipe run over Rotten Tomatoes, VADER eval dirs), built once per
+# session and shared by the evaluate and report tests.
+@pytest.fixture(scope="session")
+def eval_base(tmp_path_factory) -> Path:
+    return tmp_path_factory.getbasetemp() / "evaluate-shared"
+
+
+@pytest.fixture(scope="session")
+def prep_dir(eval_base, rt_path) -> Path:
+    from tests.evaluate.evalfixtures import built
+
+    return built("prep", eval_base, rt_path)
+
+
+@pytest.fixture(scope="session")
+def vader_dir(eval_base, rt_path) -> Path:
+    from tests.evaluate.evalfixtures import built
+
+    return built("vader", eval_base, rt_path)
+
+
+@pytest.fixture(scope="session")
+def vader_wide_dir(eval_base, rt_path) -> Path:
+    from tests.evaluate.evalfixtures import built
+
+    return built("vader_wide", eval_base, rt_path)

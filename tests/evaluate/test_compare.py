@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import orjson
 import pytest
-from evalfixtures import VaderPredictor, make_eval, run_cli
 from statsmodels.stats.contingency_tables import mcnemar
 
+from tests.evaluate.evalfixtures import VaderPredictor, make_eval, run_cli
 from tuneprep.evaluate.compare import CompareError, compare_runs, mcnemar_test, write_compare
 
 

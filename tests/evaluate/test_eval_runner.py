@@ -7,9 +7,9 @@ from collections import Counter
 
 import orjson
 import pytest
-from evalfixtures import VaderPredictor, make_eval
 from sklearn.metrics import f1_score
 
+from tests.evaluate.evalfixtures import VaderPredictor, make_eval
 from tuneprep.evaluate.runner import EvalConfig, EvalError, LeakageError, evaluate
 
 

@@ -6,8 +6,9 @@ import json
 
 import orjson
 import pytest
-from evalfixtures import run_cli
 from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+from tests.evaluate.evalfixtures import run_cli
 
 
 @pytest.fixture(scope="module")
