@@ -38,7 +38,7 @@ class DemoSize(BaseModel):
     batch_size: int = 8
 
 
-FULL = DemoSize(train_records=800, epochs=1.0, test_records=300)
+FULL = DemoSize(train_records=2000, epochs=1.0, test_records=300)
 QUICK = DemoSize(train_records=240, epochs=1.0, test_records=90)
 
 
