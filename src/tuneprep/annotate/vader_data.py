@@ -18,6 +18,7 @@ Cohen's kappa is only meaningful if slots are raters.
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,24 +47,28 @@ def _check_corpus(corpus: str) -> None:
         raise ValueError(f"unknown VADER corpus {corpus!r}; one of {', '.join(CORPORA)}")
 
 
+def _tab_rows(path: Path, maxsplit: int) -> Iterator[tuple[int, list[str]]]:
+    """(line number, tab-split fields) of each non-blank line; BOM and CRLF tolerated."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for n, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield n, line.split("\t", maxsplit)
+
+
 def load_ratings(corpus: str, root: Path | None = None) -> list[RatedItem]:
     """Per-item raw ratings of one corpus. Errors name the file and line."""
     _check_corpus(corpus)
     path = _corpus_dir(root) / f"{corpus}_anonDataRatings.txt"
     out = []
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t")
-            if len(parts) != 4:
-                raise ValueError(f"{path}:{n}: expected 4 tab-separated fields, got {len(parts)}")
-            try:
-                ratings = [int(x) for x in ast.literal_eval(parts[3])]
-                out.append(RatedItem(parts[0], float(parts[1]), float(parts[2]), ratings))
-            except (ValueError, SyntaxError) as e:
-                raise ValueError(f"{path}:{n}: cannot parse ratings: {e}") from None
+    for n, parts in _tab_rows(path, maxsplit=-1):
+        if len(parts) != 4:
+            raise ValueError(f"{path}:{n}: expected 4 tab-separated fields, got {len(parts)}")
+        try:
+            ratings = [int(x) for x in ast.literal_eval(parts[3])]
+            out.append(RatedItem(parts[0], float(parts[1]), float(parts[2]), ratings))
+        except (ValueError, SyntaxError) as e:
+            raise ValueError(f"{path}:{n}: cannot parse ratings: {e}") from None
     return out
 
 
@@ -72,19 +77,14 @@ def load_ground_truth(corpus: str, root: Path | None = None) -> list[dict[str, A
     _check_corpus(corpus)
     path = _corpus_dir(root) / f"{corpus}_GroundTruth.txt"
     out = []
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            parts = line.split("\t", 2)
-            if len(parts) != 3:
-                raise ValueError(f"{path}:{n}: expected id, mean, text; got {len(parts)} fields")
-            try:
-                mean = float(parts[1])
-            except ValueError:
-                raise ValueError(f"{path}:{n}: mean {parts[1]!r} is not a number") from None
-            out.append({"id": f"{corpus}:{parts[0]}", "text": parts[2], "mean": mean})
+    for n, parts in _tab_rows(path, maxsplit=2):
+        if len(parts) != 3:
+            raise ValueError(f"{path}:{n}: expected id, mean, text; got {len(parts)} fields")
+        try:
+            mean = float(parts[1])
+        except ValueError:
+            raise ValueError(f"{path}:{n}: mean {parts[1]!r} is not a number") from None
+        out.append({"id": f"{corpus}:{parts[0]}", "text": parts[2], "mean": mean})
     return out
 
 
