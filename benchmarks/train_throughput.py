@@ -116,11 +116,10 @@ def quality(args: argparse.Namespace) -> None:
 
     from tuneprep.datasets import rotten_tomatoes
     from tuneprep.models.prompt import ClassifyTemplate
-    from tuneprep.models.registry import load_causal_lm
+    from tuneprep.models.registry import load_causal_lm, load_run
     from tuneprep.models.runtime import peak_rss_mb, rss_mb, setup_torch
     from tuneprep.models.scoring import score_labels
     from tuneprep.train.config import TrainConfig
-    from tuneprep.train.rundir import load_run
     from tuneprep.train.trainer import train
 
     setup_torch(args.threads)

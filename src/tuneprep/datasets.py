@@ -20,11 +20,14 @@ from pathlib import Path
 
 import orjson
 
+from tuneprep.errors import EXIT_USAGE, TuneprepError
 from tuneprep.io.fingerprint import sha256_file
 
 
-class DatasetError(RuntimeError):
+class DatasetError(TuneprepError, RuntimeError):
     """A named dataset could not be obtained (registry unreachable, hash mismatch...)."""
+
+    exit_code = EXIT_USAGE  # a path or file the command line named is unusable: nothing ran
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tuneprep import api as tp
+from tuneprep.api import EvalConfig, TrainConfig
+
 MODEL = "smollm2-135m"
 
 
@@ -63,23 +66,15 @@ def recipe_path() -> Path:
 def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 0,
              log: Callable[[str], None] = print) -> DemoResult:
     """Run every stage; returns the headline numbers. Raises on any failed stage."""
-    from tuneprep.engine.local import run_recipe
-    from tuneprep.evaluate.compare import write_compare
-    from tuneprep.evaluate.runner import EvalConfig, evaluate
-    from tuneprep.recipe import load_recipe
-    from tuneprep.report import build_report
-    from tuneprep.train.config import TrainConfig
-    from tuneprep.train.trainer import train
-
     size = QUICK if quick else FULL
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
 
     log(f"[1/6] data: {recipe_path()} → {out / 'prep'}")
-    recipe = load_recipe(recipe_path())
+    recipe = tp.load_recipe(recipe_path())
     recipe.output.path = str(out / "prep")
-    prep = run_recipe(recipe, workers=workers, fresh=True)
+    prep = tp.run(recipe, workers=workers, fresh=True)
     for s in prep.steps:
         dropped = ", ".join(f"{k} {v:,}" for k, v in s["dropped"].items()) or "—"
         log(f"      {s['step']:<20} in {s['in']:>6,}  kept {s['out']:>6,}  dropped: {dropped}")
@@ -89,12 +84,12 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 
     test_note = (f"a seeded stratified subsample of {size.test_records} of the {prep.splits.get('test', 0):,} "
                  "test records (the same records for both models)")
     log(f"[2/6] zero-shot {MODEL} on {test_note}")
-    base = evaluate(EvalConfig(model=MODEL, data=str(out / "prep"), out=str(out / "base"), limit=size.test_records,
+    base = tp.evaluate(EvalConfig(model=MODEL, data=str(out / "prep"), out=str(out / "base"), limit=size.test_records,
                                name=f"{MODEL} zero-shot", batch_size=16), progress=not quick, log=log)
 
     log(f"[3/6] LoRA fine-tuning on a seeded subsample of {size.train_records} of the "
         f"{prep.splits.get('train', 0):,} train records, {size.epochs:g} epoch(s)")
-    trained = train(TrainConfig(data=str(out / "prep"), out=str(out / "train"), task="classify", model=MODEL,
+    trained = tp.train(TrainConfig(data=str(out / "prep"), out=str(out / "train"), task="classify", model=MODEL,
                                 method="lora", limit=size.train_records, epochs=size.epochs,
                                 batch_size=size.batch_size, seed=0, val_limit=100),
                     overwrite=True, quiet=quick)
@@ -104,14 +99,14 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 
         f"{tm.get('train_loss_last10', 0):.3f} (last 10 steps), peak RSS {tm.get('peak_rss_mb', 0):,.0f} MB")
 
     log(f"[4/6] tuned model on the same {size.test_records} test records")
-    tuned = evaluate(EvalConfig(model=str(out / "train"), data=str(out / "prep"), out=str(out / "tuned"),
+    tuned = tp.evaluate(EvalConfig(model=str(out / "train"), data=str(out / "prep"), out=str(out / "tuned"),
                                 limit=size.test_records, name=f"{MODEL} + LoRA", batch_size=16),
                      progress=not quick, log=log)
 
     log("[5/6] comparison")
-    cmp = write_compare([out / "base", out / "tuned"], out / "compare.json")
+    cmp = tp.compare([out / "base", out / "tuned"], out=out / "compare.json")
     log("[6/6] report")
-    report = build_report(out / "report.html", eval_dirs=[out / "base", out / "tuned"], compare=cmp,
+    report = tp.build_report(out / "report.html", eval_dirs=[out / "base", out / "tuned"], compare=cmp,
                           prep_dir=out / "prep", train_dir=out / "train",
                           title="tuneprep demo: Rotten Tomatoes sentiment, smollm2-135m zero-shot vs LoRA")
     seconds = time.time() - t0

@@ -15,11 +15,14 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tuneprep.errors import EXIT_USAGE, TuneprepError
 from tuneprep.records import FieldMapping
 
 
-class RecipeError(ValueError):
+class RecipeError(TuneprepError, ValueError):
     """A recipe that cannot run; the message names file, line and key."""
+
+    exit_code = EXIT_USAGE
 
 
 class InputConfig(BaseModel):

@@ -13,11 +13,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from tuneprep.errors import TuneprepError
+
 RESERVED_KEYS = ("id", "text", "messages", "label", "meta")
 ROLES = ("system", "user", "assistant")
 
 
-class RecordError(ValueError):
+class RecordError(TuneprepError, ValueError):
     """A record that cannot be mapped into the contract. ``reason`` is a short machine tag."""
 
     def __init__(self, reason: str, message: str, field: str | None = None):

@@ -21,11 +21,17 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tuneprep.errors import TuneprepError
+from tuneprep.models import registry
+from tuneprep.models.chat import prompt_ids
+from tuneprep.models.scoring import generate
+from tuneprep.records import RecordError, validate_messages
+
 log = logging.getLogger("tuneprep.serve")
 MAX_BODY = 8 << 20
 
 
-class ServeError(RuntimeError):
+class ServeError(TuneprepError, RuntimeError):
     pass
 
 
@@ -40,17 +46,10 @@ class LoadedModel:
 
 def load_model(run_or_model: str) -> LoadedModel:
     """A run directory (its tuned model) or a registry name / model directory."""
-    from tuneprep.models.registry import is_run_dir, load_causal_lm
-
-    if is_run_dir(run_or_model):
-        from tuneprep.train.rundir import load_run
-
-        run = load_run(run_or_model)
-        if run.kind == "encoder":
-            raise ServeError(f"{run_or_model}: an encoder classification run cannot generate text")
-        return LoadedModel(str(run_or_model), run.model, run.tokenizer, run.template)
-    model, tok = load_causal_lm(run_or_model)
-    return LoadedModel(run_or_model, model, tok)
+    m = registry.load_model(run_or_model)
+    if m.kind == "encoder":
+        raise ServeError(f"{run_or_model}: an encoder classification run cannot generate text")
+    return LoadedModel(str(run_or_model), m.model, m.tokenizer, m.template)
 
 
 def _complete_raw(lm: LoadedModel, prompts: list[str], max_new_tokens: int) -> list[tuple[str, int, int]]:
@@ -72,9 +71,6 @@ def _complete_raw(lm: LoadedModel, prompts: list[str], max_new_tokens: int) -> l
 
 def chat_completion(lm: LoadedModel, body: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI ``chat.completion`` object for one request body."""
-    from tuneprep.models.chat import prompt_ids
-    from tuneprep.models.scoring import generate
-    from tuneprep.records import RecordError, validate_messages
 
     try:
         messages = validate_messages(body.get("messages"))

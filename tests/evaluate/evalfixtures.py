@@ -65,7 +65,7 @@ def make_prep(rt_path: Path, out: Path) -> Path:
 
 def make_eval(data: Path, out: Path, predictor, name: str, limit: int | None = 300, method: str = "loglik",
               **kwargs) -> Path:
-    from tuneprep.evaluate.runner import EvalConfig, evaluate
+    from tuneprep.api import EvalConfig, evaluate
 
     cfg = EvalConfig(model=name, data=str(data), out=str(out), limit=limit, method=method, name=name, **kwargs)
     evaluate(cfg, predictor=predictor, progress=False, log=lambda _m: None)

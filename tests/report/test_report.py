@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tuneprep.report import build_report
+from tuneprep.api import build_report
 
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",

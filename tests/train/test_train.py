@@ -66,8 +66,8 @@ def test_lora_run_layout_and_log(lora_run, rt_small):
 
 
 def test_lora_run_reloads_and_predicts(lora_run, rt_small):
+    from tuneprep.models.registry import load_run
     from tuneprep.models.scoring import predict_labels, score_labels
-    from tuneprep.train.rundir import load_run
 
     run = load_run(lora_run.run_dir)
     assert run.kind == "lora" and run.task == "classify" and run.labels == sorted(SENTIMENT_LABELS)
@@ -110,8 +110,8 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(lora_run, rt_small, tm
 
 
 def test_encoder_fast_path_trains_and_predicts(rt_small, tmp_path):
+    from tuneprep.models.registry import load_run
     from tuneprep.models.scoring import predict_labels
-    from tuneprep.train.rundir import load_run
     from tuneprep.train.trainer import train
 
     res = train(_cfg(rt_small, tmp_path / "enc", model="minilm-l6", batch_size=8, max_steps=2), quiet=True)

@@ -25,11 +25,13 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from tuneprep.errors import TuneprepError
+
 Level = Literal["nominal", "ordinal", "interval"]
 LEVELS = ("nominal", "ordinal", "interval")
 
 
-class AgreementError(ValueError):
+class AgreementError(TuneprepError, ValueError):
     """Judgements that cannot be analysed (bad rows, duplicates, non-numeric ordinal labels)."""
 
 

@@ -13,10 +13,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneprep.errors import TuneprepError
 from tuneprep.records import record_text
 
 
-class AnnotateError(ValueError):
+class AnnotateError(TuneprepError, ValueError):
     """Bad annotation input or configuration; the message names the file, record or field."""
 
 

@@ -43,19 +43,13 @@ class EnsembleConfig(BaseModel):
 class EnsembleLabeler:
     method = "ensemble"
 
-    def __init__(self, config: EnsembleConfig, labels: list[str], members: list[tuple[str, Any]] | None = None):
-        from tuneprep.annotate.methods import build_labeler
-
+    def __init__(self, config: EnsembleConfig, labels: list[str], members: list[tuple[str, Any]]):
+        """``members``: (name, labeler) pairs, built from ``config.members`` by
+        ``tuneprep.annotate.methods.build_labeler`` (the method registry)."""
         if not labels:
             raise AnnotateError("ensemble: needs the label set (--labels)")
         self.config = config
         self.labels = labels
-        if members is None:
-            members = []
-            for spec in config.members:
-                if spec.method == "ensemble":
-                    raise AnnotateError("ensemble: a member cannot itself be an ensemble")
-                members.append((spec.name or spec.method, build_labeler(spec.method, spec.params, labels)))
         names = [n for n, _ in members]
         if len(set(names)) != len(names):
             raise AnnotateError(f"ensemble: member names must be unique, got {names} (set `name`)")

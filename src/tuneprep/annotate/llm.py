@@ -26,7 +26,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tuneprep.annotate.core import AnnotateError, Vote, texts_of
+from tuneprep.io.readers import load_records
 from tuneprep.models.prompt import DEFAULT_INSTRUCTION, ClassifyTemplate
+from tuneprep.models.registry import DEFAULT_CAUSAL, load_model
+from tuneprep.models.scoring import score_labels
 
 
 class LlmConfig(BaseModel):
@@ -55,7 +58,6 @@ class LlmConfig(BaseModel):
 
 
 def _fewshot_block(path: str, labels: list[str], per_label: int, template: ClassifyTemplate) -> str:
-    from tuneprep.io.readers import load_records
 
     recs = load_records(path)
     picked: list[dict[str, Any]] = []
@@ -121,24 +123,18 @@ class LlmLabeler:
     def setup(self) -> None:
         if self.config.endpoint or self._model is not None:
             return
-        from tuneprep.models.registry import DEFAULT_CAUSAL, is_run_dir, load_causal_lm
-
         name = self.config.model or DEFAULT_CAUSAL
-        if is_run_dir(name):
-            from tuneprep.train.rundir import load_run
-
-            run = load_run(name)
-            if run.template is None:
+        m = load_model(name)
+        if m.is_run:
+            if m.template is None:
                 raise AnnotateError(f"llm: {name} is an SFT run without a label set; give --endpoint via "
                                     f"`tuneprep serve` or a classification run")
-            self._model, self._tok, self._run_cfg = run.model, run.tokenizer, run.config
-            self.template = self._base_template(run.template)
-        else:
-            self._model, self._tok = load_causal_lm(name)
+            self._run_cfg = m.config
+            self.template = self._base_template(m.template)
+        self._model, self._tok = m.model, m.tokenizer
 
     # -- registry model ------------------------------------------------------------------------
     def _label_local(self, texts: list[str]) -> list[Vote]:
-        from tuneprep.models.scoring import score_labels
 
         max_len = self._run_cfg.get("max_length") or self.config.max_length
         probs = score_labels(self._model, self._tok, self.template, texts, batch_size=self.config.batch_size,

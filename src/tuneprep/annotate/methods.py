@@ -1,81 +1,87 @@
-"""The annotation methods by name, and ``annotate_records``: the library entry point."""
+"""The registry of annotation methods, and ``annotate_records``: the library entry point.
+
+One entry per method: its pydantic config class and its labeler class (docs/architecture.md,
+"Add an annotation method"). Everything that needs a method's settings (recipe steps, the
+CLI, ensemble members) looks the method up here instead of re-typing its options.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from tuneprep.annotate.core import AnnotateError, apply_votes
+from tuneprep.annotate.ensemble import EnsembleConfig, EnsembleLabeler
+from tuneprep.annotate.knn import KnnConfig, KnnLabeler
+from tuneprep.annotate.lexicon import LexiconConfig, LexiconLabeler
+from tuneprep.annotate.llm import LlmConfig, LlmLabeler
+from tuneprep.annotate.rules import RulesConfig, RulesLabeler, load_rules
 
-METHODS = ("lexicon", "rules", "knn", "llm", "ensemble")
+
+@dataclass(frozen=True)
+class Method:
+    """An annotation method: ``labeler(config, labels)`` labels records with ``config``."""
+
+    name: str
+    config: type[BaseModel]
+    labeler: type
+    needs_labels: bool = False  # refuses to run without the label set (--labels)
+
+
+REGISTRY: dict[str, Method] = {m.name: m for m in (
+    Method("lexicon", LexiconConfig, LexiconLabeler),
+    Method("rules", RulesConfig, RulesLabeler),
+    Method("knn", KnnConfig, KnnLabeler),
+    Method("llm", LlmConfig, LlmLabeler, needs_labels=True),
+    Method("ensemble", EnsembleConfig, EnsembleLabeler, needs_labels=True),
+)}
+METHODS = tuple(REGISTRY)
+
+
+def get_method(method: str) -> Method:
+    try:
+        return REGISTRY[method]
+    except KeyError:
+        raise AnnotateError(f"unknown annotation method {method!r}; one of {', '.join(METHODS)}") from None
 
 
 def config_class(method: str) -> type[BaseModel]:
-    if method == "lexicon":
-        from tuneprep.annotate.lexicon import LexiconConfig
+    return get_method(method).config
 
-        return LexiconConfig
-    if method == "rules":
-        from tuneprep.annotate.rules import RulesConfig
 
-        return RulesConfig
-    if method == "knn":
-        from tuneprep.annotate.knn import KnnConfig
-
-        return KnnConfig
-    if method == "llm":
-        from tuneprep.annotate.llm import LlmConfig
-
-        return LlmConfig
-    if method == "ensemble":
-        from tuneprep.annotate.ensemble import EnsembleConfig
-
-        return EnsembleConfig
-    raise AnnotateError(f"unknown annotation method {method!r}; one of {', '.join(METHODS)}")
+def _validated(m: Method, params: dict[str, Any] | BaseModel | None) -> BaseModel:
+    if params is None:
+        params = {}
+    if isinstance(params, BaseModel):
+        return params
+    if m.name == "rules" and "rules_file" in params:
+        return load_rules(params["rules_file"])
+    try:
+        return m.config.model_validate(params)
+    except ValidationError as e:
+        raise AnnotateError(f"{m.name}: invalid parameters:\n{e}") from None
 
 
 def build_labeler(method: str, params: dict[str, Any] | BaseModel | None, labels: list[str] | None) -> Any:
     """A labeler for ``method`` from its parameters (a dict is validated; errors name the method).
 
-    For ``rules``, ``params`` may be ``{"rules_file": PATH}`` instead of inline rules.
+    For ``rules``, ``params`` may be ``{"rules_file": PATH}`` instead of inline rules. An
+    ensemble's members are built here too, each from its own method's config.
     """
-    cls = config_class(method)
-    if params is None:
-        params = {}
-    if isinstance(params, dict):
-        if method == "rules" and "rules_file" in params:
-            from tuneprep.annotate.rules import load_rules
-
-            params = load_rules(params["rules_file"])
-        else:
-            try:
-                params = cls.model_validate(params)
-            except ValidationError as e:
-                raise AnnotateError(f"{method}: invalid parameters:\n{e}") from None
-    if method == "lexicon":
-        from tuneprep.annotate.lexicon import LexiconLabeler
-
-        return LexiconLabeler(params, labels)  # type: ignore[arg-type]
-    if method == "rules":
-        from tuneprep.annotate.rules import RulesLabeler
-
-        return RulesLabeler(params, labels)  # type: ignore[arg-type]
-    if method == "knn":
-        from tuneprep.annotate.knn import KnnLabeler
-
-        return KnnLabeler(params, labels)  # type: ignore[arg-type]
-    if method == "llm":
-        from tuneprep.annotate.llm import LlmLabeler
-
-        if not labels:
-            raise AnnotateError("llm: needs the label set (--labels)")
-        return LlmLabeler(params, labels)  # type: ignore[arg-type]
-    from tuneprep.annotate.ensemble import EnsembleLabeler
-
-    if not labels:
-        raise AnnotateError("ensemble: needs the label set (--labels)")
-    return EnsembleLabeler(params, labels)  # type: ignore[arg-type]
+    m = get_method(method)
+    config = _validated(m, params)
+    if m.needs_labels and not labels:
+        raise AnnotateError(f"{method}: needs the label set (--labels)")
+    if m.labeler is EnsembleLabeler:
+        members = []
+        for spec in config.members:  # type: ignore[attr-defined]
+            if spec.method == "ensemble":
+                raise AnnotateError("ensemble: a member cannot itself be an ensemble")
+            members.append((spec.name or spec.method, build_labeler(spec.method, spec.params, labels)))
+        return EnsembleLabeler(config, labels, members)  # type: ignore[arg-type]
+    return m.labeler(config, labels)
 
 
 def annotate_records(

@@ -31,23 +31,24 @@ from typing import IO, Any
 import orjson
 import xxhash
 
-from tuneprep import __version__
 from tuneprep.datasets import resolve_input
 from tuneprep.engine.split import assign_splits, split_keys
 from tuneprep.engine.stats import StepStats, step_names
+from tuneprep.errors import TuneprepError
 from tuneprep.io.fingerprint import sha256_file
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable, read_rows
 from tuneprep.io.writers import atomic_open, dumps_line
 from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, Op, build_op
 from tuneprep.recipe import Recipe
 from tuneprep.records import RecordError, to_record
+from tuneprep.version import __version__
 
 CHUNK = 512  # records processed together (batched ops get sub-batches of their own size)
 MIN_SHARD = 4 << 20
 MAX_SHARD = 64 << 20
 
 
-class RunError(RuntimeError):
+class RunError(TuneprepError, RuntimeError):
     """A run that cannot complete (bad input glob, accounting mismatch...)."""
 
 

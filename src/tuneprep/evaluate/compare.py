@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from tuneprep.errors import EXIT_USAGE, TuneprepError
 from tuneprep.evaluate.metrics import _avg, _div, _norm_label, single_label_counts
 from tuneprep.evaluate.predictions import read_json, read_predictions, run_name
 
@@ -21,8 +22,10 @@ EXACT_BELOW = 25
 GEN_SCORES = ("exact_match", "token_f1", "rouge_l")
 
 
-class CompareError(ValueError):
+class CompareError(TuneprepError, ValueError):
     """Runs that cannot be compared (different test sets, different gold labels...)."""
+
+    exit_code = EXIT_USAGE
 
 
 def mcnemar_test(b: int, c: int) -> dict[str, Any]:

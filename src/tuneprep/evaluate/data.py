@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from tuneprep.errors import TuneprepError
+
 SPLIT_SUFFIXES = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst", "*.json", "*.parquet", "*.csv", "*.tsv")
 
 
-class EvalDataError(ValueError):
+class EvalDataError(TuneprepError, ValueError):
     """Test data that cannot be used (message names the path and what is wrong)."""
 
 

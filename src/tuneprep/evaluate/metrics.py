@@ -25,12 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from tuneprep.errors import TuneprepError
+
 UNPARSEABLE = "__unparseable__"
 N_BOOT = 1000
 ZeroDivision = float  # 0.0, 1.0 or nan (nan: undefined ratios are left out of averages, as sklearn)
 
 
-class MetricsInputError(ValueError):
+class MetricsInputError(TuneprepError, ValueError):
     """Gold labels or predictions that cannot be scored (the message names the record)."""
 
 

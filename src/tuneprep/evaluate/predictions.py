@@ -19,6 +19,8 @@ from typing import Any
 
 import orjson
 
+from tuneprep.errors import TuneprepError
+
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.jsonl"
 INFO = "eval.json"
@@ -26,7 +28,7 @@ REVIEW = "review.jsonl"
 REPORT = "report.html"
 
 
-class EvalDirError(ValueError):
+class EvalDirError(TuneprepError, ValueError):
     """An eval directory that is missing a file or holds a malformed one (message names it)."""
 
 

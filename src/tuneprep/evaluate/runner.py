@@ -28,11 +28,34 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from tuneprep.errors import TuneprepError
 from tuneprep.evaluate import predictions as files
+from tuneprep.evaluate.data import (
+    load_test_records,
+    recorded_fingerprints,
+    stratified_sample,
+    task_of,
+    training_sources,
+)
+from tuneprep.evaluate.genmetrics import (
+    generation_metrics,
+    prompt_messages,
+    reference_answer,
+    score_generation,
+)
+from tuneprep.evaluate.leakage import check_leakage, file_fingerprint
+from tuneprep.evaluate.metrics import classification_metrics
+from tuneprep.evaluate.review import error_analysis, generation_review, review_records, write_review
+from tuneprep.io.readers import InputError, load_records
+from tuneprep.io.writers import atomic_open, write_jsonl
 from tuneprep.models.prompt import ClassifyTemplate
+from tuneprep.models.registry import is_run_dir, load_model
+from tuneprep.models.rundir import load_template
+from tuneprep.models.runtime import peak_rss_mb
+from tuneprep.models.scoring import generate, score_labels
 
 
-class EvalError(ValueError):
+class EvalError(TuneprepError, ValueError):
     """An evaluation that cannot run as asked (message says why and what to change)."""
 
 
@@ -77,27 +100,15 @@ class ModelPredictor:
     """A causal LM (or an encoder classification run) loaded through the model registry."""
 
     def __init__(self, name_or_path: str, batch_size: int = 8):
-        from tuneprep.models.registry import is_run_dir, load_causal_lm
-
-        self.run_dir: Path | None = None
-        self.template: ClassifyTemplate | None = None
-        self.max_length: int | None = None
-        self.kind = "causal"
+        m = load_model(name_or_path)
+        self.model, self.tokenizer = m.model, m.tokenizer
+        self.template: ClassifyTemplate | None = m.template
+        self.kind = m.kind
         self.batch_size = batch_size
-        if is_run_dir(name_or_path):
-            from tuneprep.train.rundir import load_run
-
-            run = load_run(name_or_path)
-            self.model, self.tokenizer = run.model, run.tokenizer
-            self.template = run.template
-            self.kind = run.kind
-            self.run_dir = Path(name_or_path)
-            self.max_length = (run.config or {}).get("max_length")
-        else:
-            self.model, self.tokenizer = load_causal_lm(name_or_path)
+        self.run_dir: Path | None = m.path
+        self.max_length: int | None = m.config.get("max_length")
 
     def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray:
-        from tuneprep.models.scoring import score_labels
 
         return np.asarray(score_labels(self.model, self.tokenizer, template, texts, batch_size=self.batch_size,
                                        max_length=self.max_length))
@@ -105,7 +116,6 @@ class ModelPredictor:
     def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]:
         if self.kind == "encoder":
             raise EvalError(f"{self.run_dir}: an encoder classification run cannot generate; use --method loglik")
-        from tuneprep.models.scoring import generate
 
         return list(generate(self.model, self.tokenizer, messages_list, max_new_tokens, batch_size=self.batch_size))
 
@@ -130,14 +140,10 @@ def _batches(n: int, size: int) -> list[tuple[int, int]]:
 
 def _check_leakage(cfg: EvalConfig, records: list[dict[str, Any]], test_paths: list[Path],
                    run_dir: Path | None, log: Callable[[str], None]) -> dict[str, Any]:
-    from tuneprep.evaluate.data import recorded_fingerprints, training_sources
-    from tuneprep.evaluate.leakage import check_leakage, file_fingerprint
-    from tuneprep.io.readers import load_records
 
     sources = training_sources(run_dir, cfg.data, cfg.train_data)
     test_set = {p.resolve() for p in test_paths}
     sources = [s for s in sources if s.resolve() not in test_set] + [s for s in sources if s.resolve() in test_set]
-    from tuneprep.io.readers import InputError
 
     train: list[dict[str, Any]] = []
     unreadable: list[str] = []
@@ -181,8 +187,6 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
 
     ``predictor`` defaults to loading ``cfg.model``; tests and notebooks can pass their own.
     """
-    from tuneprep.evaluate.data import load_test_records, stratified_sample, task_of
-    from tuneprep.models.runtime import peak_rss_mb
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     t0 = time.time()
@@ -208,11 +212,8 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     if predictor is not None:
         run_dir, saved_template = getattr(predictor, "run_dir", None), predictor.template
     else:
-        from tuneprep.models.registry import is_run_dir
-
         run_dir = Path(cfg.model) if is_run_dir(cfg.model) else None
-        tpl_path = run_dir / "template.json" if run_dir is not None else None
-        saved_template = ClassifyTemplate.load(tpl_path) if tpl_path is not None and tpl_path.exists() else None
+        saved_template = load_template(run_dir) if run_dir is not None else None
     template = _template_for(saved_template, records, cfg) if task == "classify" else None
     leakage = _check_leakage(cfg, records, test_paths, run_dir, say)
     t_load = time.time()
@@ -223,20 +224,16 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     preds: list[dict[str, Any]]
     if template is not None:
         preds = _predict_classify(pred, template, records, method, cfg, progress)
-        from tuneprep.evaluate.metrics import classification_metrics
 
         metrics = classification_metrics([r["label"] for r in records], [p["prediction"] for p in preds],
                                          labels=template.labels, seed=cfg.seed)
     else:
         preds = _predict_chat(pred, records, cfg, progress)
-        from tuneprep.evaluate.genmetrics import generation_metrics
 
         metrics = generation_metrics([p["prediction"] for p in preds], [p["reference"] for p in preds],
                                      seed=cfg.seed)
     pred_s = time.time() - t_pred
 
-    from tuneprep.evaluate.review import error_analysis, generation_review, review_records, write_review
-    from tuneprep.io.writers import atomic_open, write_jsonl
 
     by_id = {str(r["id"]): r for r in records}
     review = review_records(preds, by_id) if task == "classify" else generation_review(preds, by_id)
@@ -260,11 +257,8 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     info["seconds"]["total"] = round(time.time() - t0, 2)
     info["peak_rss_mb"] = round(peak_rss_mb(), 1)
     _write_json(out / files.INFO, info, atomic_open)
-    if cfg.report:
-        from tuneprep.report import build_report
-
-        build_report(out / files.REPORT, eval_dirs=[out], train_dir=run_dir,
-                     prep_dir=Path(cfg.data) if Path(cfg.data).is_dir() else None)
+    # cfg.report is honoured by the caller (tuneprep.api.evaluate): the report renders results
+    # after evaluation, it is not part of it (docs/architecture.md, "report renders only").
     return EvalResult(out=out, metrics=metrics, info=info, predictions=preds)
 
 
@@ -329,7 +323,6 @@ def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequ
 
 def _predict_chat(pred: Predictor, records: Sequence[dict[str, Any]], cfg: EvalConfig,
                   progress: bool) -> list[dict[str, Any]]:
-    from tuneprep.evaluate.genmetrics import prompt_messages, reference_answer, score_generation
 
     out: list[dict[str, Any]] = []
     todo = []

@@ -25,6 +25,7 @@ from typing import Any
 import xxhash
 
 from tuneprep.io.converters import convert_row, detect_style
+from tuneprep.io.readers import InputError, detect_format, expand_inputs, read_rows
 from tuneprep.records import RecordError, get_path
 
 TEXT_CANDIDATES = ("text", "sentence", "content", "document", "body", "review", "question", "prompt")
@@ -219,7 +220,6 @@ def profile(paths: str | Path | Iterable[str | Path], fmt: str | None = None, te
     reported as ``text_field``. ``label_field=None`` uses ``label`` when rows have one.
     Raises InputError when a path matches nothing or cannot be read.
     """
-    from tuneprep.io.readers import detect_format, expand_inputs, read_rows
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
@@ -326,8 +326,6 @@ def inspect_cli(path: Path | str, format: str | None, text_field: str, label_fie
     (0, or 2 when the input cannot be read)."""
     import orjson
     from rich.console import Console
-
-    from tuneprep.io.readers import InputError
 
     try:
         p = profile(path, format, text_field, label_field)

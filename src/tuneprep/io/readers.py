@@ -33,6 +33,8 @@ from typing import IO, Any
 
 import orjson
 
+from tuneprep.errors import EXIT_USAGE, TuneprepError
+
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf")
 LINE_FORMATS = ("jsonl", "txt")  # formats whose uncompressed files can be split by byte range
 COMPRESSED = (".gz", ".zst", ".bz2")
@@ -44,8 +46,10 @@ MOJIBAKE_BOM = "\u00ef\u00bb\u00bf"
 PARQUET_JSON_COLUMNS_KEY = b"tuneprep.json_columns"
 
 
-class InputError(ValueError):
+class InputError(TuneprepError, ValueError):
     """Input that cannot be opened at all (not a row-level problem)."""
+
+    exit_code = EXIT_USAGE  # a path or file the command line named is unusable: nothing ran
 
 
 @dataclass

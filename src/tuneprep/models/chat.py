@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuneprep.errors import TuneprepError
 from tuneprep.models.prompt import ClassifyTemplate
 
 
-class ChatTemplateError(ValueError):
+class ChatTemplateError(TuneprepError, ValueError):
     """The tokenizer's chat template cannot be used for span-exact training of these messages."""
 
 

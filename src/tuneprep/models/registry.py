@@ -22,12 +22,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from tuneprep.datasets import cache_dir
+from tuneprep.models.rundir import (
+    MODEL_DIR,
+    RUN_FORMAT,
+    LoadedModel,
+    ModelError,
+    is_run_dir,
+    load_template,
+    read_config,
+)
+from tuneprep.models.runtime import setup_torch
 
-RUN_FORMAT = "tuneprep-run/1"  # marker key in a training run's config.json
-
-
-class ModelError(RuntimeError):
-    """A model that cannot be found or loaded; the message says what to install or pass."""
+__all__ = ["RUN_FORMAT", "ModelError", "LoadedModel", "is_run_dir", "resolve_model", "load_model",
+           "load_run", "load_causal_lm", "load_encoder", "load_tokenizer", "list_models"]
 
 
 @dataclass(frozen=True)
@@ -100,17 +107,6 @@ def _package_version(spec: ModelSpec) -> str:
         return "unknown"
 
 
-def is_run_dir(path: str | Path) -> bool:
-    """True when ``path`` is a tuneprep training run directory (config.json with the run marker)."""
-    cfg = Path(path) / "config.json"
-    if not cfg.is_file():
-        return False
-    try:
-        return json.loads(cfg.read_text()).get("format") == RUN_FORMAT
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-        return False
-
-
 def converted_dir(spec: ModelSpec) -> Path:
     """The cache directory holding the safetensors copy of a GGUF default model."""
     return cache_dir() / "models" / f"{spec.name}-{_package_version(spec)}"
@@ -125,8 +121,6 @@ def convert_gguf(spec: ModelSpec, dest: Path | None = None) -> Path:
     dest = dest or converted_dir(spec)
     if (dest / "config.json").exists():
         return dest
-    from tuneprep.models.runtime import setup_torch
-
     setup_torch()
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
@@ -227,8 +221,60 @@ def load_tokenizer(name_or_path: str) -> Any:
     r = resolve_model(name_or_path)
     path = r.path
     if r.kind == "run":
-        path = str(Path(r.path) / "model")
+        path = str(Path(r.path) / MODEL_DIR)
     return _prepare_tokenizer(AutoTokenizer.from_pretrained(path, local_files_only=r.local))
+
+
+def load_run(path: str | Path, *, device: str | None = None, merge: bool = True) -> LoadedModel:
+    """Load a training run for inference: model (eval mode), tokenizer, template, labels.
+
+    LoRA runs load the base model named in the config and apply the adapter (merged into the
+    weights when ``merge``, which makes inference as fast as the base model); full runs and
+    encoder runs load their saved weights. ``template`` is None for SFT runs.
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+    path = Path(path)
+    cfg = read_config(path)
+    dev = device or setup_torch()
+    mdir = path / MODEL_DIR
+    if not mdir.is_dir():
+        raise ModelError(f"{path}: the run has no {MODEL_DIR}/ (training did not finish?)")
+    kind = cfg["method"] if cfg.get("kind") != "encoder" else "encoder"
+    tok = AutoTokenizer.from_pretrained(mdir, local_files_only=True)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    dtype = default_dtype(dev)
+    if kind == "encoder":
+        model = AutoModelForSequenceClassification.from_pretrained(mdir, local_files_only=True, dtype=dtype)
+    elif kind == "lora":
+        from peft import PeftModel
+
+        base = resolve_model(cfg["base_model"])
+        model = AutoModelForCausalLM.from_pretrained(base.path, local_files_only=base.local, dtype=dtype)
+        model = PeftModel.from_pretrained(model, mdir)
+        if merge:
+            model = model.merge_and_unload()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(mdir, local_files_only=True, dtype=dtype)
+    model.to(dev).eval()
+    template = load_template(path)
+    return LoadedModel(path=path, model=model, tokenizer=tok, template=template, task=cfg["task"],
+                       kind=kind, config=cfg, labels=list(template.labels) if template else [], name=str(path))
+
+
+def load_model(name_or_run: str | Path, *, device: str | None = None, merge: bool = True) -> LoadedModel:
+    """The one entry point that decides "run directory or model name?".
+
+    A tuneprep training run loads through :func:`load_run` (its tuned weights, template and
+    config); anything else (a registry name such as ``smollm2-135m``, a local HF directory, a
+    hub id) loads as a base causal LM with ``path=None`` and ``kind="causal"``.
+    """
+    if is_run_dir(name_or_run):
+        return load_run(name_or_run, device=device, merge=merge)
+    model, tok = load_causal_lm(str(name_or_run), device=device)
+    return LoadedModel(path=None, model=model, tokenizer=tok, template=None, task=None, kind="causal",
+                       name=str(name_or_run))
 
 
 def load_causal_lm(name_or_path: str, *, device: str | None = None, merge: bool = True,
@@ -240,13 +286,9 @@ def load_causal_lm(name_or_path: str, *, device: str | None = None, merge: bool 
     or the full fine-tuned weights). The model sits on ``device`` (default: CUDA when present,
     else CPU) in bf16 on CUDA, fp32 on CPU. The tokenizer always has a pad token.
     """
-    from tuneprep.models.runtime import setup_torch
-
     dev = device or setup_torch()
     r = resolve_model(name_or_path)
     if r.kind == "run":
-        from tuneprep.train.rundir import load_run
-
         run = load_run(r.path, device=dev, merge=merge)
         if run.kind == "encoder":
             raise ModelError(f"{r.path}: an encoder classification run, not a causal LM (use load_run)")
@@ -267,8 +309,6 @@ def load_encoder(name_or_path: str = DEFAULT_ENCODER, *, device: str | None = No
 
     ``load_encoder("minilm-l6").encode(texts)`` gives 384-d embeddings. Offline for defaults.
     """
-    from tuneprep.models.runtime import setup_torch
-
     dev = device or setup_torch()
     r = resolve_model(name_or_path)
     if r.kind in ("causal", "run"):

@@ -12,7 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from tuneprep.datasets import SENTIMENT_LABELS
+from tuneprep.models.chat import answer_ids, fit_text, prompt_ids
 from tuneprep.models.prompt import ClassifyTemplate
+from tuneprep.models.registry import LoadedModel, load_model
+from tuneprep.models.runtime import release_memory
 
 PAD_MULTIPLE = 16
 
@@ -114,8 +118,6 @@ def score_labels(model: Any, tokenizer: Any, template: ClassifyTemplate, texts: 
     """
     import torch
 
-    from tuneprep.models.chat import answer_ids, fit_text, prompt_ids
-    from tuneprep.models.runtime import release_memory
 
     texts = list(texts)
     if not texts:
@@ -185,8 +187,6 @@ def generate(model: Any, tokenizer: Any, messages_list: Sequence[list[dict[str, 
     """
     import torch
 
-    from tuneprep.models.chat import prompt_ids
-    from tuneprep.models.runtime import release_memory
 
     prompts = [prompt_ids(tokenizer, list(m)) for m in messages_list]
     if not prompts:
@@ -220,26 +220,15 @@ def generate(model: Any, tokenizer: Any, messages_list: Sequence[list[dict[str, 
 def predict_labels(run_or_model: Any, texts: Sequence[str], batch_size: int = 16) -> list[dict[str, Any]]:
     """Predicted label per text: a list of ``{"label": str, "probs": {label: float}}`` in input order.
 
-    ``run_or_model``: a TrainedRun (tuneprep.train.rundir), a run directory path, or a
-    registry name / model path of a causal LM (scored zero-shot with the default template over
-    ``tuneprep.datasets.SENTIMENT_LABELS``, the label set of the bundled demo data).
+    ``run_or_model``: a LoadedModel (``tuneprep.models.registry.load_model``), a run directory
+    path, or a registry name / model path of a causal LM (scored zero-shot with the default
+    template over ``tuneprep.datasets.SENTIMENT_LABELS``, the label set of the bundled demo data).
     """
-    from tuneprep.train.rundir import TrainedRun, load_run
-
-    run = run_or_model
-    if not isinstance(run, TrainedRun):
-        from tuneprep.models.registry import is_run_dir
-
-        if is_run_dir(str(run)):
-            run = load_run(str(run))
-        else:
-            from tuneprep.datasets import SENTIMENT_LABELS
-            from tuneprep.models.registry import load_causal_lm
-
-            model, tok = load_causal_lm(str(run))
-            template = ClassifyTemplate(labels=list(SENTIMENT_LABELS))
-            probs = score_labels(model, tok, template, texts, batch_size=batch_size)
-            return _to_predictions(template.labels, probs)
+    run = run_or_model if isinstance(run_or_model, LoadedModel) else load_model(str(run_or_model))
+    if not run.is_run:
+        template = ClassifyTemplate(labels=list(SENTIMENT_LABELS))
+        probs = score_labels(run.model, run.tokenizer, template, texts, batch_size=batch_size)
+        return _to_predictions(template.labels, probs)
     if run.template is None:
         raise ValueError(f"{run.path}: an SFT run has no label set; use generate() instead")
     probs = score_labels(run.model, run.tokenizer, run.template, texts, batch_size=batch_size,

@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from tuneprep.errors import EXIT_USAGE, TuneprepError
+
 # Modules whose import registers operators. Each must import only light dependencies at top level.
 OP_MODULES = (
     "tuneprep.ops.clean",
@@ -129,7 +131,9 @@ def all_ops() -> dict[str, type[Op]]:
     return dict(sorted(_REGISTRY.items()))
 
 
-class UnknownOpError(KeyError):
+class UnknownOpError(TuneprepError, KeyError):
+    exit_code = EXIT_USAGE
+
     def __init__(self, name: str, suggestions: list[str]):
         self.name = name
         self.suggestions = suggestions

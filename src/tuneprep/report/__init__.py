@@ -1,21 +1,9 @@
-"""Self-contained HTML report (``build_report``): inline CSS and SVG, opens offline."""
+"""Self-contained HTML report: inline CSS and SVG, opens offline. It renders only what it is
+given (``render_report``); ``tuneprep.api.build_report`` loads run directories and compares."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from tuneprep.report.html import render_report
+from tuneprep.report.inputs import EvalView, PrepView, TrainView
 
-
-def build_report(out_html: str | Path, eval_dirs: Any = (), compare: Any = None, prep_dir: str | Path | None = None,
-                 train_dir: str | Path | None = None, title: str | None = None, top_k: int = 15) -> Path:
-    """Write one report covering eval dirs, a comparison, data preparation and training.
-
-    See ``tuneprep.report.html.build_report`` (imported lazily to keep ``tuneprep --help`` fast).
-    """
-    from tuneprep.report.html import build_report as _build
-
-    return _build(out_html, eval_dirs=eval_dirs, compare=compare, prep_dir=prep_dir, train_dir=train_dir,
-                  title=title, top_k=top_k)
-
-
-__all__ = ["build_report"]
+__all__ = ["render_report", "EvalView", "PrepView", "TrainView"]

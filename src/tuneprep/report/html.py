@@ -8,55 +8,17 @@ training loss, data preparation (records kept/rejected per step), leakage check,
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from tuneprep.report import svg
+import tuneprep.report.svg as svg
+from tuneprep.io.writers import atomic_open
+from tuneprep.report.inputs import EvalView, PrepView, TrainView
 from tuneprep.report.theme import CSS
 
 N_BINS = 10
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
-def _read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(obj, dict):
-                    out.append(obj)
-                if limit and len(out) >= limit:
-                    break
-    except OSError:
-        pass
-    return out
-
-
-class _Eval:
-    """What the report needs from one eval directory (every file optional but metrics.json)."""
-
-    def __init__(self, d: Path):
-        self.dir = d
-        self.metrics: dict[str, Any] = _read_json(d / "metrics.json") or {}
-        self.info: dict[str, Any] = _read_json(d / "eval.json") or {}
-        self.preds = _read_jsonl(d / "predictions.jsonl")
-        self.name = str(self.info.get("name") or d.resolve().name)
-        self.kind = "generation" if self.metrics.get("kind") == "generation" else "classification"
 
 
 def _pct(v: Any, digits: int = 1) -> str:
@@ -100,7 +62,7 @@ def _ci(m: Mapping[str, Any], key: str) -> str:
     return f'<div class="ci">95% CI {_pct(ci[0])}–{_pct(ci[1])}</div>'
 
 
-def _headline(evals: Sequence[_Eval]) -> str:
+def _headline(evals: Sequence[EvalView]) -> str:
     cards = []
     for i, e in enumerate(evals):
         m = e.metrics
@@ -163,7 +125,7 @@ def _pvalue(p: Any) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def _per_class(evals: Sequence[_Eval]) -> str:
+def _per_class(evals: Sequence[EvalView]) -> str:
     cls = [e for e in evals if e.kind == "classification" and e.metrics.get("per_class")]
     if not cls:
         return ""
@@ -187,7 +149,7 @@ def _per_class(evals: Sequence[_Eval]) -> str:
             f'</div>{chart}</div><div class="card"><table class="compact">{head}{"".join(body)}</table></div></section>')
 
 
-def _confusion(evals: Sequence[_Eval]) -> str:
+def _confusion(evals: Sequence[EvalView]) -> str:
     parts = []
     for e in evals:
         cm = e.metrics.get("confusion_matrix") or {}
@@ -202,7 +164,7 @@ def _confusion(evals: Sequence[_Eval]) -> str:
             f'<div class="grid">{"".join(parts)}</div></section>')
 
 
-def _calibration(evals: Sequence[_Eval]) -> str:
+def _calibration(evals: Sequence[EvalView]) -> str:
     series = []
     for e in evals:
         bins, ece = calibration_bins(e.preds)
@@ -216,10 +178,10 @@ def _calibration(evals: Sequence[_Eval]) -> str:
             f'a probability. ECE = expected calibration error.</p><div class="card narrow">{chart}</div></section>')
 
 
-def _training(train_dir: Path | None) -> str:
-    if train_dir is None:
+def _training(train: TrainView | None) -> str:
+    if train is None:
         return ""
-    log = _read_jsonl(Path(train_dir) / "train_log.jsonl")
+    log = train.log
     loss: list[tuple[float, float]] = []
     eval_loss: list[tuple[float, float]] = []
     for i, row in enumerate(log):
@@ -230,9 +192,9 @@ def _training(train_dir: Path | None) -> str:
             loss.append((float(step), float(row["loss"])))
         if isinstance(row.get("eval_loss"), (int, float)):
             eval_loss.append((float(step), float(row["eval_loss"])))
-    cfg = _read_json(Path(train_dir) / "config.json") or {}
+    cfg = train.config
     opts = cfg.get("train") if isinstance(cfg.get("train"), dict) else {}
-    summary = _read_json(Path(train_dir) / "metrics.json") or {}
+    summary = train.summary
     merged = {**opts, **{k: v for k, v in cfg.items() if not isinstance(v, (dict, list))}, **{
         k: v for k, v in summary.items() if not isinstance(v, (dict, list))}}
     facts = []
@@ -247,13 +209,13 @@ def _training(train_dir: Path | None) -> str:
     chart = svg.line_chart(series, "Training loss", "step", "loss") if loss else '<p class="muted">no loss log</p>'
     facts_html = f'<dl class="facts-list">{"".join(facts)}</dl>' if facts else ""
     return (f'<section id="training"><h2>Training</h2><div class="card"><div class="muted small">'
-            f'{escape(str(train_dir))}</div>{chart}{facts_html}</div></section>')
+            f'{escape(str(train.dir))}</div>{chart}{facts_html}</div></section>')
 
 
-def _data(prep_dir: Path | None) -> str:
-    if prep_dir is None:
+def _data(prep: PrepView | None) -> str:
+    if prep is None:
         return ""
-    stats = _read_json(Path(prep_dir) / "stats.json")
+    stats = prep.stats
     if not isinstance(stats, dict) or not isinstance(stats.get("steps"), list):
         return ""
     steps = []
@@ -276,7 +238,7 @@ def _data(prep_dir: Path | None) -> str:
     splits = stats.get("splits")
     if isinstance(splits, dict) and splits:
         inv += '<p class="muted">splits: ' + ", ".join(f"{escape(str(k))} {v:,}" for k, v in splits.items()) + "</p>"
-    man = _read_json(Path(prep_dir) / "manifest.json")
+    man = prep.manifest
     prov = ""
     if isinstance(man, dict):
         bits = []
@@ -294,11 +256,11 @@ def _data(prep_dir: Path | None) -> str:
     head = ("<tr><th>step</th><th class='num'>in</th><th class='num'>out</th><th class='num'>dropped</th><th>reasons</th>"
             "<th class='num'>seconds</th></tr>")
     return (f'<section id="data"><h2>Data preparation</h2><div class="card"><div class="muted small">'
-            f'{escape(str(prep_dir))}</div>{prov}{inv}{svg.funnel(steps, "Records kept and dropped per step")}</div>'
+            f'{escape(str(prep.dir))}</div>{prov}{inv}{svg.funnel(steps, "Records kept and dropped per step")}</div>'
             f'<div class="card"><table class="compact">{head}{"".join(rows)}</table></div></section>')
 
 
-def _leakage(evals: Sequence[_Eval]) -> str:
+def _leakage(evals: Sequence[EvalView]) -> str:
     rows = []
     for e in evals:
         lk = e.info.get("leakage")
@@ -320,10 +282,10 @@ def _leakage(evals: Sequence[_Eval]) -> str:
             f'<div class="card"><table class="compact">{head}{"".join(rows)}</table></div></section>')
 
 
-def _errors(evals: Sequence[_Eval], top_k: int) -> str:
+def _errors(evals: Sequence[EvalView], top_k: int) -> str:
     parts = []
     for e in evals:
-        ea = e.info.get("error_analysis") if isinstance(e.info.get("error_analysis"), dict) else None
+        ea = e.error_analysis
         if e.kind == "generation":
             worst = sorted(e.preds, key=lambda p: p.get("rouge_l", 0.0))[:top_k]
             if not worst:
@@ -337,9 +299,7 @@ def _errors(evals: Sequence[_Eval], top_k: int) -> str:
                          f'<th>reference</th><th>answer</th><th>ROUGE-L</th></tr>{rows}</table></div>')
             continue
         if ea is None:
-            from tuneprep.evaluate.review import error_analysis
-
-            ea = error_analysis(e.preds, e.metrics, top_k=top_k)
+            continue
         pairs = "".join(f"<tr><td>{escape(str(p['gold']))}</td><td>{escape(str(p['predicted']))}</td>"
                         f"<td class='num'>{p['count']}</td><td class='num'>{_pct(p['share_of_errors'], 0)}%</td></tr>"
                         for p in ea.get("confusion_pairs", [])[:6])
@@ -360,7 +320,7 @@ def _errors(evals: Sequence[_Eval], top_k: int) -> str:
     return f'<section id="errors"><h2>Errors</h2>{"".join(parts)}</section>'
 
 
-def _details(evals: Sequence[_Eval]) -> str:
+def _details(evals: Sequence[EvalView]) -> str:
     rows = []
     for e in evals:
         i = e.info
@@ -376,28 +336,17 @@ def _details(evals: Sequence[_Eval]) -> str:
     return f'<section id="details"><h2>Run details</h2><div class="card"><table>{head}{"".join(rows)}</table></div></section>'
 
 
-def build_report(out_html: str | Path, eval_dirs: Sequence[str | Path] = (), compare: Mapping[str, Any] | str | Path | None = None,
-                 prep_dir: str | Path | None = None, train_dir: str | Path | None = None, title: str | None = None,
-                 top_k: int = 15) -> Path:
-    """Write one self-contained HTML report covering eval dirs (e.g. base vs tuned) and returns its path.
+def render_report(out_html: str | Path, evals: Sequence[EvalView] = (), compare: Mapping[str, Any] | None = None,
+                  prep: PrepView | None = None, train: TrainView | None = None, title: str | None = None,
+                  top_k: int = 15) -> Path:
+    """Write one self-contained HTML report of what it is given; returns its path.
 
-    ``compare``: a ``compare_runs`` result (or a path to compare.json); when omitted and there
-    are several eval dirs on the same test ids, it is computed. ``prep_dir``: a recipe run dir
-    (stats.json); ``train_dir``: a training run dir (train_log.jsonl, config.json).
+    ``evals``: loaded evaluations (e.g. base vs tuned); ``compare``: a ``compare_runs`` result;
+    ``prep``: a recipe run's stats and manifest; ``train``: a training run's log and config.
+    Sections without input are left out. ``tuneprep.api.build_report`` loads these from
+    directories and runs the comparison.
     """
-    evals = [_Eval(Path(d)) for d in eval_dirs]
-    cmp: Mapping[str, Any] | None
-    if isinstance(compare, (str, Path)):
-        cmp = _read_json(Path(compare))
-    else:
-        cmp = compare
-    if cmp is None and len(evals) >= 2:
-        from tuneprep.evaluate.compare import CompareError, compare_runs
-
-        try:
-            cmp = compare_runs([e.dir for e in evals])
-        except (CompareError, ValueError):
-            cmp = None
+    cmp = compare
     title = title or ("tuneprep report: " + " vs ".join(e.name for e in evals) if evals else "tuneprep report")
     nav = [("headline", "Metrics"), ("compare", "Comparison"), ("per-class", "Per class"), ("confusion", "Confusion"),
            ("calibration", "Calibration"), ("training", "Training"), ("data", "Data"), ("leakage", "Held-out"),
@@ -408,8 +357,8 @@ def build_report(out_html: str | Path, eval_dirs: Sequence[str | Path] = (), com
         _per_class(evals),
         _confusion(evals),
         _calibration(evals),
-        _training(Path(train_dir) if train_dir else None),
-        _data(Path(prep_dir) if prep_dir else None),
+        _training(train),
+        _data(prep),
         _leakage(evals),
         _errors(evals, top_k),
         _details(evals) if evals else "",
@@ -428,8 +377,6 @@ def build_report(out_html: str | Path, eval_dirs: Sequence[str | Path] = (), com
           'Intervals are seeded percentile bootstraps over test records.</footer></body></html>\n'
     )
     out = Path(out_html)
-    from tuneprep.io.writers import atomic_open
-
     with atomic_open(out) as fh:
         fh.write(doc.encode("utf-8"))
     return out

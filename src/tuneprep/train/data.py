@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneprep.errors import TuneprepError
 from tuneprep.io.fingerprint import sha256_file
 from tuneprep.records import ROLES
 
 MAX_LISTED = 20  # problems listed in one error message
 
 
-class TrainDataError(ValueError):
+class TrainDataError(TuneprepError, ValueError):
     """Training data that cannot be used; ``problems`` holds one line per bad record."""
 
     def __init__(self, message: str, problems: list[str] | None = None):

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneprep.errors import TuneprepError
+from tuneprep.models import rundir as R
 from tuneprep.models.prompt import ClassifyTemplate
-from tuneprep.train import rundir as R
 from tuneprep.train.config import TrainConfig
 from tuneprep.train.data import (
     DataSource,
@@ -24,7 +25,7 @@ from tuneprep.train.data import (
 )
 
 
-class RunDirError(RuntimeError):
+class RunDirError(TuneprepError, RuntimeError):
     """The output run directory is in a state that forbids this action (exists, nothing to resume)."""
 
 

@@ -1,4 +1,4 @@
-"""Terminal side of ``tuneprep run`` and ``tuneprep ops``: progress bars, tables, exit codes."""
+"""``tuneprep run`` and ``tuneprep ops``: progress bars, tables, exit codes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from tuneprep.datasets import DatasetError
+from tuneprep.engine.local import RunError, run_recipe
+from tuneprep.io.readers import InputError
+from tuneprep.ops.base import UnknownOpError, all_ops, get_op
+from tuneprep.recipe import RecipeError, load_recipe
 
 err = Console(stderr=True)
 stdout = Console()
@@ -68,11 +75,6 @@ def stats_table(stats: dict[str, Any]) -> Table:
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
-    from tuneprep.datasets import DatasetError
-    from tuneprep.engine.local import RunError, run_recipe
-    from tuneprep.io.readers import InputError
-    from tuneprep.recipe import RecipeError, load_recipe
-
     try:
         recipe = load_recipe(recipe_path)
     except RecipeError as e:
@@ -117,8 +119,6 @@ def _type_name(ann: Any) -> str:
 
 def print_ops(name: str | None = None, json_out: bool = False) -> int:
     """``tuneprep ops``: every operator with its parameters and defaults."""
-    from tuneprep.ops.base import UnknownOpError, all_ops, get_op
-
     try:
         ops = {name: get_op(name)} if name else all_ops()
     except UnknownOpError as e:
@@ -141,3 +141,28 @@ def print_ops(name: str | None = None, json_out: bool = False) -> int:
         table.add_row(n, d["kind"], d["description"], params or "—")
     stdout.print(table)
     return 0
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` and ``ops`` to the main app."""
+
+    @app.command()
+    def run(
+        recipe: Path = typer.Argument(..., help="Recipe YAML file."),
+        workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0 = all cores)."),
+        out: Path | None = typer.Option(None, "--out", help="Override output.path of the recipe."),
+        fresh: bool = typer.Option(False, "--fresh", help="Ignore completed shards of an earlier run."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+        shard_bytes: int | None = typer.Option(None, "--shard-bytes", help="Shard size in bytes (default: automatic)."),
+    ) -> None:
+        """Run a recipe: read, clean, filter, dedup, split; write data, rejects, stats, manifest."""
+        raise typer.Exit(run_recipe_cli(recipe, workers=workers, out=out, fresh=fresh, quiet=quiet,
+                                        shard_bytes=shard_bytes))
+
+    @app.command()
+    def ops(
+        name: str | None = typer.Argument(None, help="Show one operator only."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """List every operator with its parameters and defaults."""
+        raise typer.Exit(print_ops(name, json_out))

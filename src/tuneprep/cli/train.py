@@ -7,6 +7,14 @@ from pathlib import Path
 
 import typer
 
+from tuneprep.io.readers import load_records
+from tuneprep.models.registry import ModelError, is_run_dir, list_models
+from tuneprep.models.scoring import generate, predict_labels
+from tuneprep.train.config import TrainConfig
+from tuneprep.train.data import TrainDataError
+from tuneprep.train.rundir import load_run
+from tuneprep.train.trainer import RunDirError, prepare, train
+
 
 def _labels_opt(labels: str | None) -> list[str] | None:
     if labels is None:
@@ -79,11 +87,6 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
         from rich.console import Console
 
-        from tuneprep.models.registry import ModelError
-        from tuneprep.train.config import TrainConfig
-        from tuneprep.train.data import TrainDataError
-        from tuneprep.train.trainer import RunDirError, prepare, train
-
         err = Console(stderr=True)
         try:
             cfg = TrainConfig(data=data, out=str(out), task=task, model=model, method=method, epochs=epochs,
@@ -127,13 +130,10 @@ def register(app: typer.Typer) -> None:
         """Predict labels (classify runs) or generate answers (SFT runs) for --text or --file."""
         from rich.console import Console
 
-        from tuneprep.models.registry import ModelError, is_run_dir
-
         err = Console(stderr=True)
         texts = list(text or [])
         ids: list[str | None] = [None] * len(texts)
         if file is not None:
-            from tuneprep.io.readers import load_records
 
             recs = load_records(file)
             texts += [r.get("text", "") for r in recs]
@@ -142,8 +142,6 @@ def register(app: typer.Typer) -> None:
             err.print("[red]error:[/red] give --text or --file")
             raise typer.Exit(2)
         try:
-            from tuneprep.models.scoring import generate, predict_labels
-            from tuneprep.train.rundir import load_run
 
             if is_run_dir(run):
                 r = load_run(run)
@@ -168,8 +166,6 @@ def register(app: typer.Typer) -> None:
         """List the registry models (offline defaults) and whether they are installed/converted."""
         from rich.console import Console
         from rich.table import Table
-
-        from tuneprep.models.registry import list_models
 
         rows = list_models()
         if json_out:

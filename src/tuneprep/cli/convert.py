@@ -1,10 +1,14 @@
-"""CLI verbs of the io area: format conversion (registered into the main app by tuneprep.cli)."""
+"""CLI verbs of the io area: ``convert`` and ``inspect`` (registered by tuneprep.cli)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
+
+from tuneprep.io.converters import convert_file
+from tuneprep.io.inspect import inspect_cli
+from tuneprep.io.readers import FORMATS, InputError
 
 
 def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt: str | None,
@@ -15,9 +19,6 @@ def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt
     """
     import orjson
     from rich.console import Console
-
-    from tuneprep.io.converters import convert_file
-    from tuneprep.io.readers import InputError
 
     err = Console(stderr=True)
     try:
@@ -55,3 +56,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Convert chat/SFT data between styles; bad rows go to DST.rejects.jsonl."""
         raise typer.Exit(convert_cli(src, dst, from_style, to_style, fmt, strict, json_out))
+
+    @app.command()
+    def inspect(
+        path: Path = typer.Argument(..., help="Any supported data file (or a glob in quotes)."),
+        format: str | None = typer.Option(None, "--format", help=f"Force a format ({', '.join(FORMATS)})."),
+        text_field: str = typer.Option("text", help="Field holding the text."),
+        label_field: str | None = typer.Option(None, help="Field holding the label."),
+        json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Profile a data file: counts, lengths, duplicates, labels, fields, parse errors."""
+        raise typer.Exit(inspect_cli(path, format, text_field, label_field, json_out))

@@ -12,7 +12,16 @@ from typing import Any
 
 import typer
 
+from tuneprep.annotate.agreement import AgreementError, agreement_report, consensus, load_judgements
+from tuneprep.annotate.core import AnnotateError, check_labels, summarize
+from tuneprep.annotate.interchange import export_records, import_records
+from tuneprep.annotate.issues import find_issues
+from tuneprep.annotate.methods import annotate_records
+from tuneprep.annotate.report import annotator_report, load_gold, render_table
 from tuneprep.datasets import SENTIMENT_LABELS
+from tuneprep.io.readers import InputError, load_records
+from tuneprep.io.writers import write_records
+from tuneprep.serve import ServeError, serve
 
 annotate_app = typer.Typer(
     name="annotate",
@@ -31,10 +40,6 @@ def _fail(message: str) -> None:
 
 def _errors() -> tuple[type[BaseException], ...]:
     from pydantic import ValidationError
-
-    from tuneprep.annotate.agreement import AgreementError
-    from tuneprep.annotate.core import AnnotateError
-    from tuneprep.io.readers import InputError
 
     return (AnnotateError, AgreementError, InputError, ValidationError, FileNotFoundError)
 
@@ -115,11 +120,6 @@ def label_cmd(
     try:
         import yaml
 
-        from tuneprep.annotate.core import check_labels, summarize
-        from tuneprep.annotate.methods import annotate_records
-        from tuneprep.io.readers import load_records
-        from tuneprep.io.writers import write_records
-
         label_set = check_labels(_split(labels), "--labels")
         cfg = yaml.safe_load(config.read_text()) if config else {}
         params = method_params(method, pos_threshold=pos_threshold, neg_threshold=neg_threshold, rules=rules,
@@ -136,7 +136,6 @@ def label_cmd(
         if summary["unlabeled_reasons"]:
             con.print(f"unlabeled because: {summary['unlabeled_reasons']}", highlight=False)
         if report:
-            from tuneprep.annotate.report import annotator_report, load_gold, render_table
 
             rep = annotator_report(labeled, load_gold(str(gold)) if gold else None)
             report.write_text(json.dumps(rep, indent=2) + "\n")
@@ -159,8 +158,6 @@ def report_cmd(
     from rich.console import Console
 
     try:
-        from tuneprep.annotate.report import annotator_report, load_gold, render_table
-        from tuneprep.io.readers import load_records
 
         records = load_records(data, text_field=None)
         rep = annotator_report(records, load_gold(str(gold), label_field=label_field) if gold else None)
@@ -186,12 +183,10 @@ def agreement_cmd(
 ) -> None:
     """Percent agreement, Cohen's kappa (per pair and mean), Fleiss' kappa, Krippendorff's alpha."""
     try:
-        from tuneprep.annotate.agreement import agreement_report, consensus, load_judgements
 
         j = load_judgements(file, level, _split(order) or None)  # type: ignore[arg-type]
         rep = agreement_report(j)
         if consensus_out:
-            from tuneprep.io.writers import write_records
 
             write_records(consensus_out, consensus(j))
     except _errors() as e:
@@ -242,9 +237,6 @@ def issues_cmd(
     from rich.console import Console
 
     try:
-        from tuneprep.annotate.issues import find_issues
-        from tuneprep.io.readers import load_records
-        from tuneprep.io.writers import write_records
 
         records = load_records(data, text_field=text_field, label_field=label_field, id_field=id_field)
         queue, summary = find_issues(records, model=model, folds=folds, seed=seed)
@@ -267,8 +259,6 @@ def export_cmd(
 ) -> None:
     """Export records for a labeling UI, with the method's answers as pre-annotations."""
     try:
-        from tuneprep.annotate.interchange import export_records
-        from tuneprep.io.readers import load_records
 
         n = export_records(load_records(data, text_field=None), to, out, _split(labels) or None)
     except _errors() as e:
@@ -288,8 +278,6 @@ def import_cmd(
 ) -> None:
     """Import human labels from a labeling UI's export (every annotator's judgement kept in meta)."""
     try:
-        from tuneprep.annotate.interchange import import_records
-        from tuneprep.io.writers import write_records
 
         records, judged = import_records(file, from_, text_field=text_field, label_field=label_field)
         write_records(out, records)
@@ -310,8 +298,6 @@ def serve_cmd(
 ) -> None:
     """Serve a model or tuned run with an OpenAI-compatible API (/v1/chat/completions, /v1/completions)."""
     import logging
-
-    from tuneprep.serve import ServeError, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:

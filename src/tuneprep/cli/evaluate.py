@@ -12,6 +12,17 @@ from typing import Any
 
 import typer
 
+from tuneprep.api import build_report
+from tuneprep.api import evaluate as api_evaluate
+from tuneprep.evaluate.compare import CompareError, compare_runs
+from tuneprep.evaluate.data import EvalDataError
+from tuneprep.evaluate.metrics import MetricsInputError, metrics_from_file
+from tuneprep.evaluate.predictions import EvalDirError
+from tuneprep.evaluate.runner import EvalConfig, EvalError
+from tuneprep.io.readers import InputError
+from tuneprep.io.writers import atomic_open
+from tuneprep.models.registry import ModelError
+
 
 def _fail(msg: str) -> None:
     print(f"error: {msg}", file=sys.stderr)
@@ -133,8 +144,6 @@ def register(app: typer.Typer) -> None:
 
         Predictions outside the label set (or missing) are 'unparseable' and count as wrong.
         """
-        from tuneprep.evaluate.metrics import MetricsInputError, metrics_from_file
-        from tuneprep.io.readers import InputError
 
         try:
             m = metrics_from_file(str(pred_file), label_field, pred_field, labels=_labels(labels),
@@ -169,10 +178,6 @@ def register(app: typer.Typer) -> None:
         """Evaluate a model on held-out records: metrics, predictions, review queue, HTML report."""
         from pydantic import ValidationError
 
-        from tuneprep.evaluate.data import EvalDataError
-        from tuneprep.evaluate.runner import EvalConfig, EvalError, evaluate
-        from tuneprep.io.readers import InputError
-
         if method not in (None, "loglik", "generate"):
             _fail(f"--method must be loglik or generate, not {method!r}")
         try:
@@ -180,7 +185,7 @@ def register(app: typer.Typer) -> None:
                              batch_size=batch_size, labels=_labels(labels), strict=strict,
                              train_data=[str(p) for p in train_data], near_threshold=near_threshold,
                              max_new_tokens=max_new_tokens, name=name, report=not no_report)
-            res = evaluate(cfg, progress=not quiet)
+            res = api_evaluate(cfg, progress=not quiet)
         except ValidationError as e:
             _fail(str(e))
             return
@@ -188,8 +193,6 @@ def register(app: typer.Typer) -> None:
             _fail(str(e))
             return
         except Exception as e:  # model loading errors come from several libraries
-            from tuneprep.models.registry import ModelError
-
             if isinstance(e, ModelError):
                 _fail(str(e))
             raise
@@ -214,8 +217,6 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Compare eval runs on the same test ids: paired bootstrap CIs of differences, McNemar's test."""
-        from tuneprep.evaluate.compare import CompareError, compare_runs
-        from tuneprep.evaluate.predictions import EvalDirError
 
         try:
             res = compare_runs(dirs, n_boot=n_boot, seed=seed)
@@ -223,12 +224,10 @@ def register(app: typer.Typer) -> None:
             _fail(str(e))
             return
         if out is not None:
-            from tuneprep.io.writers import atomic_open
 
             with atomic_open(out) as fh:
                 fh.write((json.dumps(res, indent=2) + "\n").encode())
         if report is not None:
-            from tuneprep.report import build_report
 
             build_report(report, eval_dirs=dirs, compare=res)
         if json_out:

@@ -1,0 +1,5 @@
+"""``python -m tuneprep.cli``."""
+
+from tuneprep.cli import main
+
+main()
