@@ -55,7 +55,7 @@ CHATTERBOT = PackagedFile(
     "86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154",
 )
 
-# Rotten Tomatoes categories → sentiment labels (DESIGN.md): one source of truth.
+# Rotten Tomatoes categories → sentiment labels (docs/architecture.md): one source of truth.
 RT_LABELS = {"fresh": "positive", "rotten": "negative", "plot": "neutral"}
 SENTIMENT_LABELS = ["positive", "negative", "neutral"]
 

@@ -1,4 +1,4 @@
-"""The YAML recipe (DESIGN.md): a pydantic model, validated with precise errors.
+"""The YAML recipe (docs/architecture.md): a pydantic model, validated with precise errors.
 
 Errors name the offending key, its line in the YAML file, and the allowed values or a
 did-you-mean. ``load_recipe`` raises ``RecipeError``; the CLI turns it into exit status 2.
@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
+from tuneprep.io.readers import FORMATS, RecordSource
 from tuneprep.records import FieldMapping
 
 
@@ -31,7 +32,7 @@ class InputConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str | list[str]
-    format: Literal["jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf"] | None = None
+    format: Literal[FORMATS] | None = None  # type: ignore[valid-type]  # the reader registry's formats
     text_field: str | None = "text"
     id_field: str | None = None
     label_field: str | None = None
@@ -45,6 +46,10 @@ class InputConfig(BaseModel):
     @classmethod
     def _str_keys(cls, v: Any) -> Any:
         return {str(k): str(val) for k, val in v.items()} if isinstance(v, dict) else v
+
+    def record_source(self) -> RecordSource:
+        """What ``tuneprep.io.readers.iter_records`` needs to turn this input's rows into records."""
+        return RecordSource(self.mapping(), self.label_map, self.convert_from)
 
     def mapping(self) -> FieldMapping:
         return FieldMapping(text_field=None if self.convert_from else self.text_field, id_field=self.id_field,

@@ -1,4 +1,4 @@
-"""The record contract (see DESIGN.md): reserved keys, stable ids, field mapping.
+"""The record contract (docs/architecture.md): reserved keys, stable ids, field mapping.
 
 A record is a plain ``dict``. Reserved keys: ``id``, ``text`` or ``messages``, ``label``,
 ``meta``. Everything else from the input is kept as-is.

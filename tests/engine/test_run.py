@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -156,9 +155,9 @@ def test_kill_and_resume_gives_the_same_output(tmp_path, rt_path):
     killed = tmp_path / "k.yaml"
     killed.write_text(yaml.safe_dump({**base, "output": {"path": str(tmp_path / "killed")}}))
     args = [sys.executable, "-m", "tuneprep.cli", "run", str(killed), "-q", "-w", "1", "--shard-bytes", "300000"]
-    # The hook SIGKILLs the whole process group right after shard 3 is recorded as done.
-    proc = subprocess.run(args, capture_output=True, text=True, start_new_session=True,
-                          env={**os.environ, "TUNEPREP_FAULT_AFTER_SHARD": "3"})
+    # The wrapper SIGKILLs the whole process group right after shard 3 is recorded as done.
+    crash = [sys.executable, str(Path(__file__).with_name("crash_after_shard.py")), "3", *args[3:]]
+    proc = subprocess.run(crash, capture_output=True, text=True, start_new_session=True)
     assert proc.returncode == -9
     work = tmp_path / "killed" / ".work"
     assert len(list(work.glob("shard-*.done.json"))) == 4

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tuneprep.io import readers
+from tuneprep.io import lines
 from tuneprep.io.readers import byte_ranges, is_splittable, read_rows
 
 PIECES = [
@@ -55,7 +55,7 @@ def test_any_split_points_partition_the_file(tmp_path: Path, fmt: str) -> None:
         # Ranges read in any order (workers finish in any order) number their lines the same.
         spans = list(zip(bounds[:-1], bounds[1:], strict=True))
         rng.shuffle(spans)
-        readers._LINE_CHECKPOINTS.clear()
+        lines._LINE_CHECKPOINTS.clear()
         shuffled = sorted(row for s, e in spans for row in key(read_rows(path, fmt, s, e)))
         assert shuffled == sorted(whole)
 

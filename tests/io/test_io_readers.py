@@ -349,7 +349,7 @@ def _random_json_value(rng, depth: int = 0):
 def test_streamed_array_equals_whole_parse(tmp_path: Path) -> None:
     import random
 
-    from tuneprep.io.readers import _read_json_array
+    from tuneprep.io.jsonfile import _read_json_array
 
     rng = random.Random(5)
     p = tmp_path / "a.json"

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import time
-from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -29,37 +28,36 @@ from pathlib import Path
 from typing import IO, Any
 
 import orjson
-import xxhash
 
 from tuneprep.datasets import resolve_input
+from tuneprep.engine.shard import (
+    CHUNK,
+    RejectFiles,
+    Shard,
+    _apply_steps,
+    _id_hash,
+    _reject,
+    n_parallel_steps,
+    process_shard,
+    repeated_id_hashes,
+)
 from tuneprep.engine.split import assign_splits, split_keys
 from tuneprep.engine.stats import StepStats, step_names
+from tuneprep.engine.workdir import WorkDir
 from tuneprep.errors import TuneprepError
 from tuneprep.io.fingerprint import sha256_file
-from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable, read_rows
+from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable
 from tuneprep.io.writers import atomic_open, dumps_line
-from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, Op, build_op
+from tuneprep.ops.base import GlobalOp, Item, build_op
 from tuneprep.recipe import Recipe
-from tuneprep.records import RecordError, to_record
 from tuneprep.version import __version__
 
-CHUNK = 512  # records processed together (batched ops get sub-batches of their own size)
 MIN_SHARD = 4 << 20
 MAX_SHARD = 64 << 20
 
 
 class RunError(TuneprepError, RuntimeError):
     """A run that cannot complete (bad input glob, accounting mismatch...)."""
-
-
-@dataclass
-class Shard:
-    index: int
-    path: str
-    fmt: str
-    start: int | None
-    end: int | None
-    size: int
 
 
 @dataclass
@@ -124,220 +122,6 @@ def _plan_hash(recipe: Recipe, shards: list[Shard]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def n_parallel_steps(ops: list[Op]) -> int:
-    """How many leading steps run inside the workers (everything before the first global step)."""
-    for i, op in enumerate(ops):
-        if isinstance(op, GlobalOp):
-            return i
-    return len(ops)
-
-
-# --- phase A: workers -----------------------------------------------------------------------------
-
-_WORKER_OPS: dict[str, list[Op]] = {}
-
-
-def _ops_for(recipe: Recipe) -> list[Op]:
-    key = recipe.hash()
-    if key not in _WORKER_OPS:
-        ops = [build_op(s.op, s.params()) for s in recipe.steps]
-        for op in ops:
-            op.setup()
-        _WORKER_OPS[key] = ops
-    return _WORKER_OPS[key]
-
-
-def _reject(fh: IO[bytes], step: str, reason: str, source: str, *, record: Any = None, raw: str | None = None,
-            detail: dict[str, Any] | None = None) -> None:
-    rej: dict[str, Any] = {"step": step, "reason": reason, "source": source}
-    if detail:
-        rej.update({k: v for k, v in detail.items() if k == "duplicate_of"})
-        rest = {k: v for k, v in detail.items() if k != "duplicate_of"}
-        if rest:
-            rej["detail"] = rest
-    if raw is not None:
-        rej["raw"] = raw
-    else:
-        rej["record"] = record
-    fh.write(dumps_line(rej))
-
-
-def _convert(obj: Any, style: str) -> Any:
-    from tuneprep.io.converters import convert_row, detect_style
-
-    if not isinstance(obj, dict):
-        return obj
-    if style == "auto":
-        detected = detect_style(obj)
-        if detected is None:
-            raise RecordError("unknown_chat_format", "cannot tell the chat format of this row "
-                              "(expected messages, conversations, instruction/output or prompt/completion)")
-        style = detected
-    return convert_row(obj, style)
-
-
-class RejectFiles:
-    """One rejects file per step label (``read``, ``3:filter.length``...), opened on first use.
-
-    A shard's files need no atomic rename: they only count once the shard's done marker, written
-    after they are closed, exists; a rerun overwrites them.
-    """
-
-    def __init__(self, prefix: Path | str, mode: str = "wb"):
-        self.prefix = str(prefix)
-        self.mode = mode
-        self.files: dict[str, IO[bytes]] = {}
-
-    @staticmethod
-    def filename(label: str) -> str:
-        return label.replace(":", "-") + ".jsonl"
-
-    def __call__(self, label: str) -> IO[bytes]:
-        if label not in self.files:
-            self.files[label] = open(self.prefix + self.filename(label), self.mode)  # noqa: SIM115
-        return self.files[label]
-
-    def close(self) -> list[str]:
-        for fh in self.files.values():
-            fh.close()
-        return list(self.files)
-
-
-def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list[StepStats],
-                 rej: Callable[[str], IO[bytes]]) -> list[Item]:
-    """Run items through per-record/batched ops, writing drops to the step's rejects file."""
-    for op, name, st in zip(ops, names, stats, strict=True):
-        if not items:
-            break
-        t0 = time.perf_counter()
-        st.records_in += len(items)
-        if isinstance(op, BatchOp):
-            results: list[dict[str, Any] | Drop] = []
-            for b in range(0, len(items), op.batch_size):
-                results.extend(op.apply_batch([it.record for it in items[b: b + op.batch_size]]))
-        else:
-            results = [op.apply(it.record) for it in items]  # type: ignore[attr-defined]
-        kept = []
-        for it, res in zip(items, results, strict=True):
-            if isinstance(res, Drop):
-                st.dropped[res.reason] += 1
-                _reject(rej(name), name.split(":", 1)[1], res.reason, it.source, record=it.record, detail=res.detail)
-            else:
-                it.record = res
-                kept.append(it)
-        st.records_out += len(kept)
-        st.seconds += time.perf_counter() - t0
-        items = kept
-    return items
-
-
-def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
-    """Worker: read one shard, map rows to records, run the leading steps; returns the shard stats."""
-    recipe = Recipe.model_validate_json(recipe_json)
-    ops = _ops_for(recipe)
-    k = n_parallel_steps(ops)
-    names = step_names([s.op for s in recipe.steps])
-    prep = ops[k] if k < len(ops) else None
-    mapping = recipe.input.mapping()
-    label_map = recipe.input.label_map
-    convert = recipe.input.convert_from
-    read_st = StepStats("read")
-    stats = [StepStats(n) for n in names[1: k + 1]]
-    base = Path(work) / f"shard-{shard.index:05d}"
-    t_read = 0.0
-    rejects = RejectFiles(f"{base}.rejects.")
-    id_hashes = array("Q")
-    with atomic_open(f"{base}.kept.jsonl") as kept_fh:
-        rows = read_rows(shard.path, shard.fmt, shard.start, shard.end)
-        done = False
-        while not done:
-            t0 = time.perf_counter()
-            items: list[Item] = []
-            for row in rows:
-                read_st.records_in += 1
-                source = f"{shard.path}:{row.line}"
-                if row.error:
-                    read_st.dropped[row.reason] += 1
-                    _reject(rejects("read"), "read", row.reason, source, raw=row.raw, detail={"error": row.error})
-                else:
-                    try:
-                        obj = _convert(row.obj, convert) if convert else row.obj
-                        rec = to_record(obj, mapping, shard.path, row.line)
-                    except RecordError as e:
-                        read_st.dropped[e.reason] += 1
-                        _reject(rejects("read"), "read", e.reason, source, record=row.obj,
-                                detail={"error": str(e), **({"field": e.field} if e.field else {})})
-                    else:
-                        if label_map and isinstance(rec.get("label"), str):
-                            rec["label"] = label_map.get(rec["label"], rec["label"])
-                        items.append(Item(source, rec))
-                if len(items) >= CHUNK:
-                    break
-            else:
-                done = True
-            read_st.records_out += len(items)
-            t_read += time.perf_counter() - t0
-            items = _apply_steps(items, ops[:k], names[1: k + 1], stats, rejects)
-            for it in items:
-                id_hashes.append(_id_hash(it.record))
-                line: dict[str, Any] = {"s": it.source, "r": it.record}
-                if prep is not None:
-                    key = prep.prepare(it.record)  # type: ignore[attr-defined]
-                    if key is not None:
-                        line["k"] = key
-                kept_fh.write(orjson.dumps(line) + b"\n")
-    import numpy as np
-
-    with atomic_open(f"{base}.ids.u64") as fh:  # sorted, so phase B can merge the runs by hash range
-        fh.write(np.sort(np.frombuffer(id_hashes, dtype=np.uint64)).tobytes())
-    read_st.seconds = t_read
-    result = {"shard": shard.index, "steps": [read_st.to_json()] + [s.to_json() for s in stats],
-              "kept": stats[-1].records_out if stats else read_st.records_out,
-              "rejects": rejects.close()}
-    with atomic_open(f"{base}.done.json") as fh:
-        fh.write(orjson.dumps(result))
-    if os.environ.get("TUNEPREP_FAULT_AFTER_SHARD") == str(shard.index):
-        # Test hook: simulate a crash (SIGKILL of the whole run) right after this shard completes.
-        os.killpg(os.getpgrp(), 9)
-    return result
-
-
-def _id_hash(record: dict[str, Any]) -> int:
-    return xxhash.xxh3_64_intdigest(str(record.get("id")).encode("utf-8", "surrogatepass"))
-
-
-def repeated_id_hashes(runs: list[Path], bucket_bytes: int = 32 << 20) -> set[int]:
-    """Hashes present more than once across sorted uint64 runs, holding ~``bucket_bytes`` at a time.
-
-    This keeps the duplicate-id check's memory bounded whatever the input size: only the
-    (rare) hashes seen twice are kept, and exact ids are compared for those alone.
-    """
-    import numpy as np
-
-    sizes = [p.stat().st_size // 8 if p.exists() else 0 for p in runs]
-    n_buckets = max(1, -(-sum(sizes) * 8 // bucket_bytes))
-    starts = [0] * len(runs)
-    found: set[int] = set()
-    for b in range(n_buckets):
-        upper = None if b == n_buckets - 1 else np.uint64((2**64 * (b + 1)) // n_buckets)
-        parts = []
-        for j, p in enumerate(runs):
-            if not sizes[j] or starts[j] >= sizes[j]:
-                continue
-            m = np.memmap(p, dtype=np.uint64, mode="r")  # mapped per bucket, so pages are let go
-            end = sizes[j] if upper is None else int(np.searchsorted(m, upper, side="left"))
-            parts.append(np.array(m[starts[j]:end]))
-            starts[j] = end
-            del m
-        if parts:
-            x = np.sort(np.concatenate(parts))
-            found.update(int(v) for v in np.unique(x[1:][x[1:] == x[:-1]]))
-    return found
-
-
-# --- phase B: barriers -----------------------------------------------------------------------------
-
-
 def _read_items(paths: list[Path], with_keys: bool) -> Iterator[Item]:
     for p in paths:
         with open(p, "rb") as fh:
@@ -372,10 +156,11 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     progress = progress or _Progress()
     workers = workers or os.cpu_count() or 1
     out = Path(recipe.output.path)
-    work = out / ".work"
+    wd = WorkDir.of(out)
+    work = wd.path
     shards = plan_shards(recipe, workers, shard_bytes)
     plan = _plan_hash(recipe, shards)
-    plan_file = work / "plan.json"
+    plan_file = wd.plan
     if fresh or not plan_file.exists() or json.loads(plan_file.read_text()).get("plan") != plan:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -387,7 +172,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     # Phase A
     results: dict[int, dict[str, Any]] = {}
     for s in shards:
-        done = work / f"shard-{s.index:05d}.done.json"
+        done = wd.done(s.index)
         if done.exists():
             results[s.index] = orjson.loads(done.read_bytes())
     resumed = len(results)
@@ -424,11 +209,11 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     rej_fh = RejectFiles(f"{staging / 'rejects'}/", mode="ab")
     for s_ in shards:
         for label in results[s_.index].get("rejects", []):
-            with open(work / f"shard-{s_.index:05d}.rejects.{RejectFiles.filename(label)}", "rb") as src:
+            with open(wd.rejects_prefix(s_.index) + RejectFiles.filename(label), "rb") as src:
                 shutil.copyfileobj(src, rej_fh(label), 1 << 20)
 
     # Phase B
-    kept_paths = [work / f"shard-{s.index:05d}.kept.jsonl" for s in shards]
+    kept_paths = [wd.kept(s.index) for s in shards]
     open_items: Callable[[], Iterator[Item]] = lambda: _read_items(kept_paths, with_keys=True)  # noqa: E731
     stage_no = 0
     pending: list[int] = []  # per-record step indices waiting to be applied lazily
@@ -458,7 +243,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         if op is not ops[k] or pending:
             # Materialise so the global step can take several passes over its input.
             src, idxs = open_items, list(pending)
-            stage = work / f"stage-{stage_no}.jsonl"
+            stage = wd.stage(stage_no)
             stage_no += 1
             _write_stage(stage, _lazy(src, idxs) if idxs else (Item(it.source, it.record) for it in src()))
             pending = []
@@ -468,7 +253,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         st = step_stats[i + 1]
         progress.start(name, n_after_a or None, "records")
         t0 = time.perf_counter()
-        stage = work / f"stage-{stage_no}.jsonl"
+        stage = wd.stage(stage_no)
         stage_no += 1
         with atomic_open(stage) as fh:
             for it, drop in op.apply_global(open_items):
@@ -495,7 +280,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     part_size = recipe.output.part_size
     writers: dict[str, tuple[IO[bytes] | None, int, int]] = {}
 
-    suspects = repeated_id_hashes([work / f"shard-{s.index:05d}.ids.u64" for s in shards])
+    suspects = repeated_id_hashes([wd.ids(s.index) for s in shards])
     seen_ids: set[str] = set()
     out_stats = StepStats("output")
 
@@ -530,7 +315,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     else:
         cfg = recipe.split
         if pending:
-            stage = work / f"stage-{stage_no}.jsonl"
+            stage = wd.stage(stage_no)
             _write_stage(stage, final_source())
             final_source = (lambda p=stage: _read_items([p], with_keys=False))  # noqa: E731
         assignment = assign_splits((split_keys(it.record, cfg) for it in final_source()), cfg)

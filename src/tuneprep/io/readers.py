@@ -18,50 +18,36 @@ any set of split points partitions the file.
 
 from __future__ import annotations
 
-import bz2
-import csv
 import glob
-import gzip
-import io
 import os
-import re
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
-from tuneprep.errors import EXIT_USAGE, TuneprepError
+from tuneprep.io.chat import convert_input
+from tuneprep.io.delimited import read_csv
+from tuneprep.io.jsonfile import _read_all, read_json
+from tuneprep.io.lines import byte_ranges, is_splittable, read_jsonl, read_txt
+from tuneprep.io.rows import (
+    BOM,
+    COMPRESSED,
+    FORMATS,
+    LINE_FORMATS,
+    MOJIBAKE_BOM,
+    PARQUET_JSON_COLUMNS_KEY,
+    InputError,
+    RawRow,
+    _utf8_error,
+    open_binary,
+)
+from tuneprep.records import FieldMapping, RecordError, to_record
 
-FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf")
-LINE_FORMATS = ("jsonl", "txt")  # formats whose uncompressed files can be split by byte range
-COMPRESSED = (".gz", ".zst", ".bz2")
-BOM = b"\xef\xbb\xbf"
-# The UTF-8 BOM decoded as cp1252/latin-1 and re-encoded as UTF-8 ("ï»¿"): a file that went
-# through a wrong decode once. Found at the start of MRPC's header row.
-MOJIBAKE_BOM = "\u00ef\u00bb\u00bf"
-# Parquet files written by tuneprep name the columns stored as JSON text (see writers.py).
-PARQUET_JSON_COLUMNS_KEY = b"tuneprep.json_columns"
-
-
-class InputError(TuneprepError, ValueError):
-    """Input that cannot be opened at all (not a row-level problem)."""
-
-    exit_code = EXIT_USAGE  # a path or file the command line named is unusable: nothing ran
-
-
-@dataclass
-class RawRow:
-    """One input row. ``line`` is 1-based (file line for line formats, row index otherwise)."""
-
-    line: int
-    obj: Any = None
-    raw: str | None = None
-    error: str | None = None
-    reason: str = "parse_error"
-
+__all__ = ["BOM", "COMPRESSED", "FORMATS", "LINE_FORMATS", "MOJIBAKE_BOM", "PARQUET_JSON_COLUMNS_KEY",
+           "InputError", "RawRow", "open_binary", "read_csv", "read_rows", "load_records", "detect_format",
+           "expand_inputs", "byte_ranges", "is_splittable"]
 
 def detect_format(path: str | Path) -> str:
     """Format from the file name (compression suffixes ignored) or a directory layout."""
@@ -111,181 +97,6 @@ def expand_inputs(patterns: list[str] | str) -> list[str]:
     return out
 
 
-def open_binary(path: str | Path) -> IO[bytes]:
-    """Open a file for reading bytes, transparently decompressing .gz, .zst and .bz2."""
-    name = str(path).lower()
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        import zstandard
-
-        fh = open(path, "rb")  # noqa: SIM115 - closed with the reader
-        # The zstd reader has no readline(); BufferedReader adds it. Files written by
-        # concatenating frames (zstd's own CLI does this) need read_across_frames.
-        raw = zstandard.ZstdDecompressor().stream_reader(fh, closefd=True, read_across_frames=True)
-        return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
-    return open(path, "rb")  # noqa: SIM115
-
-
-def is_splittable(path: str | Path, fmt: str) -> bool:
-    """True when ``read_rows`` can read the file by byte range (uncompressed jsonl/txt)."""
-    return fmt in LINE_FORMATS and not str(path).lower().endswith(COMPRESSED)
-
-
-# Line numbers already counted, per file version: {(path, inode, size, mtime, ctime): {offset: line}}.
-# A worker that reads the shards of one file in order then counts each byte once, not once per shard.
-_LINE_CHECKPOINTS: dict[tuple[str, int, int, int, int], dict[int, int]] = {}
-
-
-def line_number_at(path: str | Path, offset: int) -> int:
-    """1-based number of the line that starts at byte ``offset`` (counts newlines before it)."""
-    if offset <= 0:
-        return 1
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    marks = _LINE_CHECKPOINTS.setdefault(key, {0: 1})
-    if offset in marks:
-        return marks[offset]
-    base = max(o for o in marks if o <= offset)
-    count, remaining = marks[base], offset - base
-    buf = bytearray(1 << 20)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        fh.seek(base)
-        while remaining > 0:
-            n = fh.readinto(view[: min(len(buf), remaining)])
-            if not n:
-                break
-            count += buf.count(b"\n", 0, n)
-            remaining -= n
-    if len(_LINE_CHECKPOINTS) > 64:  # bound the memo; old files are rarely read again
-        _LINE_CHECKPOINTS.pop(next(iter(_LINE_CHECKPOINTS)))
-    if len(marks) < 100_000:
-        marks[offset] = count
-    return count
-
-
-def _next_line_start(fh: IO[bytes], offset: int) -> int:
-    """The first line start at or after ``offset`` (``offset`` itself if a line starts there)."""
-    if offset <= 0:
-        return 0
-    fh.seek(offset - 1)
-    if fh.read(1) == b"\n":
-        return offset
-    fh.readline()
-    return fh.tell()
-
-
-def byte_ranges(path: str | Path, target: int) -> list[tuple[int, int]]:
-    """Split a file into ~``target``-byte ranges that start and end on line boundaries.
-
-    The ranges cover the file exactly, in order, with no gaps; a line longer than ``target``
-    makes its range longer. An empty file gives ``[(0, 0)]``.
-    """
-    if target <= 0:
-        raise ValueError(f"byte_ranges: target must be positive, got {target}")
-    size = os.path.getsize(path)
-    if size <= target:
-        return [(0, size)]
-    bounds = [0]
-    with open(path, "rb") as fh:
-        pos = target
-        while pos < size:
-            nxt = _next_line_start(fh, pos)
-            if nxt >= size:
-                break
-            if nxt > bounds[-1]:
-                bounds.append(nxt)
-            pos = nxt + target
-    bounds.append(size)
-    return list(zip(bounds[:-1], bounds[1:], strict=True))
-
-
-def _iter_lines(path: str | Path, start: int | None, end: int | None) -> Iterator[tuple[int, bytes]]:
-    """(line number, line bytes with its newline) for a whole file or one byte range of it.
-
-    A range owns the lines that start inside it: a range starting mid-line skips to the next
-    line, and the line that straddles ``end`` is read to its end.
-    """
-    if start is None and end is None:
-        with open_binary(path) as fh:
-            yield from enumerate(fh, 1)
-        return
-    with open(path, "rb") as fh:
-        pos = _next_line_start(fh, start or 0)
-        stop = end if end is not None else os.path.getsize(path)
-        if pos >= stop:
-            return
-        lineno = line_number_at(path, pos)
-        fh.seek(pos)
-        while pos < stop:
-            line = fh.readline()
-            if not line:
-                break
-            pos += len(line)
-            yield lineno, line
-            lineno += 1
-
-
-def _strip_eol(line: bytes) -> bytes:
-    if line.endswith(b"\n"):
-        line = line[:-1]
-        if line.endswith(b"\r"):
-            line = line[:-1]
-    elif line.endswith(b"\r"):  # a last line cut after CR
-        line = line[:-1]
-    return line
-
-
-def _raw_text(line: bytes) -> str:
-    """The raw line as text for the rejects file: invalid bytes escaped (``\\xff``), never cut."""
-    return _strip_eol(line).decode("utf-8", errors="backslashreplace")
-
-
-def _utf8_error(data: bytes) -> str | None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        return f"invalid UTF-8 at byte {e.start}: {data[e.start:e.start + 4]!r}"
-    return None
-
-
-def read_jsonl(path: str | Path, start: int | None = None, end: int | None = None) -> Iterator[RawRow]:
-    """JSON Lines: blank lines are passed over (they hold no record); everything else is a row."""
-    for lineno, line in _iter_lines(path, start, end):
-        if lineno == 1 and line.startswith(BOM):
-            line = line[3:]
-        if not line.strip():
-            continue
-        try:
-            yield RawRow(lineno, obj=orjson.loads(line))  # orjson ignores surrounding whitespace, \r
-        except orjson.JSONDecodeError as e:
-            err = _utf8_error(line)
-            yield RawRow(lineno, raw=_raw_text(line), error=err or f"invalid JSON: {e}")
-
-
-def read_txt(path: str | Path, start: int | None = None, end: int | None = None) -> Iterator[RawRow]:
-    """Plain text, one document per non-blank line, as ``{"text": line}`` (line end removed)."""
-    for lineno, line in _iter_lines(path, start, end):
-        if lineno == 1 and line.startswith(BOM):
-            line = line[3:]
-        if not line.strip():
-            continue
-        body = _strip_eol(line)
-        try:
-            yield RawRow(lineno, obj={"text": body.decode("utf-8")})
-        except UnicodeDecodeError:
-            yield RawRow(lineno, raw=_raw_text(line), error=_utf8_error(body))
-
-
-def _read_all(path: str | Path) -> bytes:
-    with open_binary(path) as fh:
-        data = fh.read()
-    return data[3:] if data.startswith(BOM) else data
-
-
 def read_txt_doc(path: str | Path) -> Iterator[RawRow]:
     """Plain text, the whole file as one document (CRLF read as LF). An empty file gives no row."""
     data = _read_all(path)
@@ -301,296 +112,6 @@ def read_txt_doc(path: str | Path) -> Iterator[RawRow]:
 
 # JSON arrays bigger than this are split into elements while streaming (bounded memory) instead
 # of being parsed whole; a whole parse of a big array takes several times its size in memory.
-JSON_STREAM_ABOVE = 16 << 20
-
-
-def read_json(path: str | Path, stream_above: int = JSON_STREAM_ABOVE) -> Iterator[RawRow]:
-    """A JSON array of rows (or a single object). Rows are numbered from 1.
-
-    An array over ``stream_above`` bytes (or compressed) is read element by element in bounded
-    memory; so is an array that does not parse whole, so that one broken element becomes one
-    error row and the others are kept. A truncated array ends with an error row holding the
-    cut element. A ``.json`` file that is really JSON Lines (many are) is read as JSON Lines,
-    with file line numbers. Any other broken document is one error row holding the whole text.
-    """
-    with open_binary(path) as fh:
-        head = fh.read(1 << 16)
-    if head.startswith(BOM):
-        head = head[3:]
-    first = head.lstrip()[:1]
-    big = str(path).lower().endswith(COMPRESSED) or os.path.getsize(path) > stream_above
-    if first == b"[" and big:
-        yield from _read_json_array(path)
-        return
-    if first == b"{" and _looks_like_jsonl(head):
-        yield from read_jsonl(path)
-        return
-    data = _read_all(path)
-    if not data.strip():
-        return
-    try:
-        obj = orjson.loads(data)
-    except orjson.JSONDecodeError as e:
-        if first == b"[":
-            del data
-            yield from _read_json_array(path)
-            return
-        if first == b"{" and _looks_like_jsonl(data):
-            yield from read_jsonl(path)
-            return
-        err = _utf8_error(data)
-        yield RawRow(1, raw=data.decode("utf-8", errors="backslashreplace"),
-                     error=err or f"invalid JSON document (no row could be read): {e}")
-        return
-    rows = obj if isinstance(obj, list) else [obj]
-    for i, row in enumerate(rows, 1):
-        yield RawRow(i, obj=row)
-
-
-def _read_json_array(path: str | Path, chunk_size: int = 1 << 20) -> Iterator[RawRow]:
-    with open_binary(path) as fh:
-        for i, (raw, err) in enumerate(_json_array_elements(fh, chunk_size), 1):
-            if err is None:
-                try:
-                    yield RawRow(i, obj=orjson.loads(raw))
-                    continue
-                except orjson.JSONDecodeError as e:
-                    err = _utf8_error(raw) or f"invalid JSON in array element {i}: {e}"
-            yield RawRow(i, raw=raw.decode("utf-8", errors="backslashreplace"), error=err)
-
-
-# A JSON string (group 1 is its closing quote: absent when the buffer cuts the string), or one
-# structural character. Commas and brackets inside strings are thereby skipped.
-_JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(")?|[\[\]{},]', re.S)
-# A whole object or array with nothing nested inside: one regex call instead of one per string,
-# which makes streaming ~2x faster on the usual flat rows. Possessive quantifiers (Python 3.11+)
-# keep a failed match (a row cut by the buffer end, or nested) linear.
-_FLAT_JSON = (re.compile(rb'[\[{](?:[^"{}\[\]]++|"[^"\\]*+(?:\\.[^"\\]*+)*+")*+[\]}]', re.S)
-              if sys.version_info >= (3, 11) else None)
-
-
-def _json_array_elements(fh: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[tuple[bytes, str | None]]:
-    """The raw bytes of each element of the top-level JSON array in ``fh``, read in chunks.
-
-    Yields ``(raw, None)`` per element (not parsed; whitespace trimmed) or ``(raw, error)`` for
-    an empty element, a truncated last element, or data after the closing bracket. Only
-    nesting depth is tracked, so a malformed element is caught when it is parsed.
-    """
-    buf = b""
-
-    def fill() -> bool:
-        nonlocal buf
-        data = fh.read(max(chunk_size, len(buf)))  # grow geometrically: long elements copy O(n)
-        buf += data
-        return bool(data)
-
-    while len(buf) < 3 and fill():
-        pass
-    if buf.startswith(BOM):
-        buf = buf[3:]
-    while not buf.strip() and fill():
-        pass
-    pos = buf.index(b"[") + 1  # the caller saw '[' first
-    depth, start, count = 1, pos, 0
-    while True:
-        m = _JSON_TOKEN.search(buf, pos)
-        if m is None or (buf[m.start()] == 0x22 and m.group(1) is None):
-            resume = len(buf) if m is None else m.start()
-            if not fill():
-                rest = buf[start:].strip()
-                yield rest, "the document ends inside the array (truncated file?)"
-                return
-            pos = resume
-            continue
-        pos = m.end()
-        c = buf[m.start()]
-        if c == 0x22:  # a whole string
-            continue
-        if c in (0x5B, 0x7B):  # [ {
-            flat = _FLAT_JSON.match(buf, m.start()) if depth == 1 and _FLAT_JSON is not None else None
-            if flat is not None:
-                pos = flat.end()
-            else:
-                depth += 1
-        elif c in (0x5D, 0x7D):  # ] }
-            depth -= 1
-            if depth == 0:
-                raw = buf[start:m.start()].strip()
-                if raw or count:
-                    yield raw, None if raw else "empty array element (a comma before ']')"
-                tail = buf[pos:]
-                while not tail.strip() and fill():
-                    tail = buf[pos:]
-                if tail.strip():
-                    while fill():
-                        pass
-                    yield buf[pos:].strip(), "data after the closing ']' of the array"
-                return
-        elif depth == 1:  # a comma between elements
-            raw = buf[start:m.start()].strip()
-            yield raw, None if raw else "empty array element (two commas in a row)"
-            count += 1
-            start = pos
-            if start > chunk_size and start > len(buf) // 2:
-                buf = buf[start:]
-                pos -= start
-                start = 0
-
-
-def _looks_like_jsonl(data: bytes) -> bool:
-    """True when the first non-blank line is a whole JSON object by itself."""
-    for line in data.split(b"\n", 50)[:50]:
-        if line.strip():
-            try:
-                return isinstance(orjson.loads(line), dict)
-            except orjson.JSONDecodeError:
-                return False
-    return False
-
-
-class _LineFeed:
-    """Feeds text lines to ``csv.reader`` and remembers the bytes each record was made of.
-
-    Decoding happens per line, so a line with invalid UTF-8 rejects only the record it belongs
-    to (its bytes are kept via surrogateescape until the record is known).
-    """
-
-    def __init__(self, fh: IO[bytes]):
-        self.fh = fh
-        self.lineno = 0
-        self.parts: list[bytes] = []
-        self.bad: str | None = None
-
-    def __iter__(self) -> _LineFeed:
-        return self
-
-    def __next__(self) -> str:
-        line = self.fh.readline()
-        if not line:
-            raise StopIteration
-        self.lineno += 1
-        if self.lineno == 1 and line.startswith(BOM):
-            line = line[3:]
-        self.parts.append(line)
-        try:
-            return line.decode("utf-8")
-        except UnicodeDecodeError:
-            if self.bad is None:
-                self.bad = f"invalid UTF-8 on line {self.lineno}: {_utf8_error(line)}"
-            return line.decode("utf-8", errors="surrogateescape")
-
-    def take(self) -> tuple[int, bytes, str | None]:
-        """(first line of the record just read, its bytes, UTF-8 error) and start a new record."""
-        first = self.lineno - len(self.parts) + 1
-        raw, bad = b"".join(self.parts), self.bad
-        self.parts, self.bad = [], None
-        return first, raw, bad
-
-
-def _header_names(cells: list[str]) -> list[str]:
-    """Column names: whitespace trimmed, a (mojibake) BOM dropped from the first cell, empty
-    names made ``column_<n>`` and repeated names ``<name>_<k>``, so that no column is lost."""
-    names: list[str] = []
-    for i, cell in enumerate(cells):
-        name = cell
-        if i == 0:
-            name = name.lstrip("\ufeff")
-            if name.startswith(MOJIBAKE_BOM):
-                name = name[len(MOJIBAKE_BOM):]
-        name = name.strip() or f"column_{i + 1}"
-        base, k = name, 2
-        while name in names:
-            name, k = f"{base}_{k}", k + 1
-        names.append(name)
-    return names
-
-
-def _row_to_obj(header: list[str], cells: list[str], delimiter: str) -> dict[str, str] | str:
-    """The row as an object, or an error message. Extra columns are allowed only when empty
-    (a trailing delimiter), since dropping them then loses nothing."""
-    if len(cells) < len(header) or (len(cells) > len(header) and any(c.strip() for c in cells[len(header):])):
-        name = "TSV" if delimiter == "\t" else "CSV"
-        return f"{name} row has {len(cells)} columns, the header has {len(header)} ({', '.join(header)})"
-    return dict(zip(header, cells, strict=False))
-
-
-def read_csv(path: str | Path, delimiter: str = ",") -> Iterator[RawRow]:
-    """CSV/TSV with a header row, every value a string. Line numbers are file lines (header = 1);
-    a quoted CSV value spanning lines gets the number of its first line.
-
-    CSV follows RFC 4180 quoting (``csv`` module, no field size limit); a header that holds no
-    comma but a semicolon means a ``;``-separated file (Excel's CSV in many locales). TSV has
-    no quoting at all (IANA TSV, as GLUE writes it): each line is one row split on tabs, and
-    ``"`` is an ordinary character. A UTF-8 BOM, and the mojibake BOM ``ï»¿`` (a BOM decoded
-    once as cp1252, as in MRPC), are dropped from the first header cell. Rows with invalid
-    UTF-8, or with fewer columns than the header (or non-empty extra ones), are error rows;
-    blank lines are passed over.
-    """
-    with open_binary(path) as fh:
-        if delimiter == "\t":
-            yield from _read_tsv(fh, path)
-            return
-        csv.field_size_limit(2**31 - 1)  # the default (128 KiB) rejects long documents
-        feed = _LineFeed(fh)
-        reader = csv.reader(feed, delimiter=delimiter)
-        header: list[str] | None = None
-        while True:
-            try:
-                cells = next(reader)
-                error = None
-            except StopIteration:
-                return
-            except csv.Error as e:
-                cells, error = [], f"CSV error: {e}"
-            first, raw, bad = feed.take()
-            if not raw.strip():  # a blank line; `,` or `""` is a row of empty values
-                continue
-            if header is None:
-                if error or bad:
-                    raise InputError(f"{path}:{first}: unreadable header row: {error or bad}")
-                if delimiter == "," and len(cells) == 1 and ";" in cells[0]:
-                    # Excel in locales with a decimal comma writes ';'-separated "CSV".
-                    delimiter = ";"
-                    cells = next(csv.reader([raw.decode("utf-8").lstrip("\ufeff")], delimiter=delimiter))
-                    reader = csv.reader(feed, delimiter=delimiter)
-                header = _header_names(cells)
-                continue
-            if error or bad:
-                yield RawRow(first, raw=_raw_text(raw), error=error or bad)
-                continue
-            obj = _row_to_obj(header, cells, delimiter)
-            if isinstance(obj, str):
-                yield RawRow(first, raw=_raw_text(raw), error=obj)
-            else:
-                yield RawRow(first, obj=obj)
-
-
-def _read_tsv(fh: IO[bytes], path: str | Path) -> Iterator[RawRow]:
-    header: list[str] | None = None
-    for lineno, line in enumerate(fh, 1):
-        if lineno == 1 and line.startswith(BOM):
-            line = line[3:]
-        body = _strip_eol(line)
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            if header is None:
-                raise InputError(f"{path}:{lineno}: unreadable TSV header: {_utf8_error(body)}") from None
-            yield RawRow(lineno, raw=_raw_text(line), error=_utf8_error(body))
-            continue
-        if "\t" not in text and not text.strip():  # a blank line; a lone tab is two empty values
-            continue
-        cells = text.split("\t")
-        if header is None:
-            header = _header_names(cells)
-            continue
-        obj = _row_to_obj(header, cells, "\t")
-        if isinstance(obj, str):
-            yield RawRow(lineno, raw=text, error=obj)
-        else:
-            yield RawRow(lineno, obj=obj)
-
-
 def read_parquet(path: str | Path) -> Iterator[RawRow]:
     """Parquet, streamed in batches; rows numbered from 1. Columns that tuneprep's writer stored
     as JSON text (listed in the file's metadata) are decoded back."""
@@ -673,23 +194,83 @@ def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None
     return read_hf(path)
 
 
-def load_records(path: str | Path, fmt: str | None = None, **mapping: Any) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class RecordSource:
+    """How parsed rows become records: the recipe's ``input`` minus its paths.
+
+    ``mapping``: which fields hold text, id, label, messages; ``label_map``: raw label values
+    renamed (unmapped values kept); ``convert_from``: a chat style (or ``auto``) converted to
+    ``messages`` on read.
+    """
+
+    mapping: FieldMapping = field(default_factory=FieldMapping)
+    label_map: dict[str, str] | None = None
+    convert_from: str | None = None
+
+
+@dataclass
+class Reject:
+    """An input row that is no valid record: where (``path:line``), why, and what was read."""
+
+    source: str
+    line: int
+    reason: str
+    error: str
+    field: str | None = None
+    record: Any = None  # the parsed row, when it parsed
+    raw: str | None = None  # the raw text, when it did not parse
+    unparsed: bool = False  # the row could not be parsed (no record was mapped)
+
+
+@dataclass
+class SourcedRecord:
+    """A valid record and where it came from (``path:line``)."""
+
+    source: str
+    record: dict[str, Any]
+
+
+def iter_records(path: str | Path, fmt: str | None = None, start: int | None = None, end: int | None = None,
+                 source: RecordSource | None = None) -> Iterator[SourcedRecord | Reject]:
+    """The record source: every row of ``path`` (or of its byte range) as a record or a reject.
+
+    Parsing, chat conversion, field mapping and validation (``records.to_record``) and the
+    label_map happen here and only here; the engine, training, evaluation, annotation and
+    ``load_records`` all read through it. Nothing is skipped: a row that is no valid record is
+    yielded as a Reject with its reason.
+    """
+    src = source or RecordSource()
+    label_map = src.label_map
+    for row in read_rows(path, fmt, start, end):
+        where = f"{path}:{row.line}"
+        if row.error:
+            yield Reject(where, row.line, row.reason, row.error, raw=row.raw, unparsed=True)
+            continue
+        try:
+            obj = convert_input(row.obj, src.convert_from) if src.convert_from else row.obj
+            rec = to_record(obj, src.mapping, str(path), row.line)
+        except RecordError as e:
+            yield Reject(where, row.line, e.reason, str(e), e.field, record=row.obj)
+            continue
+        if label_map and isinstance(rec.get("label"), str):
+            rec["label"] = label_map.get(rec["label"], rec["label"])
+        yield SourcedRecord(where, rec)
+
+
+def load_records(path: str | Path, fmt: str | None = None, *, label_map: dict[str, str] | None = None,
+                 convert_from: str | None = None, **mapping: Any) -> list[dict[str, Any]]:
     """Read a whole file into records (field mapping as in the recipe). Raises on the first bad row.
 
     For library users and the train/eval/annotate verbs, which need every record to be valid;
-    the recipe engine instead turns bad rows into rejects.
+    the recipe engine instead turns bad rows into rejects (both read through ``iter_records``).
     """
-    from tuneprep.records import FieldMapping, RecordError, to_record
-
-    fm = FieldMapping(**mapping)
+    source = RecordSource(FieldMapping(**mapping), label_map, convert_from)
     out = []
-    for row in read_rows(path, fmt):
-        if row.error:
-            raise InputError(f"{path}:{row.line}: {row.error}")
-        try:
-            out.append(to_record(row.obj, fm, str(path), row.line))
-        except RecordError as e:
-            where = f" (field '{e.field}')" if e.field else ""
-            raise InputError(f"{path}:{row.line}{where}: {e}") from None
+    for item in iter_records(path, fmt, source=source):
+        if isinstance(item, Reject):
+            if item.unparsed:
+                raise InputError(f"{path}:{item.line}: {item.error}")
+            where = f" (field '{item.field}')" if item.field else ""
+            raise InputError(f"{path}:{item.line}{where}: {item.error}")
+        out.append(item.record)
     return out
-

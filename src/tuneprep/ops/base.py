@@ -1,6 +1,6 @@
 """Operator base classes and the one registry of operators (``family.name``).
 
-Three shapes (DESIGN.md, "Operators"):
+Three shapes (docs/architecture.md, "How to add an operator"):
 
 * ``RecordOp`` — a pure function of one record: returns the (possibly changed) record, or a
   ``Drop`` saying why it is rejected. Runs in any worker, streaming.

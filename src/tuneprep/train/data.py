@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from tuneprep.errors import TuneprepError
+from tuneprep.io.chat import convert_row, detect_style
 from tuneprep.io.fingerprint import sha256_file
-from tuneprep.records import ROLES
+from tuneprep.io.layout import MANIFEST
+from tuneprep.io.readers import read_rows
+from tuneprep.records import RecordError, derive_id, validate_messages
 
 MAX_LISTED = 20  # problems listed in one error message
 
@@ -49,7 +52,7 @@ class DataSource:
             "val": {str(p): sha256_file(p) for p in self.val_files},
         }
         if self.run_dir is not None:
-            man = self.run_dir / "manifest.json"
+            man = self.run_dir / MANIFEST
             fp["run_dir"] = str(self.run_dir)
             fp["manifest_sha256"] = sha256_file(man) if man.exists() else None
         return fp
@@ -93,37 +96,20 @@ class Example:
 
 
 def _read_file(path: Path) -> list[tuple[int, Any, str | None]]:
-    from tuneprep.io.readers import read_rows
-
     return [(r.line, r.obj, r.error) for r in read_rows(path)]
 
 
 def _as_messages(obj: Mapping[str, Any]) -> list[dict[str, str]]:
-    """The record's chat messages: ``messages``, or another chat style via tuneprep.io.converters."""
-    from tuneprep.records import RecordError
-
+    """The record's chat messages: ``messages``, or another chat style via tuneprep.io.chat."""
     if "messages" in obj:
         msgs = obj["messages"]
     else:
-        try:
-            from tuneprep.io.converters import convert_row, detect_style
-        except ImportError:  # pragma: no cover - converters are part of the package
-            raise RecordError("missing_field", "no 'messages' field", "messages") from None
         style = detect_style(obj)
         if style is None:
             raise RecordError("missing_field", "no 'messages' field (nor alpaca/sharegpt/prompt-completion "
                               "fields)", "messages")
         msgs = convert_row(dict(obj), style)["messages"]
-    if not isinstance(msgs, list) or not msgs:
-        raise RecordError("bad_messages", "field 'messages' must be a non-empty list of messages", "messages")
-    for i, m in enumerate(msgs):
-        if not isinstance(m, Mapping):
-            raise RecordError("bad_messages", f"messages[{i}] is not an object", "messages")
-        if m.get("role") not in ROLES:
-            raise RecordError("bad_role", f"messages[{i}].role is {m.get('role')!r}; allowed: "
-                              f"{', '.join(ROLES)}", "messages")
-        if not isinstance(m.get("content"), str):
-            raise RecordError("bad_messages", f"messages[{i}].content must be a string", "messages")
+    validate_messages(msgs)  # the one message validator of the record contract
     if not any(m["role"] == "assistant" for m in msgs):
         raise RecordError("no_assistant", "no assistant message: nothing to train on", "messages")
     return [{"role": m["role"], "content": m["content"]} for m in msgs]
@@ -137,8 +123,6 @@ def read_examples(files: list[Path], task: str, labels: list[str] | None = None,
     it is appended to ``rejects`` (reason ``empty_text``) when a list is given, else an error.
     Raises TrainDataError listing every bad record (``path:line id=...: problem``).
     """
-    from tuneprep.records import RecordError, derive_id
-
     out: list[Example] = []
     problems: list[str] = []
     known = set(labels) if labels else None

@@ -1,0 +1,228 @@
+"""Phase A of the local engine: one shard in a worker process (docs/architecture.md, "engine").
+
+A worker reads its shard through the record source of ``tuneprep.io`` (parsing, field mapping,
+label_map, chat conversion, validation), runs the leading per-record/batched steps and writes
+its kept records, rejects, id hashes and, last, its done marker into the work directory.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import xxhash
+
+from tuneprep.engine.stats import StepStats, step_names
+from tuneprep.engine.workdir import WorkDir
+from tuneprep.io.readers import Reject, iter_records
+from tuneprep.io.writers import atomic_open, dumps_line
+from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, Op, build_op
+from tuneprep.recipe import Recipe
+
+CHUNK = 512  # records processed together (batched ops get sub-batches of their own size)
+
+
+@dataclass
+class Shard:
+    index: int
+    path: str
+    fmt: str
+    start: int | None
+    end: int | None
+    size: int
+
+
+def n_parallel_steps(ops: list[Op]) -> int:
+    """How many leading steps run inside the workers (everything before the first global step)."""
+    for i, op in enumerate(ops):
+        if isinstance(op, GlobalOp):
+            return i
+    return len(ops)
+
+
+# --- phase A: workers -----------------------------------------------------------------------------
+
+_WORKER_OPS: dict[str, list[Op]] = {}
+
+
+def _ops_for(recipe: Recipe) -> list[Op]:
+    key = recipe.hash()
+    if key not in _WORKER_OPS:
+        ops = [build_op(s.op, s.params()) for s in recipe.steps]
+        for op in ops:
+            op.setup()
+        _WORKER_OPS[key] = ops
+    return _WORKER_OPS[key]
+
+
+def _reject(fh: IO[bytes], step: str, reason: str, source: str, *, record: Any = None, raw: str | None = None,
+            detail: dict[str, Any] | None = None) -> None:
+    rej: dict[str, Any] = {"step": step, "reason": reason, "source": source}
+    if detail:
+        rej.update({k: v for k, v in detail.items() if k == "duplicate_of"})
+        rest = {k: v for k, v in detail.items() if k != "duplicate_of"}
+        if rest:
+            rej["detail"] = rest
+    if raw is not None:
+        rej["raw"] = raw
+    else:
+        rej["record"] = record
+    fh.write(dumps_line(rej))
+
+
+class RejectFiles:
+    """One rejects file per step label (``read``, ``3:filter.length``...), opened on first use.
+
+    A shard's files need no atomic rename: they only count once the shard's done marker, written
+    after they are closed, exists; a rerun overwrites them.
+    """
+
+    def __init__(self, prefix: Path | str, mode: str = "wb"):
+        self.prefix = str(prefix)
+        self.mode = mode
+        self.files: dict[str, IO[bytes]] = {}
+
+    @staticmethod
+    def filename(label: str) -> str:
+        return label.replace(":", "-") + ".jsonl"
+
+    def __call__(self, label: str) -> IO[bytes]:
+        if label not in self.files:
+            self.files[label] = open(self.prefix + self.filename(label), self.mode)  # noqa: SIM115
+        return self.files[label]
+
+    def close(self) -> list[str]:
+        for fh in self.files.values():
+            fh.close()
+        return list(self.files)
+
+
+def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list[StepStats],
+                 rej: Callable[[str], IO[bytes]]) -> list[Item]:
+    """Run items through per-record/batched ops, writing drops to the step's rejects file."""
+    for op, name, st in zip(ops, names, stats, strict=True):
+        if not items:
+            break
+        t0 = time.perf_counter()
+        st.records_in += len(items)
+        if isinstance(op, BatchOp):
+            results: list[dict[str, Any] | Drop] = []
+            for b in range(0, len(items), op.batch_size):
+                results.extend(op.apply_batch([it.record for it in items[b: b + op.batch_size]]))
+        else:
+            results = [op.apply(it.record) for it in items]  # type: ignore[attr-defined]
+        kept = []
+        for it, res in zip(items, results, strict=True):
+            if isinstance(res, Drop):
+                st.dropped[res.reason] += 1
+                _reject(rej(name), name.split(":", 1)[1], res.reason, it.source, record=it.record, detail=res.detail)
+            else:
+                it.record = res
+                kept.append(it)
+        st.records_out += len(kept)
+        st.seconds += time.perf_counter() - t0
+        items = kept
+    return items
+
+
+def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
+    """Worker: read one shard, map rows to records, run the leading steps; returns the shard stats."""
+    recipe = Recipe.model_validate_json(recipe_json)
+    ops = _ops_for(recipe)
+    k = n_parallel_steps(ops)
+    names = step_names([s.op for s in recipe.steps])
+    prep = ops[k] if k < len(ops) else None
+    source = recipe.input.record_source()
+    read_st = StepStats("read")
+    stats = [StepStats(n) for n in names[1: k + 1]]
+    wd = WorkDir(Path(work))
+    t_read = 0.0
+    rejects = RejectFiles(wd.rejects_prefix(shard.index))
+    id_hashes = array("Q")
+    with atomic_open(wd.kept(shard.index)) as kept_fh:
+        rows = iter_records(shard.path, shard.fmt, shard.start, shard.end, source)
+        done = False
+        while not done:
+            t0 = time.perf_counter()
+            items: list[Item] = []
+            for row in rows:
+                read_st.records_in += 1
+                if isinstance(row, Reject):
+                    read_st.dropped[row.reason] += 1
+                    if row.unparsed:
+                        _reject(rejects("read"), "read", row.reason, row.source, raw=row.raw,
+                                detail={"error": row.error})
+                    else:
+                        _reject(rejects("read"), "read", row.reason, row.source, record=row.record,
+                                detail={"error": row.error, **({"field": row.field} if row.field else {})})
+                else:
+                    items.append(Item(row.source, row.record))
+                if len(items) >= CHUNK:
+                    break
+            else:
+                done = True
+            read_st.records_out += len(items)
+            t_read += time.perf_counter() - t0
+            items = _apply_steps(items, ops[:k], names[1: k + 1], stats, rejects)
+            for it in items:
+                id_hashes.append(_id_hash(it.record))
+                line: dict[str, Any] = {"s": it.source, "r": it.record}
+                if prep is not None:
+                    key = prep.prepare(it.record)  # type: ignore[attr-defined]
+                    if key is not None:
+                        line["k"] = key
+                kept_fh.write(orjson.dumps(line) + b"\n")
+    import numpy as np
+
+    with atomic_open(wd.ids(shard.index)) as fh:  # sorted, so phase B can merge the runs by hash range
+        fh.write(np.sort(np.frombuffer(id_hashes, dtype=np.uint64)).tobytes())
+    read_st.seconds = t_read
+    result = {"shard": shard.index, "steps": [read_st.to_json()] + [s.to_json() for s in stats],
+              "kept": stats[-1].records_out if stats else read_st.records_out,
+              "rejects": rejects.close()}
+    with atomic_open(wd.done(shard.index)) as fh:
+        fh.write(orjson.dumps(result))
+    return result
+
+
+def _id_hash(record: dict[str, Any]) -> int:
+    return xxhash.xxh3_64_intdigest(str(record.get("id")).encode("utf-8", "surrogatepass"))
+
+
+def repeated_id_hashes(runs: list[Path], bucket_bytes: int = 32 << 20) -> set[int]:
+    """Hashes present more than once across sorted uint64 runs, holding ~``bucket_bytes`` at a time.
+
+    This keeps the duplicate-id check's memory bounded whatever the input size: only the
+    (rare) hashes seen twice are kept, and exact ids are compared for those alone.
+    """
+    import numpy as np
+
+    sizes = [p.stat().st_size // 8 if p.exists() else 0 for p in runs]
+    n_buckets = max(1, -(-sum(sizes) * 8 // bucket_bytes))
+    starts = [0] * len(runs)
+    found: set[int] = set()
+    for b in range(n_buckets):
+        upper = None if b == n_buckets - 1 else np.uint64((2**64 * (b + 1)) // n_buckets)
+        parts = []
+        for j, p in enumerate(runs):
+            if not sizes[j] or starts[j] >= sizes[j]:
+                continue
+            m = np.memmap(p, dtype=np.uint64, mode="r")  # mapped per bucket, so pages are let go
+            end = sizes[j] if upper is None else int(np.searchsorted(m, upper, side="left"))
+            parts.append(np.array(m[starts[j]:end]))
+            starts[j] = end
+            del m
+        if parts:
+            x = np.sort(np.concatenate(parts))
+            found.update(int(v) for v in np.unique(x[1:][x[1:] == x[:-1]]))
+    return found
+
+
+# --- phase B: barriers -----------------------------------------------------------------------------
+
+

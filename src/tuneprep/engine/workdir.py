@@ -1,0 +1,45 @@
+"""The work directory of a recipe run (``OUT/.work``): the one place that names its files.
+
+    plan.json                      the shard plan (a rerun resumes only the same plan)
+    shard-NNNNN.kept.jsonl         a shard's kept records after the per-record steps
+    shard-NNNNN.rejects.<step>.jsonl  a shard's rejects per step
+    shard-NNNNN.ids.u64            sorted id hashes of the kept records (duplicate-id check)
+    shard-NNNNN.done.json          the shard's stats; written last, it marks the shard done
+    stage-N.jsonl                  records between global steps
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class WorkDir:
+    path: Path
+
+    @classmethod
+    def of(cls, out: Path) -> WorkDir:
+        return cls(Path(out) / ".work")
+
+    @property
+    def plan(self) -> Path:
+        return self.path / "plan.json"
+
+    def shard_base(self, index: int) -> Path:
+        return self.path / f"shard-{index:05d}"
+
+    def kept(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.kept.jsonl")
+
+    def rejects_prefix(self, index: int) -> str:
+        return f"{self.shard_base(index)}.rejects."
+
+    def ids(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.ids.u64")
+
+    def done(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.done.json")
+
+    def stage(self, n: int) -> Path:
+        return self.path / f"stage-{n}.jsonl"
