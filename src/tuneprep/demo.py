@@ -56,11 +56,10 @@ class DemoResult:
 
 
 def recipe_path() -> Path:
-    """The sentiment example recipe: the repository's copy, or the one shipped in the package."""
-    repo = Path(__file__).resolve().parents[2] / "examples" / "sentiment" / "recipe.yaml"
-    if repo.exists():
-        return repo
-    return Path(str(resources.files("tuneprep") / "examples" / "sentiment" / "recipe.yaml"))
+    """The sentiment recipe the demo runs: package data (``tuneprep/recipes/sentiment.yaml``), so
+    that a normal (non-editable) install finds it; ``examples/sentiment/recipe.yaml`` in the
+    repository is a link to the same file."""
+    return Path(str(resources.files("tuneprep") / "recipes" / "sentiment.yaml"))
 
 
 def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 0,
