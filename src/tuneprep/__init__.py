@@ -4,10 +4,14 @@
 ``tp.read_records``, ``tp.train``, ``tp.evaluate``, ``tp.compare``, ``tp.build_report``,
 ``tp.annotate``, ``tp.load_model``); see ``tuneprep.api``. The names load on first use, so
 that ``import tuneprep.records`` in a worker process does not import every area.
+``tp.train``, ``tp.evaluate`` and ``tp.annotate`` are the API functions; the subpackages of
+those names are imported as usual (``from tuneprep.train.config import TrainConfig``).
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from tuneprep.version import __version__
@@ -37,10 +41,22 @@ __all__ = ["__version__", "load_recipe", "run", "read_records", "train", "evalua
            "EvalResult", "LoadedModel"]
 
 
-def __getattr__(name: str) -> Any:
-    # PEP 562: the facade imports tuneprep.api (every area) only when an API name is used.
-    if name in __all__:
-        import tuneprep.api
+class _Facade(types.ModuleType):
+    """The ``tuneprep`` module object: each API name is a read-only property that loads
+    ``tuneprep.api`` on first use. A property, not a plain attribute, because three API
+    functions share their name with a subpackage (``tp.train``, ``tp.evaluate``,
+    ``tp.annotate``) and importing that subpackage would otherwise rebind the name to it."""
+
+
+def _api_name(name: str) -> property:
+    def get(self: types.ModuleType) -> Any:
+        import tuneprep.api  # loaded on first use, so that workers importing tuneprep.records stay light
 
         return getattr(tuneprep.api, name)
-    raise AttributeError(f"module 'tuneprep' has no attribute {name!r}")
+
+    return property(get, doc=f"tuneprep.api.{name}")
+
+
+for _name in __all__[1:]:
+    setattr(_Facade, _name, _api_name(_name))
+sys.modules[__name__].__class__ = _Facade

@@ -1,18 +1,7 @@
 """The public Python API: ``import tuneprep as tp``.
 
 Each function here is what one CLI verb does, without the printing (the verbs in
-``tuneprep.cli`` are thin wrappers over these). The steps of ``tuneprep demo``::
-
-    import tuneprep as tp
-
-    recipe = tp.load_recipe("examples/sentiment/recipe.yaml")
-    prep = tp.run(recipe, out="runs/py/prep")                    # clean, filter, dedup, split
-    base = tp.evaluate(model="smollm2-135m", data=prep.out_dir, out="runs/py/base", limit=200)
-    tp.train(data=prep.out_dir, out="runs/py/train", task="classify", model="smollm2-135m", limit=2000)
-    tuned = tp.evaluate(model="runs/py/train", data=prep.out_dir, out="runs/py/tuned", limit=200)
-    cmp = tp.compare([base.out, tuned.out], out="runs/py/compare.json")
-    tp.build_report("runs/py/report.html", eval_dirs=[base.out, tuned.out], compare=cmp,
-                    prep_dir=prep.out_dir, train_dir="runs/py/train")
+``tuneprep.cli`` are thin wrappers over these). The steps of ``tuneprep demo`` are in the README, section "Python API".
 """
 
 from __future__ import annotations
@@ -39,6 +28,11 @@ from tuneprep.train.trainer import train as _train
 __all__ = ["load_recipe", "run", "read_records", "train", "evaluate", "compare", "build_report", "annotate",
            "load_model", "Recipe", "RunResult", "TrainConfig", "TrainResult", "EvalConfig", "EvalResult",
            "LoadedModel"]
+
+
+def _strs(options: dict[str, Any]) -> dict[str, Any]:
+    """Paths given as Path objects, as the configs' str fields take them."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
 
 
 def load_recipe(path: str | Path) -> Recipe:
@@ -76,7 +70,7 @@ def train(config: TrainConfig | None = None, *, resume: bool = False, overwrite:
     Pass a TrainConfig, or its fields as keywords (``data``, ``out``, ``task``, ``model``,
     ``limit``, ``epochs`` ...).
     """
-    cfg = config if config is not None else TrainConfig(**options)
+    cfg = config if config is not None else TrainConfig(**_strs(options))
     return _train(cfg, resume=resume, overwrite=overwrite, quiet=quiet)
 
 
@@ -88,8 +82,7 @@ def evaluate(config: EvalConfig | None = None, *, predictor: Predictor | None = 
     Writes metrics.json, predictions.jsonl, review.jsonl, eval.json and, unless
     ``report=False``, report.html.
     """
-    cfg = config if config is not None else EvalConfig(**{k: str(v) if isinstance(v, Path) else v
-                                                          for k, v in options.items()})
+    cfg = config if config is not None else EvalConfig(**_strs(options))
     kwargs: dict[str, Any] = {"predictor": predictor, "progress": progress}
     if log is not None:
         kwargs["log"] = log
