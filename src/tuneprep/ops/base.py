@@ -34,6 +34,9 @@ OP_MODULES = (
     "tuneprep.ops.dedup",
     "tuneprep.ops.select",
     "tuneprep.ops.annotate",
+    "tuneprep.ops.quality",
+    "tuneprep.ops.language",
+    "tuneprep.ops.pii",
 )
 
 
