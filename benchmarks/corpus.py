@@ -160,6 +160,10 @@ def iter_corpus(log: bool = True) -> Iterator[tuple[str, str]]:
 def build(out: Path | None = None, n_files: int = 8, force: bool = False) -> list[Path]:
     """Write the corpus (once) as ``n_files`` JSONL files; returns their paths."""
     out = out or cache_dir() / "bench" / "real-text"
+    return _write_corpus(iter_corpus(), out, n_files, force)
+
+
+def _write_corpus(docs: Iterator[tuple[str, str]], out: Path, n_files: int, force: bool) -> list[Path]:
     files = [out / f"part-{i:02d}.jsonl" for i in range(n_files)]
     done = out / "DONE.json"
     if done.exists() and not force and all(f.exists() for f in files):
@@ -168,18 +172,60 @@ def build(out: Path | None = None, n_files: int = 8, force: bool = False) -> lis
     handles = [open(f, "wb") for f in files]  # noqa: SIM115 - closed below
     counts: dict[str, list[int]] = {}
     try:
-        for i, (tag, text) in enumerate(iter_corpus()):
+        for i, (tag, text) in enumerate(docs):
             line = orjson.dumps({"id": f"doc-{i:08d}", "text": text, "source": tag}) + b"\n"
             handles[i % n_files].write(line)
-            c = counts.setdefault(tag, [0, 0])
+            c = counts.setdefault(tag, [0, 0, 0])
             c[0] += 1
             c[1] += len(line)
+            c[2] += not text.isascii()
     finally:
         for h in handles:
             h.close()
-    done.write_text(json.dumps({"sources": {k: {"docs": v[0], "bytes": v[1]} for k, v in counts.items()}},
-                               indent=2))
+    done.write_text(json.dumps({"sources": {k: {"docs": v[0], "bytes": v[1], "non_ascii_docs": v[2]}
+                                            for k, v in counts.items()}}, indent=2))
     return files
+
+
+MIXED_SHARE = 0.34  # documents with a non-ASCII character, as in users' reviews/chats/web text (issue 19)
+
+
+def iter_mixed(share: float = MIXED_SHARE) -> Iterator[tuple[str, str]]:
+    """(source tag, text) of the mixed-script corpus: real text of which ``share`` is not ASCII.
+
+    * every document of ``tuneprep.textsamples`` (ftfy's test cases, ChatterBot in 28 languages,
+      Chinese novel paragraphs, 2016 convention speeches, Guardian headlines, Rotten Tomatoes,
+      VADER's tweets/reviews/editorials, and the shared data's instructions, chats, model answers,
+      web pages and MRPC sentences when ../shared/data is present) that is not ASCII, and every
+      2nd one that is;
+    * every document of the ASCII-heavy corpus above (API reference, BBC News, Gutenberg, movie
+      dialogs, speeches) that is not ASCII, and of its ASCII documents every k-th, k chosen so that
+      the non-ASCII share of the whole is ``share``.
+    """
+    from tuneprep.datasets import shared_data_dir
+    from tuneprep.textsamples import all_texts
+
+    samples = all_texts(shared_data_dir())
+    big = list(iter_corpus(log=False))
+    non_ascii = sum(not t.isascii() for _, t in samples) + sum(not t.isascii() for _, t in big)
+    ascii_samples = (sum(t.isascii() for _, t in samples) + 1) // 2
+    quota = max(0, round(non_ascii * (1 - share) / share) - ascii_samples)
+    stride = max(1, sum(t.isascii() for _, t in big) // max(1, quota))
+    for pool, every in ((samples, 2), (big, stride)):
+        k = 0
+        for tag, text in pool:
+            if not text.isascii():
+                yield tag, text
+            else:
+                if k % every == 0:
+                    yield tag, text
+                k += 1
+
+
+def build_mixed(out: Path | None = None, n_files: int = 8, force: bool = False) -> list[Path]:
+    """Write the mixed-script corpus (once) as ``n_files`` JSONL files; returns their paths."""
+    out = out or cache_dir() / "bench" / "mixed"
+    return _write_corpus(iter_mixed(), out, n_files, force)
 
 
 def repeat(files: list[Path], times: int, out: Path | None = None) -> list[Path]:
@@ -204,9 +250,14 @@ def repeat(files: list[Path], times: int, out: Path | None = None) -> list[Path]
 def describe(files: list[Path]) -> str:
     total = sum(f.stat().st_size for f in files)
     info = json.loads((files[0].parent / "DONE.json").read_text()) if (files[0].parent / "DONE.json").exists() else {}
-    lines = [f"{len(files)} files, {total / 1e6:.1f} MB in {files[0].parent}"]
-    for tag, c in info.get("sources", {}).items():
-        lines.append(f"  {tag:24s} {c['docs']:>9,} docs {c['bytes'] / 1e6:8.1f} MB")
+    sources = info.get("sources", {})
+    docs = sum(c["docs"] for c in sources.values())
+    non_ascii = sum(c.get("non_ascii_docs", 0) for c in sources.values())
+    lines = [f"{len(files)} files, {total / 1e6:.1f} MB in {files[0].parent}, {docs:,} docs"
+             + (f", {non_ascii:,} ({non_ascii / docs:.1%}) with non-ASCII characters" if docs and non_ascii else "")]
+    for tag, c in sources.items():
+        na = f" {c['non_ascii_docs']:>7,} non-ASCII" if "non_ascii_docs" in c else ""
+        lines.append(f"  {tag:32s} {c['docs']:>9,} docs {c['bytes'] / 1e6:8.1f} MB{na}")
     return "\n".join(lines)
 
 
@@ -216,8 +267,9 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=8)
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--repeat", type=int, default=0, help="also write the corpus repeated N times")
+    ap.add_argument("--mixed", action="store_true", help="the mixed-script corpus (34%% non-ASCII) instead")
     a = ap.parse_args()
-    files = build(a.out, a.files, a.force)
+    files = (build_mixed if a.mixed else build)(a.out, a.files, a.force)
     print(describe(files))
     if a.repeat:
         rep = repeat(files, a.repeat)

@@ -20,14 +20,37 @@ Equal work, step by step:
   collapsed), so both sides look for the same duplicates. Hashes differ (datatrove: 64-bit xxhash;
   tuneprep: 128-bit xxh3), which could only matter on a 64-bit collision.
 
+Corpora (``--corpus``): **mixed** (``corpus.py --mixed``: 19.5 MB, 73,783 documents of real reviews,
+tweets, headlines, speeches, chats in 28 languages, Chinese novels, instructions, model answers, web
+pages and API documentation, 34.0 % of them with non-ASCII characters) and **ascii** (the
+API-reference-heavy corpus of ``corpus.py``, 0.5 % non-ASCII; ``--ascii-files N`` takes its first N of 8
+files, each holding the same mix).
+
+Runs are interleaved A-B-B-A: pair 1 runs tuneprep, datatrove, tuneprep with plain ftfy, the floor;
+pair 2 the reverse order; and so on (``--pairs``, default 3). Reported: the median and range of the
+per-pair ratios of whole-process wall times (interpreter start included), CPU seconds of all
+processes, docs/s, peak RSS, and whether both sides kept the same documents (the set of dedup keys of
+their kept documents; which copy of a duplicate survives may differ).
+
+Where tuneprep's speed comes from: ``clean.unicode`` calls ftfy only on the lines ftfy could change
+(ops/unicode_fast.py: the character sets derived from ftfy's tables, a windowed badness search,
+``unicodedata.is_normalized``; byte-identical output). The **tuneprep-plain-ftfy** side is the same
+CLI with ``clean.unicode`` calling ``ftfy.fix_text`` on every document: the ratio without the fast path.
+The **floor** is the same corpus through read → JSON parse → hash (xxh3-128) → write only, with the same
+number of worker processes: no pipeline can be faster.
+
 Each side runs as its own process tree; the harness polls the tree's memory (psutil, every 50 ms) and
 reports the peak of the summed RSS of all its processes (an upper bound: pages shared after fork count
-once per process) and the largest single process.
+once per process) and the largest single process. The result file (``--result NAME`` →
+benchmarks/results/NAME.json, via resultfile.py) records the command, commit and load average.
 
 Usage::
 
-    python benchmarks/pipeline_vs_datatrove.py                 # both sides, twice each, on the 200+ MB corpus
-    python benchmarks/pipeline_vs_datatrove.py --scaling 5     # + per-record recipe RSS at 1x vs 5x input
+    python benchmarks/corpus.py --mixed                          # build the mixed corpus once (~1 min)
+    python benchmarks/pipeline_vs_datatrove.py --corpus mixed --pairs 3 --result pipeline_vs_datatrove_mixed
+    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --ascii-files 1 --pairs 3 \\
+        --result pipeline_vs_datatrove_ascii
+    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 0 --no-extra --scaling 5   # RSS vs size
 """
 
 from __future__ import annotations
@@ -37,6 +60,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -195,27 +219,95 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
             "peak_process_rss_mb": peak_one / 2**20, "max_processes": n_procs, "output": out}
 
 
-def bench_tuneprep(inputs: Path, work: Path, workers: int, dedup: bool = True) -> dict[str, Any]:
+REPO = HERE.parent
+
+
+def _env() -> dict[str, str]:
+    # This checkout's tuneprep, whatever the virtualenv's own install points to.
+    return {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def _kept_keys(paths: list[Path]) -> set[int]:
+    """The dedup key hashes of kept documents: equal sets = the same documents kept (up to which copy)."""
+    import orjson
+    import xxhash
+
+    from tuneprep.ops.text import normalize_for_dedup
+
+    keys = set()
+    for p in paths:
+        with open(p, "rb") as fh:
+            for line in fh:
+                text = orjson.loads(line)["text"]
+                keys.add(xxhash.xxh3_64_intdigest(normalize_for_dedup(text).encode("utf-8", "surrogatepass")))
+    return keys
+
+
+def bench_tuneprep(inputs: Path, work: Path, workers: int, dedup: bool = True, plain_ftfy: bool = False,
+                   keys: bool = False) -> dict[str, Any]:
     out = work / "tuneprep-out"
     shutil.rmtree(out, ignore_errors=True)
     recipe = work / ("recipe.yaml" if dedup else "recipe-per-record.yaml")
     recipe.write_text(recipe_yaml(inputs, out, dedup))
-    r = measure(tuneprep_cmd(recipe, workers))
+    cmd = tuneprep_cmd(recipe, workers)
+    if plain_ftfy:  # the same CLI, with clean.unicode calling ftfy.fix_text on every document
+        cmd = [sys.executable, __file__, "--side", "tuneprep-plain-ftfy", "--", *cmd[1:]]
+    r = measure(cmd, env=_env())
     stats = json.loads((out / "stats.json").read_text())
     r.update(records_in=stats["records_in"], kept=stats["kept"],
              after_length_filter=stats["steps"][3]["out"], steps=stats["steps"])
+    if keys:
+        r["kept_keys"] = _kept_keys(sorted((out / "data").glob("*.jsonl")))
     shutil.rmtree(out, ignore_errors=True)
     return r
 
 
-def bench_datatrove(inputs: Path, work: Path, workers: int) -> dict[str, Any]:
+def bench_datatrove(inputs: Path, work: Path, workers: int, keys: bool = False) -> dict[str, Any]:
     dt_work = work / "datatrove-work"
     shutil.rmtree(dt_work, ignore_errors=True)
     res_file = work / "datatrove-result.json"
     r = measure([sys.executable, __file__, "--side", "datatrove", "--inputs", str(inputs),
-                 "--work", str(dt_work), "--workers", str(workers), "--result", str(res_file)])
+                 "--work", str(dt_work), "--workers", str(workers), "--result-file", str(res_file)], env=_env())
     r.update(json.loads(res_file.read_text()))
+    if keys:
+        r["kept_keys"] = _kept_keys(sorted((dt_work / "final").glob("*.jsonl")))
     shutil.rmtree(dt_work, ignore_errors=True)
+    return r
+
+
+# --- the floor: read -> JSON parse -> hash -> write, nothing else --------------------------------------
+
+
+def _floor_file(args: tuple[str, str]) -> int:
+    import orjson
+    import xxhash
+
+    src, dst = args
+    n = 0
+    with open(src, "rb") as fh, open(dst, "wb") as out:
+        for line in fh:
+            rec = orjson.loads(line)
+            rec["h"] = xxhash.xxh3_128_hexdigest(rec["text"].encode("utf-8", "surrogatepass"))
+            out.write(orjson.dumps(rec) + b"\n")
+            n += 1
+    return n
+
+
+def run_floor(inputs: Path, work: Path, workers: int) -> int:
+    from multiprocessing import get_context
+
+    work.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(p), str(work / p.name)) for p in sorted(inputs.glob("*.jsonl"))]
+    with get_context("fork").Pool(workers) as pool:
+        return sum(pool.map(_floor_file, jobs, chunksize=1))
+
+
+def bench_floor(inputs: Path, work: Path, workers: int) -> dict[str, Any]:
+    fl_work = work / "floor-work"
+    shutil.rmtree(fl_work, ignore_errors=True)
+    r = measure([sys.executable, __file__, "--side", "floor", "--inputs", str(inputs), "--work", str(fl_work),
+                 "--workers", str(workers)], env=_env())
+    shutil.rmtree(fl_work, ignore_errors=True)
     return r
 
 
@@ -224,82 +316,177 @@ def _load() -> str:
     return f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} on {os.cpu_count()} cores"
 
 
+SIDES = ("tuneprep", "datatrove", "tuneprep-plain-ftfy", "floor")
+
+
+def bench_corpus(label: str, inputs: Path, work: Path, workers: int, pairs: int, extra: bool) -> dict[str, Any]:
+    """Interleaved runs A-B-B-A (A = tuneprep, B = datatrove; with ``extra`` also tuneprep with plain
+    ftfy and the floor), ``pairs`` times; medians, ranges, kept-document check."""
+    files = sorted(inputs.glob("*.jsonl"))
+    n_docs = sum(_count_lines(f) for f in files)
+    size_mb = sum(f.stat().st_size for f in files) / 1e6
+    sides = list(SIDES if extra else SIDES[:2])
+    runs: list[dict[str, Any]] = []
+    keys: dict[str, set[int]] = {}
+    print(f"\n== corpus {label}: {len(files)} files, {size_mb:,.1f} MB, {n_docs:,} docs ==")
+    for i in range(pairs):
+        for side in (sides if i % 2 == 0 else sides[::-1]):
+            load_before = os.getloadavg()[0]
+            want_keys = i == 0 and side in ("tuneprep", "datatrove")
+            if side == "tuneprep":
+                r = bench_tuneprep(inputs, work, workers, keys=want_keys)
+            elif side == "tuneprep-plain-ftfy":
+                r = bench_tuneprep(inputs, work, workers, plain_ftfy=True)
+            elif side == "datatrove":
+                r = bench_datatrove(inputs, work, workers, keys=want_keys)
+            else:
+                r = bench_floor(inputs, work, workers)
+            if "kept_keys" in r:
+                keys[side] = r.pop("kept_keys")
+            r.pop("output", None)
+            r.pop("steps", None)
+            r.update(side=side, pair=i + 1, docs_per_s=n_docs / r["seconds"], load_before=round(load_before, 2))
+            runs.append(r)
+            kept = f"kept {r['kept']:,} (after length filter {r['after_length_filter']:,})  " if "kept" in r else ""
+            print(f"  pair {i + 1} {side:20s} {r['seconds']:7.1f} s (CPU {r['cpu_seconds']:6.1f} s) "
+                  f"{r['docs_per_s']:9,.0f} docs/s  {kept}peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB / "
+                  f"largest {r['peak_process_rss_mb']:,.0f} MB  [load {load_before:.2f}]", flush=True)
+
+    def col(side: str, key: str) -> list[float]:
+        return [r[key] for r in runs if r["side"] == side]
+
+    summary: dict[str, Any] = {"corpus": label, "files": len(files), "input_mb": round(size_mb, 1),
+                               "input_docs": n_docs, "workers": workers, "pairs": pairs, "sides": {}}
+    for side in sides:
+        secs = col(side, "seconds")
+        summary["sides"][side] = {
+            "wall_s_median": round(statistics.median(secs), 2), "wall_s_range": [round(min(secs), 2), round(max(secs), 2)],
+            "cpu_s_median": round(statistics.median(col(side, "cpu_seconds")), 2),
+            "docs_per_s_median": round(n_docs / statistics.median(secs)),
+            "peak_tree_rss_mb_max": round(max(col(side, "peak_tree_rss_mb"))),
+            "peak_process_rss_mb_max": round(max(col(side, "peak_process_rss_mb"))),
+            **({"kept": sorted(set(col(side, "kept"))), "after_length_filter": sorted(set(col(side, "after_length_filter")))}
+               if side != "floor" else {}),
+        }
+    tp, dt = col("tuneprep", "seconds"), col("datatrove", "seconds")
+    # Per pair: each pair ran side by side under (about) the same load.
+    per_pair = [d / t for t, d in zip(tp, dt, strict=True)]
+    summary["ratio_vs_datatrove"] = {"median": round(statistics.median(per_pair), 2),
+                                     "range": [round(min(per_pair), 2), round(max(per_pair), 2)],
+                                     "per_pair": [round(x, 2) for x in per_pair],
+                                     "cpu_median": round(statistics.median(col("datatrove", "cpu_seconds"))
+                                                         / statistics.median(col("tuneprep", "cpu_seconds")), 2)}
+    if extra:
+        plain, floor = col("tuneprep-plain-ftfy", "seconds"), col("floor", "seconds")
+        summary["ratio_vs_datatrove_without_fast_path"] = {
+            "median": round(statistics.median([d / p for p, d in zip(plain, dt, strict=True)]), 2),
+            "per_pair": [round(d / p, 2) for p, d in zip(plain, dt, strict=True)]}
+        summary["times_the_floor"] = {"median": round(statistics.median([t / f for t, f in zip(tp, floor, strict=True)]), 2),
+                                      "per_pair": [round(t / f, 2) for t, f in zip(tp, floor, strict=True)]}
+    if "tuneprep" in keys and "datatrove" in keys:
+        summary["same_documents_kept"] = keys["tuneprep"] == keys["datatrove"]
+        summary["kept_keys_only_tuneprep"] = len(keys["tuneprep"] - keys["datatrove"])
+        summary["kept_keys_only_datatrove"] = len(keys["datatrove"] - keys["tuneprep"])
+    summary["load_before_runs"] = [r["load_before"] for r in runs]
+    summary["runs"] = runs
+    rv = summary["ratio_vs_datatrove"]
+    print(f"  -> tuneprep / datatrove: median {rv['median']:.2f}x (range {rv['range'][0]:.2f}-{rv['range'][1]:.2f}, "
+          f"{pairs} interleaved pairs; CPU seconds {rv['cpu_median']:.2f}x)")
+    if extra:
+        print(f"  -> without the unicode fast path: {summary['ratio_vs_datatrove_without_fast_path']['median']:.2f}x; "
+              f"tuneprep = {summary['times_the_floor']['median']:.2f}x the floor (read, parse, hash, write)")
+    if "same_documents_kept" in summary:
+        print(f"  -> same documents kept (dedup keys): {summary['same_documents_kept']}")
+    return summary
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", choices=["mixed", "ascii", "both"], default="both",
+                    help="mixed: 34%% non-ASCII real text (corpus.py --mixed); ascii: the API-reference-heavy corpus")
+    ap.add_argument("--ascii-files", type=int, default=8, help="how many of the ASCII-heavy corpus' 8 files to use")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=2, help="runs per side (alternating)")
+    ap.add_argument("--pairs", type=int, default=3, help="interleaved A-B-B-A pairs per corpus")
+    ap.add_argument("--no-extra", action="store_true", help="skip the plain-ftfy tuneprep runs and the floor")
     ap.add_argument("--scaling", type=int, default=0,
-                    help="also run the per-record recipe on the corpus and on the corpus repeated N times")
+                    help="also run the per-record recipe on the ASCII corpus and on it repeated N times")
     ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: cache/bench/work)")
-    ap.add_argument("--json", type=Path, default=None, help="write all results here")
-    ap.add_argument("--side", choices=["datatrove"], help=argparse.SUPPRESS)
+    ap.add_argument("--result", default="pipeline_vs_datatrove", help="result file name (benchmarks/results/NAME.json)")
+    ap.add_argument("--side", choices=["datatrove", "floor", "tuneprep-plain-ftfy"], help=argparse.SUPPRESS)
     ap.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--result", type=Path, help=argparse.SUPPRESS)
-    a = ap.parse_args()
+    ap.add_argument("--result-file", dest="result_file", type=Path, help=argparse.SUPPRESS)
+    a, rest = ap.parse_known_args()
 
     if a.side == "datatrove":
         res = run_datatrove(a.inputs, a.work, a.workers)
-        a.result.write_text(json.dumps(res))
+        a.result_file.write_text(json.dumps(res))
+        return
+    if a.side == "floor":
+        run_floor(a.inputs, a.work, a.workers)
+        return
+    if a.side == "tuneprep-plain-ftfy":
+        import ftfy
+
+        from tuneprep.cli import main as cli_main
+        from tuneprep.ops.unicode_fast import UnicodeFixer
+
+        UnicodeFixer.fix = lambda self, text: ftfy.fix_text(text, self.config)  # type: ignore[method-assign]
+        sys.argv = ["tuneprep", *[x for x in rest if x != "--"]]
+        cli_main()
         return
 
-    from importlib.metadata import version
+    import corpus
+    from resultfile import Measurement
 
+    m = Measurement(a.result, libraries=["datatrove", "ftfy", "orjson", "xxhash"])
+    results: dict[str, Any] = {"corpora": []}
+    work_root = a.work
+    if a.corpus in ("mixed", "both"):
+        files = corpus.build_mixed()
+        print("mixed corpus:", corpus.describe(files))
+        work = work_root or files[0].parent.parent / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        if a.pairs:
+            results["corpora"].append(bench_corpus("mixed", files[0].parent, work, a.workers, a.pairs, not a.no_extra))
+    if a.corpus in ("ascii", "both"):
+        files = corpus.build()
+        print("ASCII-heavy corpus:", corpus.describe(files))
+        inputs = files[0].parent
+        if a.ascii_files < len(files):  # a slice: the first N files (each holds the same mix)
+            inputs = files[0].parent.parent / f"real-text-first{a.ascii_files}"
+            inputs.mkdir(exist_ok=True)
+            for f in files[: a.ascii_files]:
+                if not (inputs / f.name).exists():
+                    os.symlink(f, inputs / f.name)
+        work = work_root or files[0].parent.parent / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        if a.pairs:
+            results["corpora"].append(bench_corpus(f"ascii-heavy ({a.ascii_files} of {len(files)} files)", inputs,
+                                                   work, a.workers, a.pairs, not a.no_extra))
+        if a.scaling:
+            results["scaling"] = scaling(files, work, a.workers, a.scaling)
+    m.write(results)
+
+
+def scaling(files: list[Path], work: Path, workers: int, times: int) -> list[dict[str, Any]]:
+    """Per-record recipe (no dedup) on the corpus and on it repeated ``times`` times: is peak RSS flat?"""
     import corpus
 
-    files = corpus.build()
-    inputs = files[0].parent
-    print("corpus:", corpus.describe(files))
-    work = a.work or inputs.parent / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    n_docs = sum(_count_lines(f) for f in files)
-    print(f"\ntuneprep {version('tuneprep')} vs datatrove {version('datatrove')} (ftfy {version('ftfy')}), "
-          f"{a.workers} workers each, {n_docs:,} input docs")
-    results: dict[str, Any] = {"input_docs": n_docs, "input_mb": sum(f.stat().st_size for f in files) / 1e6,
-                               "workers": a.workers, "runs": []}
-    for i in range(a.runs):
-        for side in ("tuneprep", "datatrove"):
-            load_before = _load()
-            r = (bench_tuneprep if side == "tuneprep" else bench_datatrove)(inputs, work, a.workers)
-            r.pop("output", None)
-            r.update(side=side, run=i + 1, docs_per_s=n_docs / r["seconds"], load_before=load_before)
-            results["runs"].append(r)
-            print(f"  run {i + 1} {side:9s} {r['seconds']:7.1f} s (CPU {r['cpu_seconds']:6.1f} s)  "
-                  f"{r['docs_per_s']:9,.0f} docs/s  "
-                  f"kept {r['kept']:,} (after length filter {r['after_length_filter']:,})  "
-                  f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB / largest process {r['peak_process_rss_mb']:,.0f} MB"
-                  f"  [{load_before}]")
-
-    if results["runs"]:  # --runs 0: only the memory-scaling check
-        def best(side: str) -> dict[str, Any]:
-            return min((r for r in results["runs"] if r["side"] == side), key=lambda r: r["seconds"])
-
-        tp, dt = best("tuneprep"), best("datatrove")
-        results["ratio_best"] = tp["docs_per_s"] / dt["docs_per_s"]
-        print(f"\nbest of {a.runs}: tuneprep {tp['docs_per_s']:,.0f} docs/s, datatrove {dt['docs_per_s']:,.0f} docs/s, "
-              f"ratio {results['ratio_best']:.2f}x")
-        cpu_tp = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "tuneprep")
-        cpu_dt = min(r["cpu_seconds"] for r in results["runs"] if r["side"] == "datatrove")
-        print(f"CPU seconds (all processes, best of {a.runs}): tuneprep {cpu_tp:.1f}, datatrove {cpu_dt:.1f}, "
-              f"ratio {cpu_dt / cpu_tp:.2f}x")
-        print(f"docs kept: tuneprep {tp['kept']:,}, datatrove {dt['kept']:,} (difference {tp['kept'] - dt['kept']:+,})")
-
-    if a.scaling:
-        rep = corpus.repeat(files, a.scaling)
-        results["scaling"] = []
-        for label, inp in (("1x", inputs), (f"{a.scaling}x", rep[0].parent)):
-            size = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 1e6
-            load_before = _load()
-            r = bench_tuneprep(inp, work, a.workers, dedup=False)
-            r.pop("output", None)
-            r.update(input=label, input_mb=size, load_before=load_before, docs_per_s=r["records_in"] / r["seconds"])
-            r.pop("steps", None)
-            results["scaling"].append(r)
-            print(f"  per-record recipe, {label} input ({size:,.0f} MB, {r['records_in']:,} docs): "
-                  f"{r['seconds']:.1f} s (CPU {r['cpu_seconds']:.1f} s), {r['docs_per_s']:,.0f} docs/s, "
-                  f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB"
-                  f" / largest process {r['peak_process_rss_mb']:,.0f} MB  [{load_before}]")
-    if a.json:
-        a.json.write_text(json.dumps(results, indent=2, default=str))
+    rep = corpus.repeat(files, times)
+    out = []
+    for label, inp in (("1x", files[0].parent), (f"{times}x", rep[0].parent)):
+        size = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 1e6
+        load_before = _load()
+        r = bench_tuneprep(inp, work, workers, dedup=False)
+        r.pop("output", None)
+        r.pop("steps", None)
+        r.update(input=label, input_mb=size, load_before=load_before, docs_per_s=r["records_in"] / r["seconds"])
+        out.append(r)
+        print(f"  per-record recipe, {label} input ({size:,.0f} MB, {r['records_in']:,} docs): "
+              f"{r['seconds']:.1f} s (CPU {r['cpu_seconds']:.1f} s), {r['docs_per_s']:,.0f} docs/s, "
+              f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB"
+              f" / largest process {r['peak_process_rss_mb']:,.0f} MB  [{load_before}]")
+    return out
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The fast paths of clean.unicode, clean.whitespace and the dedup normal form change no output.
 
-clean.unicode skips ftfy for lines it provably leaves alone; clean.whitespace and normalize_for_dedup
+clean.unicode skips ftfy for lines it provably leaves alone (tests/ops/test_unicode_fast.py has the
+exhaustive and multilingual checks); clean.whitespace and normalize_for_dedup
 use str.split/join instead of regexes and skip NFKC/casefold work on ASCII. Every output is compared
 with plain ftfy / the regex reference on real text (Rotten Tomatoes, and the shared web, chat,
 instruction and paraphrase data when present) and on edge cases.
@@ -20,6 +21,7 @@ import pytest
 from tuneprep.datasets import rotten_tomatoes, shared_data_dir
 from tuneprep.ops.clean import CleanUnicode, CleanWhitespace
 from tuneprep.ops.text import normalize_for_dedup
+from tuneprep.ops.unicode_fast import UnicodeFixer
 
 # The per-line whitespace normalisation as first written: the reference for the faster version.
 _SPACES = re.compile(r"[^\S\n]+")
@@ -109,6 +111,7 @@ def test_unicode_fast_path_edge_cases(text: str) -> None:
 def test_unicode_segments_longer_than_max_decode_length() -> None:
     op = _unicode_op()
     op._config = op._config._replace(max_decode_length=7)  # split inside lines, as ftfy does
+    op._fixer = UnicodeFixer(op._config)
     for t in ("abcdefghijklmnop\nâ€œqrstuvwxyzâ€\u009d and more\n" * 3, "x" * 30 + "é" + "y" * 30):
         assert op.fix(t) == ftfy.fix_text(t, op._config)
 

@@ -30,52 +30,26 @@ class CleanUnicode(RecordOp):
     def setup(self) -> None:
         import ftfy
 
+        from tuneprep.ops.unicode_fast import UnicodeFixer
+
         p = self.params
         self._config = ftfy.TextFixerConfig(
             normalization=p.normalization, fix_encoding=p.fix_encoding, uncurl_quotes=p.uncurl_quotes,
             unescape_html=False,  # entities are clean.strip_html's job; "&amp;" may be intended text
         )
-        self._fix_segment = ftfy.fix_and_explain
+        self._fixer = UnicodeFixer(self._config)
 
     def fix(self, text: str) -> str:
-        """``ftfy.fix_text(text, config)``, without calling ftfy on lines it would return unchanged.
+        """``ftfy.fix_text(text, config)``, calling ftfy only on the lines it could change.
 
-        ftfy fixes a text line by line (segments end after each newline, or every
-        ``max_decode_length`` characters), each independently. With this op's config (HTML
-        unescaping off) ftfy can only change an ASCII segment through a control character, a
-        carriage return (line breaks) or an escape (terminal escapes, also a control character):
-        every other fix acts on non-ASCII characters, and ASCII is already NFC/NFKC. So an ASCII
-        segment without those characters is returned as it is, and the others go through ftfy
-        exactly as ``fix_text`` would send them. tests/ops/test_clean_fastpath.py checks the
-        equality on real text and on every ASCII character.
+        ops/unicode_fast.py derives from ftfy's tables the characters through which each enabled
+        fix can change a line, and sends only lines holding one of them (or not yet normalised) to
+        ftfy; tests/ops/test_unicode_fast.py checks byte-identical output.
         """
-        if not text or (text.isascii() and not _ASCII_FTFY_TOUCHES.search(text)):
-            return text
-        cfg = self._config
-        out = []
-        pos, n, limit = 0, len(text), cfg.max_decode_length
-        while pos < n:
-            end = text.find("\n", pos) + 1
-            if end == 0:
-                end = n
-            if end - pos > limit:
-                end = pos + limit
-            seg = text[pos:end]
-            if seg.isascii() and not _ASCII_FTFY_TOUCHES.search(seg):
-                out.append(seg)
-            else:
-                out.append(self._fix_segment(seg, cfg)[0])
-            pos = end
-        return "".join(out)
+        return self._fixer.fix(text)
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
         return map_text(record, self.fix)
-
-
-# The ASCII characters ftfy may change when HTML unescaping is off: C0 controls other than tab and
-# newline (remove_control_chars, remove_terminal_escapes: ESC is one), CR (fix_line_breaks), DEL.
-# Vertical tab and form feed are included although ftfy keeps form feed: erring towards ftfy is safe.
-_ASCII_FTFY_TOUCHES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 class WhitespaceParams(OpParams):
