@@ -6,6 +6,7 @@ stays small; every import of a heavy library happens inside a command.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -17,6 +18,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output (every verb)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Keep third-party libraries' own output."),
+    log_json: Path | None = typer.Option(
+        None, "--log-json", help="Append one JSON event per line to FILE (also: TUNEPREP_LOG_JSON)."),
+) -> None:
+    """Raw domain text to a fine-tuned, evaluated model; every data decision audited."""
+    from tuneprep.ui import events, quiet_third_party, settings
+
+    settings.quiet = quiet
+    settings.verbose = verbose
+    events.set_log_file(str(log_json) if log_json else None)
+    quiet_third_party(verbose=verbose)
+    events.emit("command_start", argv=sys.argv[1:], verb=ctx.invoked_subcommand)
 
 
 @app.command()
@@ -74,7 +93,24 @@ _register_areas()
 
 
 def main() -> None:
-    app()
+    """Console entry point: runs a verb and records its start, end and exit code in the JSON log."""
+    from tuneprep.ui import emit
+
+    verbs = {c.name or c.callback.__name__ for c in app.registered_commands if c.callback} | {
+        g.name for g in app.registered_groups}
+    verb = next((a for a in sys.argv[1:] if a in verbs), None)
+    code: int = 0
+    try:
+        app()
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        if code:
+            emit("error", verb=verb, exit_code=code)
+        emit("command_end", verb=verb, exit_code=code)
+        raise
+    except BaseException as e:
+        emit("error", verb=verb, exit_code=1, error=type(e).__name__, message=str(e))
+        raise
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tuneprep.evaluate import predictions as files
 from tuneprep.models.prompt import ClassifyTemplate
+from tuneprep.ui.progress import TaskBar
 
 
 class EvalError(ValueError):
@@ -118,10 +119,8 @@ class EvalResult:
     predictions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="rec", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+def _progress(total: int, desc: str, enabled: bool) -> TaskBar:
+    return TaskBar(desc, total, "records", enabled)
 
 
 def _batches(n: int, size: int) -> list[tuple[int, int]]:
