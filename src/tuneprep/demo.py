@@ -70,6 +70,7 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 
     from tuneprep.report import build_report
     from tuneprep.train.config import TrainConfig
     from tuneprep.train.trainer import train
+    from tuneprep.ui.progress import make_progress
 
     size = QUICK if quick else FULL
     out = Path(out)
@@ -79,7 +80,8 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 
     log(f"[1/6] data: {recipe_path()} → {out / 'prep'}")
     recipe = load_recipe(recipe_path())
     recipe.output.path = str(out / "prep")
-    prep = run_recipe(recipe, workers=workers, fresh=True)
+    with make_progress(quiet=quick) as prog:
+        prep = run_recipe(recipe, workers=workers, fresh=True, progress=prog)
     for s in prep.steps:
         dropped = ", ".join(f"{k} {v:,}" for k, v in s["dropped"].items()) or "—"
         log(f"      {s['step']:<20} in {s['in']:>6,}  kept {s['out']:>6,}  dropped: {dropped}")
