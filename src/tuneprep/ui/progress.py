@@ -143,7 +143,8 @@ class PlainProgress:
     def finish(self, name: str) -> None:
         task = self.tasks[name]
         if task.total:
-            task.done = max(task.done, task.total) if task.unit == "bytes" else task.done
+            # Finishing means complete (as the Rich bar shows it): callers advance in chunks.
+            task.done = max(task.done, task.total)
         self._write(self._line(name, task, final=True))
         emit("stage_end", stage=name, done=task.done, total=task.total, unit=task.unit,
              records=task.records or None, seconds=round(time.perf_counter() - task.t0, 3))
