@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "report": 8,
     "api": 9,
     "version": 0,
+    "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
     "demo": 10,
     "cli": 11,
     "__init__": 12,  # the package facade `import tuneprep as tp`

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from tuneprep import api as tp
 from tuneprep.api import EvalConfig, TrainConfig
+from tuneprep.ui.progress import make_progress
 
 MODEL = "smollm2-135m"
 
@@ -73,7 +74,8 @@ def run_demo(out: str | Path = "runs/demo", quick: bool = False, workers: int = 
     log(f"[1/6] data: {recipe_path()} → {out / 'prep'}")
     recipe = tp.load_recipe(recipe_path())
     recipe.output.path = str(out / "prep")
-    prep = tp.run(recipe, workers=workers, fresh=True)
+    with make_progress(quiet=quick) as prog:
+        prep = tp.run(recipe, workers=workers, fresh=True, progress=prog)
     for s in prep.steps:
         dropped = ", ".join(f"{k} {v:,}" for k, v in s["dropped"].items()) or "—"
         log(f"      {s['step']:<20} in {s['in']:>6,}  kept {s['out']:>6,}  dropped: {dropped}")

@@ -100,6 +100,8 @@ def render_table(report: dict[str, Any]) -> Any:
     """A rich Table of the report."""
     from rich.table import Table
 
+    from tuneprep.ui.console import protect_identifiers
+
     t = Table(title=f"annotators ({report['method']}; {report['n_records']} records, "
                     f"{report['n_gold']} with gold from {report['gold_source']})")
     for col in ("voter", "coverage", "overlap", "conflict", "n_gold", "accuracy", "macro-F1"):
@@ -111,4 +113,4 @@ def render_table(report: dict[str, Any]) -> Any:
     for r in report["voters"]:
         t.add_row(r["voter"], fmt(r["coverage"]), fmt(r.get("overlap")), fmt(r.get("conflict")), fmt(r["n_gold"]),
                   fmt(r["accuracy"]), fmt(r["macro_f1"]))
-    return t
+    return protect_identifiers(t, ["voter"])

@@ -41,16 +41,18 @@ def load_recipe(path: str | Path) -> Recipe:
 
 
 def run(recipe: Recipe | str | Path, *, out: str | Path | None = None, workers: int = 0, fresh: bool = False,
-        shard_bytes: int | None = None, log: Callable[[str], None] | None = None) -> RunResult:
+        shard_bytes: int | None = None, log: Callable[[str], None] | None = None,
+        progress: Any = None) -> RunResult:
     """Run a recipe (``tuneprep run``): data/ or split folders, rejects/, stats.json, manifest.json.
 
     ``recipe``: a loaded Recipe or a path to its YAML; ``out`` overrides ``output.path``.
-    Returns the counts (records in = kept + rejected) and the output directory.
+    Returns the counts (records in = kept + rejected) and the output directory. ``progress``: an
+    object with ``start/advance/finish`` (``tuneprep.ui.make_progress()`` gives the CLI's).
     """
     r = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if out is not None:
         r = r.model_copy(update={"output": r.output.model_copy(update={"path": str(out)})})
-    return run_recipe(r, workers=workers, fresh=fresh, shard_bytes=shard_bytes, log=log)
+    return run_recipe(r, workers=workers, fresh=fresh, shard_bytes=shard_bytes, log=log, progress=progress)
 
 
 def read_records(path: str | Path, *, format: str | None = None, **mapping: Any) -> Iterator[dict[str, Any]]:

@@ -32,9 +32,9 @@ annotate_app = typer.Typer(
 
 
 def _fail(message: str) -> None:
-    from rich.console import Console
+    from tuneprep.ui.console import make_console
 
-    Console(stderr=True).print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    make_console(stderr=True).print(f"[red]error:[/red] {message}", markup=True, highlight=False)
     raise typer.Exit(2)
 
 
@@ -115,7 +115,7 @@ def label_cmd(
     gold: Path | None = typer.Option(None, "--gold", help="Gold labels (records with id + label) for the report."),
 ) -> None:
     """Label records with one method; every record gets meta.annotation, gold labels are kept."""
-    from rich.console import Console
+    from tuneprep.ui.console import make_console
 
     try:
         import yaml
@@ -131,7 +131,7 @@ def label_cmd(
         labeled = annotate_records(records, method, label_set, params, overwrite=overwrite)
         write_records(out, labeled)
         summary = summarize(labeled)
-        con = Console(stderr=True)
+        con = make_console(stderr=True)
         con.print(f"{method}: {summary['n']} records → {out}: {summary['status']}", highlight=False)
         if summary["unlabeled_reasons"]:
             con.print(f"unlabeled because: {summary['unlabeled_reasons']}", highlight=False)
@@ -155,7 +155,7 @@ def report_cmd(
     out: Path | None = typer.Option(None, "--out", help="Also write the JSON here."),
 ) -> None:
     """Per method/rule/member: coverage, overlap, conflict rate, accuracy and macro-F1 vs gold."""
-    from rich.console import Console
+    from tuneprep.ui.console import make_console
 
     try:
 
@@ -169,7 +169,7 @@ def report_cmd(
     if json_out:
         typer.echo(json.dumps(rep, indent=2))
     else:
-        Console().print(render_table(rep))
+        make_console().print(render_table(rep))
 
 
 @annotate_app.command("agreement")
@@ -195,8 +195,9 @@ def agreement_cmd(
     if json_out:
         typer.echo(json.dumps(rep, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from tuneprep.ui.console import make_console
 
     def f(x: Any) -> str:
         return "undefined" if x is None else f"{x:.4f}"
@@ -215,7 +216,7 @@ def agreement_cmd(
         s = rep["fleiss_kappa_subset"]
         t.add_row("  on equal-count subset", f(s["value"]), f"{s['n_items']} items with {s['n_raters_per_item']} raters")
     t.add_row("Krippendorff's alpha", f(rep["krippendorff_alpha"]), rep["level"])
-    con = Console()
+    con = make_console()
     con.print(t)
     for p in rep["pairs"][:show_pairs]:
         con.print(f"  {p['annotators'][0]} × {p['annotators'][1]}: kappa {f(p['kappa'])} on {p['n_items']} items",
@@ -234,7 +235,7 @@ def issues_cmd(
     id_field: str | None = typer.Option(None, help="Field holding the record id."),
 ) -> None:
     """Find likely label errors (cross-validated probabilities + cleanlab) and write a review queue."""
-    from rich.console import Console
+    from tuneprep.ui.console import make_console
 
     try:
 
@@ -244,7 +245,7 @@ def issues_cmd(
     except _errors() as e:
         _fail(str(e))
         return
-    Console(stderr=True).print(
+    make_console(stderr=True).print(
         f"{summary['n_issues']} likely label issues among {summary['n_judged']} labeled records "
         f"(cross-validated accuracy {summary['cv_accuracy']:.3f}; {summary['n_unlabeled_skipped']} unlabeled "
         f"skipped) → {out}", highlight=False)

@@ -9,6 +9,7 @@ import typer
 from tuneprep.io.converters import convert_file
 from tuneprep.io.inspect import inspect_cli
 from tuneprep.io.readers import FORMATS, InputError
+from tuneprep.ui.console import make_console
 
 
 def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt: str | None,
@@ -18,9 +19,8 @@ def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt
     0 on success, 1 when ``strict`` and some rows were rejected, 2 when the input cannot be read.
     """
     import orjson
-    from rich.console import Console
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     try:
         res = convert_file(src, dst, from_style, to_style, fmt)
     except (InputError, ValueError) as e:
@@ -29,7 +29,7 @@ def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt
     if json_out:
         typer.echo(orjson.dumps(res.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
-        out = Console()
+        out = make_console()
         out.print(f"{res.src} ({res.from_style}) → {res.dst} ({res.to_style})", highlight=False)
         out.print(f"read {res.read:,}  written {res.written:,}  rejected {res.rejected:,}", highlight=False)
         if res.rejected:

@@ -59,10 +59,11 @@ def _fmt(v: Any) -> str:
 
 def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
     """A readable summary of a metrics dict (classification or generation)."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    from tuneprep.ui.console import make_console, protect_identifiers
+
+    con = make_console()
     if m.get("kind") == "generation":
         t = Table(title=title)
         t.add_column("metric")
@@ -89,7 +90,7 @@ def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
         pc.add_column(c, justify="left" if c == "label" else "right")
     for lab, v in m["per_class"].items():
         pc.add_row(lab, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
-    con.print(pc)
+    con.print(protect_identifiers(pc, ["label"]))
     ci = m.get("ci95") or {}
     acc_ci, f1_ci = ci.get("accuracy") or [None, None], ci.get("f1_macro") or [None, None]
     con.print(f"accuracy {_fmt(m['accuracy'])} (95% CI {_fmt(acc_ci[0])}–{_fmt(acc_ci[1])})   "
@@ -101,10 +102,11 @@ def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
 
 
 def print_compare(res: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    from tuneprep.ui.console import make_console, protect_identifiers
+
+    con = make_console()
     names = [r["name"] for r in res["runs"]]
     keys = list(next(iter(res["metrics"].values())))
     t = Table(title=f"Compare on the same {res['n']:,} test ids")
@@ -114,7 +116,7 @@ def print_compare(res: dict[str, Any]) -> None:
     for k in keys:
         t.add_row(k, *(_fmt(res["metrics"][nm][k]) if isinstance(res["metrics"][nm][k], float)
                        else str(res["metrics"][nm][k]) for nm in names))
-    con.print(t)
+    con.print(protect_identifiers(t, ["metric"]))
     for d in res["differences"]:
         for k, v in d.items():
             if isinstance(v, dict) and "diff" in v:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tuneprep.datasets import DatasetError
@@ -18,58 +14,22 @@ from tuneprep.engine.local import RunError, run_recipe
 from tuneprep.io.readers import InputError
 from tuneprep.ops.base import UnknownOpError, all_ops, get_op
 from tuneprep.recipe import RecipeError, load_recipe
+from tuneprep.ui import make_console, make_progress
+from tuneprep.ui.console import Column, build_table, fit_table
 
-err = Console(stderr=True)
-stdout = Console()
-
-
-class RichProgress:
-    """Engine progress shown as Rich bars with records/s."""
-
-    def __init__(self, console: Console):
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.fields[records]:,} records, {task.fields[rate]}"), TimeElapsedColumn(),
-            console=console, transient=False,
-        )
-        self.tasks: dict[str, tuple[TaskID, float]] = {}
-        self.records: dict[str, int] = {}
-
-    def __enter__(self) -> RichProgress:
-        self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.progress.__exit__(*exc)
-
-    def start(self, name: str, total: float | None, unit: str) -> None:
-        tid = self.progress.add_task(name, total=total, records=0, rate="")
-        self.tasks[name] = (tid, time.perf_counter())
-        self.records[name] = 0
-        self._unit_records = unit == "records"
-
-    def advance(self, name: str, amount: float, records: int = 0) -> None:
-        tid, t0 = self.tasks[name]
-        n = self.records[name] = self.records[name] + (records or (int(amount) if self._unit_records else 0))
-        rate = n / max(1e-9, time.perf_counter() - t0)
-        self.progress.update(tid, advance=amount, records=n, rate=f"{rate:,.0f}/s")
-
-    def finish(self, name: str) -> None:
-        tid, _ = self.tasks[name]
-        task = self.progress.tasks[tid]
-        self.progress.update(tid, completed=task.total or task.completed)
+err = make_console(stderr=True)
+stdout = make_console()
 
 
 def stats_table(stats: dict[str, Any]) -> Table:
-    table = Table(title="Records per step", show_lines=False)
-    for col, kw in (("step", {}), ("in", {"justify": "right"}), ("out", {"justify": "right"}),
-                    ("dropped", {"justify": "right"}), ("reasons", {}), ("seconds", {"justify": "right"})):
-        table.add_column(col, **kw)
+    cols = [Column("step", ident=True), Column("in", justify="right"), Column("out", justify="right"),
+            Column("dropped", justify="right"), Column("reasons"), Column("seconds", justify="right")]
+    rows = []
     for s in stats["steps"]:
         dropped = sum(s["dropped"].values())
         reasons = ", ".join(f"{k}: {v:,}" for k, v in s["dropped"].items())
-        table.add_row(s["step"], f"{s['in']:,}", f"{s['out']:,}", f"{dropped:,}", reasons, f"{s['seconds']:.2f}")
-    return table
+        rows.append((s["step"], f"{s['in']:,}", f"{s['out']:,}", f"{dropped:,}", reasons, f"{s['seconds']:.2f}"))
+    return build_table(cols, rows, title="Records per step", show_lines=False)
 
 
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
@@ -83,11 +43,9 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     if out is not None:
         recipe.output.path = str(out)
     try:
-        if quiet or not sys.stderr.isatty():
-            result = run_recipe(recipe, workers=workers, fresh=fresh, shard_bytes=shard_bytes, log=lambda s: err.print(s))
-        else:
-            with RichProgress(err) as prog:
-                result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=lambda s: err.print(s))
+        with make_progress(quiet) as prog:
+            result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes,
+                                log=lambda s: err.print(s))
     except (InputError, DatasetError) as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2
@@ -129,17 +87,15 @@ def print_ops(name: str | None = None, json_out: bool = False) -> int:
     if json_out:
         print(json.dumps(data, indent=2, default=str))
         return 0
-    table = Table(title="Operators", show_lines=True)
-    table.add_column("op", style="bold")
-    table.add_column("kind")
-    table.add_column("description")
-    table.add_column("parameters (default)")
+    rows = []
     for n, d in data.items():
         params = "\n".join(
             f"{p['name']}: {p['type']}" + (" (required)" if p["required"] else f" = {p['default']!r}")
             + (f"  — {p['description']}" if p["description"] else "") for p in d["params"])
-        table.add_row(n, d["kind"], d["description"], params or "—")
-    stdout.print(table)
+        rows.append((n, d["kind"], d["description"], params or "—"))
+    cols = [Column("op", ident=True), Column("kind", ident=True), Column("description"),
+            Column("parameters (default)")]
+    stdout.print(fit_table(cols, rows, title="Operators", console=stdout, show_lines=True))
     return 0
 
 

@@ -14,6 +14,7 @@ from tuneprep.train.config import TrainConfig
 from tuneprep.train.data import TrainDataError
 from tuneprep.train.rundir import load_run
 from tuneprep.train.trainer import RunDirError, prepare, train
+from tuneprep.ui.console import Column, fit_table, make_console
 
 
 def _labels_opt(labels: str | None) -> list[str] | None:
@@ -25,10 +26,9 @@ def _labels_opt(labels: str | None) -> list[str] | None:
 
 def print_preflight(pre: dict, console: object | None = None) -> None:
     """Human-readable preflight report (counts, token-length histogram, a marked example)."""
-    from rich.console import Console
     from rich.table import Table
 
-    con = console or Console()
+    con = console or make_console()
     con.print(f"[bold]preflight[/bold]  task={pre['task']} model={pre['model']} method={pre['method']}")
     con.print(f"data: {', '.join(pre['data'])}" + (f"   val: {', '.join(pre['val'])}" if pre.get("val") else ""))
     con.print(f"records read {pre['records_read']}, used {pre['records_used']}, kept {pre['kept']}, "
@@ -85,9 +85,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Fine-tune a model (LoRA or full; encoder head for minilm-l6) and write a run directory."""
         from pydantic import ValidationError
-        from rich.console import Console
 
-        err = Console(stderr=True)
+        err = make_console(stderr=True)
         try:
             cfg = TrainConfig(data=data, out=str(out), task=task, model=model, method=method, epochs=epochs,
                               max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
@@ -128,9 +127,7 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="SFT runs: generation length."),
     ) -> None:
         """Predict labels (classify runs) or generate answers (SFT runs) for --text or --file."""
-        from rich.console import Console
-
-        err = Console(stderr=True)
+        err = make_console(stderr=True)
         texts = list(text or [])
         ids: list[str | None] = [None] * len(texts)
         if file is not None:
@@ -164,17 +161,12 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """List the registry models (offline defaults) and whether they are installed/converted."""
-        from rich.console import Console
-        from rich.table import Table
-
         rows = list_models()
         if json_out:
             print(json.dumps(rows, indent=2))
             return
-        tab = Table(title="tuneprep models")
-        for col in ("name", "kind", "package", "installed", "converted", "description"):
-            tab.add_column(col)
-        for r in rows:
-            tab.add_row(*(r[c] for c in ("name", "kind", "package", "installed", "converted", "description")))
-        Console().print(tab)
-        Console().print("Also accepted: a local HF model directory, a hub id (org/name), or a tuneprep run dir.")
+        names = ("name", "kind", "package", "installed", "converted", "description")
+        cols = [Column(c, ident=c in ("name", "package")) for c in names]
+        con = make_console()
+        con.print(fit_table(cols, [[r[c] for c in names] for r in rows], title="tuneprep models", console=con))
+        con.print("Also accepted: a local HF model directory, a hub id (org/name), or a tuneprep run dir.")

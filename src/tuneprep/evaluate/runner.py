@@ -53,6 +53,7 @@ from tuneprep.models.registry import is_run_dir, load_model
 from tuneprep.models.rundir import load_template
 from tuneprep.models.runtime import peak_rss_mb
 from tuneprep.models.scoring import generate, score_labels
+from tuneprep.ui.progress import TaskBar
 
 
 class EvalError(TuneprepError, ValueError):
@@ -128,10 +129,8 @@ class EvalResult:
     predictions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="rec", disable=not enabled, file=sys.stderr, dynamic_ncols=True)
+def _progress(total: int, desc: str, enabled: bool) -> TaskBar:
+    return TaskBar(desc, total, "records", enabled)
 
 
 def _batches(n: int, size: int) -> list[tuple[int, int]]:

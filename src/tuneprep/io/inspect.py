@@ -27,6 +27,7 @@ import xxhash
 from tuneprep.io.converters import convert_row, detect_style
 from tuneprep.io.readers import InputError, detect_format, expand_inputs, read_rows
 from tuneprep.records import RecordError, get_path
+from tuneprep.ui.console import make_console, protect_identifiers
 
 TEXT_CANDIDATES = ("text", "sentence", "content", "document", "body", "review", "question", "prompt")
 MAX_LABELS = 1000  # more distinct values than this is not a label column
@@ -252,6 +253,7 @@ def render(p: dict[str, Any]) -> Any:
     from rich.console import Group
     from rich.table import Table
 
+
     parts: list[Any] = []
     summary = Table(title="tuneprep inspect", show_header=False, title_justify="left")
     summary.add_column("what", style="bold")
@@ -299,7 +301,7 @@ def render(p: dict[str, Any]) -> Any:
             t.add_row(k, f"{v:,}", f"{v / total:.1%}")
         if lab["distinct"] > 30:
             t.add_row(f"… {lab['distinct'] - 30:,} more", "", "")
-        parts.append(t)
+        parts.append(protect_identifiers(t, ["label"]))
 
     fields = Table(title="fields", title_justify="left")
     fields.add_column("field")
@@ -307,7 +309,7 @@ def render(p: dict[str, Any]) -> Any:
     fields.add_column("filled", justify="right")
     for k, s in list(p["fields"].items())[:50]:
         fields.add_row(k, f"{s['present']:,}", f"{s['fill_rate']:.1%}")
-    parts.append(fields)
+    parts.append(protect_identifiers(fields, ["field"]))
 
     examples = p["parse_errors"]["first"] + p["invalid_rows"]["first"]
     if examples:
@@ -316,7 +318,7 @@ def render(p: dict[str, Any]) -> Any:
         t.add_column("error")
         for e in examples:
             t.add_row(e["source"], e["error"])
-        parts.append(t)
+        parts.append(protect_identifiers(t, ["source"]))
     return Group(*parts)
 
 
@@ -325,15 +327,14 @@ def inspect_cli(path: Path | str, format: str | None, text_field: str, label_fie
     """``tuneprep inspect``: print the profile (Rich tables, or JSON); returns the exit code
     (0, or 2 when the input cannot be read)."""
     import orjson
-    from rich.console import Console
 
     try:
         p = profile(path, format, text_field, label_field)
     except InputError as e:
-        Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
+        make_console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
         return 2
     if json_out:
         print(orjson.dumps(p, option=orjson.OPT_INDENT_2).decode())
     else:
-        Console().print(render(p))
+        make_console().print(render(p))
     return 0

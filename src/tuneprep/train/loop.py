@@ -199,24 +199,18 @@ def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet
             self.last: dict[str, Any] = {}
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            self.t_last = self.t0 = time.perf_counter()
-            if quiet:
-                return
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from tuneprep.ui.progress import make_progress
 
-            self.progress = Progress(TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
-                                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                                     TimeRemainingColumn(), transient=False)
-            self.progress.start()
-            self.task = self.progress.add_task("train", total=total_steps, completed=state.global_step,
-                                               info="")
+            self.t_last = self.t0 = time.perf_counter()
+            self.progress = make_progress(quiet)
+            self.progress.__enter__()
+            self.progress.start("train", total_steps, "steps")
+            if state.global_step:
+                self.progress.update("train", state.global_step, info="resumed")
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if self.progress is not None:
+                self.progress.update("train", state.global_step)
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict | None = None, **kw: Any) -> None:
             logs = logs or {}
@@ -240,15 +234,17 @@ def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet
                 fh.write(json.dumps(row) + "\n")
             self.last = row
             if self.progress is not None and "loss" in row:
-                self.progress.update(self.task, completed=state.global_step,
+                self.progress.update("train", state.global_step,
                                      info=f"loss {row['loss']:.4f}  {row['tokens_per_s']:.0f} tok/s  "
                                           f"rss {row['rss_mb']} MB")
 
         def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             self.peak_rss = max(self.peak_rss, peak_rss_mb())
             if self.progress is not None:
-                self.progress.update(self.task, completed=state.global_step)
-                self.progress.stop()
+                self.progress.update("train", state.global_step)
+                self.progress.finish("train")
+                self.progress.__exit__(None, None, None)
+                self.progress = None
 
     return ProgressCallback()
 
