@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.tuneprep-installed
 
-.PHONY: demo test lint setup system-deps clean
+.PHONY: demo test lint setup system-deps clean bench-check
 
 setup: $(STAMP)
 
@@ -30,6 +30,10 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(VENV)/bin/pytest -q --timeout=1200
+
+# Fails when a README figure has no result file or differs from it (also part of `make test`).
+bench-check: $(STAMP)
+	$(VENV)/bin/pytest -q tests/test_readme_figures.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -2,16 +2,35 @@
 
 Both train the same model (smollm2-135m), on the same tokenized examples (real Rotten Tomatoes
 snippets rendered by the chat template, loss on the answer tokens only), with the same LoRA
-rank/targets, batch size, learning rate, steps, threads and dtype (fp32). Each run is a fresh
-subprocess (so peak RSS is per run) and the runs alternate baseline/tuneprep to spread any
-change in machine load over both. Reported: real (non-pad) tokens per second of training
-wall time (model loading excluded), peak RSS, the ratio, and the machine load.
+rank/targets, batch size, learning rate, steps, threads and dtype (fp32).
+
+Like for like:
+
+* **Two phase boundaries, the same for both sides**: the whole process wall time (interpreter
+  start to exit: imports, model load, training, saving — what a user waits for), and the training
+  loop alone, from the Trainer's ``on_train_begin`` to its ``on_train_end`` callback (a callback on
+  both sides). Tokens per second use the loop time and the real (non-pad) tokens of the batches.
+* **The same environment tuning**: tuneprep's process tunes glibc malloc (mmap/trim thresholds,
+  2 arenas); the baseline gets the same through glibc's environment variables
+  (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``, ``MALLOC_ARENA_MAX``), which any user of
+  the plain script can set.
+* **Interleaved runs**: pairs in A-B-B-A order (baseline, tuneprep, tuneprep, baseline, …), at
+  least 3 pairs by default; the median and the range of each side and of the per-pair ratio.
+
+Where the speed comes from: length-grouped batches and padding to a multiple of 8 (fewer pad
+tokens), and the vocabulary projection computed only at the trained positions (the baseline
+materialises full-vocabulary logits for every token).
 
 The baseline is what a practitioner writes from the docs: DataCollatorForSeq2Seq (dynamic
 padding to the longest row of each batch), random batches, the model's own loss over full
 logits.
 
-    .venv/bin/python benchmarks/train_throughput.py --steps 20 --batch-size 8 --repeats 1
+    .venv/bin/python benchmarks/train_throughput.py --steps 8 --batch-size 8 --pairs 3
+    .venv/bin/python benchmarks/train_throughput.py --quality                       # zero-shot vs LoRA
+    .venv/bin/python benchmarks/train_throughput.py --quality --model minilm-l6     # encoder fast path
+
+Each writes its result file: ``benchmarks/results/train_throughput.json``,
+``train_quality_smollm2-135m.json`` or ``train_quality_minilm-l6.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +43,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from resultfile import Measurement
+
+# The malloc tuning tuneprep applies in-process (models/runtime.configure_allocator), as the glibc
+# environment variables a user of the plain script can set.
+PEER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(8 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
+                   "MALLOC_ARENA_MAX": "2"}
 
 
 def _examples(n: int, seed: int, max_length: int) -> tuple[list[dict], list[dict]]:
@@ -45,6 +72,22 @@ def _examples(n: int, seed: int, max_length: int) -> tuple[list[dict], list[dict
         enc, _ = encode_classification(tok, t, r["text"], r["label"], max_length)
         feats.append({"input_ids": enc.input_ids, "labels": enc.labels})
     return rows, feats
+
+
+def _loop_timer() -> Any:
+    """A TrainerCallback timing the training loop (on_train_begin → on_train_end), for both sides."""
+    from transformers import TrainerCallback
+
+    class LoopTimer(TrainerCallback):
+        t0 = t1 = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_train_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.t1 = time.perf_counter()
+
+    return LoopTimer()
 
 
 def _baseline(args: argparse.Namespace, feats: list[dict]) -> dict:
@@ -70,12 +113,12 @@ def _baseline(args: argparse.Namespace, feats: list[dict]) -> dict:
         tokens["n"] += int(out["attention_mask"].sum())
         return out
 
-    trainer = Trainer(model=model, args=targs, train_dataset=[dict(f) for f in feats], data_collator=collate)
-    t0 = time.perf_counter()
+    timer = _loop_timer()
+    trainer = Trainer(model=model, args=targs, train_dataset=[dict(f) for f in feats], data_collator=collate,
+                      callbacks=[timer])
     trainer.train()
-    secs = time.perf_counter() - t0
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"tokens": tokens["n"], "seconds": secs, "losses": losses}
+    return {"tokens": tokens["n"], "seconds": timer.t1 - timer.t0, "losses": losses}
 
 
 def _tuneprep(args: argparse.Namespace, rows: list[dict]) -> dict:
@@ -88,11 +131,12 @@ def _tuneprep(args: argparse.Namespace, rows: list[dict]) -> dict:
     cfg = TrainConfig(data=str(data), out=str(d / "run"), max_steps=args.steps, batch_size=args.batch_size,
                       lr=5e-4, lora_r=args.lora_r, max_length=args.max_length, threads=args.threads,
                       save_steps=10**6, bf16=args.bf16)
-    res = train(cfg, quiet=True)
+    timer = _loop_timer()
+    train(cfg, quiet=True, callbacks=[timer])
     log = [json.loads(x) for x in (d / "run" / "train_log.jsonl").read_text().splitlines()]
     steps = [r for r in log if "loss" in r]
-    return {"tokens": sum(r["tokens"] for r in steps), "seconds": sum(r["seconds"] for r in steps),
-            "losses": [r["loss"] for r in steps], "metrics": res.metrics}
+    return {"tokens": sum(r["tokens"] for r in steps), "seconds": timer.t1 - timer.t0,
+            "losses": [r["loss"] for r in steps]}
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -106,23 +150,21 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def quality(args: argparse.Namespace) -> None:
-    """Zero-shot vs LoRA macro-F1 on a stratified, disjoint RT split, in one process (as the demo runs).
+    """Zero-shot vs fine-tuned macro-F1 on a stratified, disjoint RT split, as a user runs it.
 
-    Also reports wall times and the peak/last RSS after each phase (the NOTES.md memory hazard
-    was a scoring pass followed by training).
+    Training through ``tuneprep.train`` and both evaluations through ``tuneprep.evaluate`` (the code
+    paths of ``tuneprep train`` / ``tuneprep eval``), on the same test records. ``--model minilm-l6``
+    trains the encoder fast path (a classification head; it has no zero-shot mode).
     """
-    from sklearn.metrics import f1_score
     from sklearn.model_selection import train_test_split
 
     from tuneprep.datasets import rotten_tomatoes
-    from tuneprep.models.prompt import ClassifyTemplate
-    from tuneprep.models.registry import load_causal_lm, load_run
-    from tuneprep.models.runtime import peak_rss_mb, rss_mb, setup_torch
-    from tuneprep.models.scoring import score_labels
+    from tuneprep.evaluate.runner import EvalConfig, evaluate
+    from tuneprep.models.runtime import peak_rss_mb
     from tuneprep.train.config import TrainConfig
     from tuneprep.train.trainer import train
 
-    setup_torch(args.threads)
+    m = Measurement(f"train_quality_{args.model}", libraries=["torch", "transformers", "peft"])
     rows = [json.loads(x) for x in open(rotten_tomatoes())]
     rows = [r for r in rows if r["text"].strip()]
     rest, test = train_test_split(rows, test_size=args.test_size, stratify=[r["label"] for r in rows],
@@ -133,58 +175,66 @@ def quality(args: argparse.Namespace) -> None:
     d = Path(args.out or tempfile.mkdtemp())
     d.mkdir(parents=True, exist_ok=True)
     (d / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tr))
+    (d / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in test))
     labels = sorted({r["label"] for r in rows})
-    template = ClassifyTemplate(labels=labels)
-    texts, gold = [r["text"] for r in test], [r["label"] for r in test]
-    report: dict = {"train": len(tr), "test": len(test), "threads": args.threads, "load_start": os.getloadavg()}
+    report: dict = {"model": args.model, "train_records": len(tr), "test_records": len(test),
+                    "threads": args.threads, "seed": args.seed}
 
-    def evaluate(model, tok, tmpl, max_length):
+    def score(model: str, name: str) -> dict:
         t0 = time.perf_counter()
-        p = score_labels(model, tok, tmpl, texts, batch_size=16, max_length=max_length)
-        pred = [tmpl.labels[i] for i in p.argmax(1)]
-        return {"macro_f1": round(f1_score(gold, pred, average="macro"), 4),
-                "accuracy": round(sum(a == b for a, b in zip(pred, gold)) / len(gold), 4),
-                "seconds": round(time.perf_counter() - t0, 1), "rss_mb": round(rss_mb()),
-                "peak_rss_mb": round(peak_rss_mb())}
+        res = evaluate(EvalConfig(model=model, data=str(d / "test.jsonl"), out=str(d / name), labels=labels,
+                                  batch_size=16, name=name, report=False), progress=args.progress)
+        mt = res.metrics
+        return {"macro_f1": round(mt["f1_macro"], 4), "macro_f1_ci95": [round(x, 4) for x in mt["ci95"]["f1_macro"]],
+                "accuracy": round(mt["accuracy"], 4),
+                "per_class_f1": {k: round(v["f1"], 4) for k, v in mt["per_class"].items()},
+                "seconds": round(time.perf_counter() - t0, 1)}
 
-    if not args.skip_zero_shot:
-        model, tok = load_causal_lm("smollm2-135m")
-        report["zero_shot"] = evaluate(model, tok, template, args.max_length)
+    if not args.skip_zero_shot and args.model != "minilm-l6":
+        report["zero_shot"] = score(args.model, "zero-shot")
         print("zero-shot", report["zero_shot"], flush=True)
-        del model
-    cfg = TrainConfig(data=str(d / "train.jsonl"), out=str(d / "run"), epochs=args.epochs,
+    cfg = TrainConfig(data=str(d / "train.jsonl"), out=str(d / "run"), model=args.model, epochs=args.epochs,
                       max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, lora_r=args.lora_r,
                       max_length=args.max_length, threads=args.threads, seed=args.seed, bf16=args.bf16,
                       save_steps=100)
     t0 = time.perf_counter()
     res = train(cfg, overwrite=True, quiet=not args.progress)
-    report["train"] = {**res.metrics, "wall_s": round(time.perf_counter() - t0, 1), "rss_mb": round(rss_mb())}
+    report["train"] = {k: res.metrics.get(k) for k in ("steps", "train_seconds_this_session", "tokens_per_s",
+                                                       "train_loss_first", "train_loss_last10", "peak_rss_mb")}
+    report["train"]["wall_s"] = round(time.perf_counter() - t0, 1)
     print("train", report["train"], flush=True)
-    run = load_run(d / "run")
-    report["lora"] = evaluate(run.model, run.tokenizer, run.template, args.max_length)
-    report["load_end"] = os.getloadavg()
-    print("lora", report["lora"], flush=True)
-    print("QUALITY " + json.dumps(report))
+    report["tuned"] = score(str(d / "run"), "tuned")
+    report["peak_rss_mb"] = round(peak_rss_mb())
+    print("tuned", report["tuned"], flush=True)
+    m.write(report)
+
+
+def _stats(xs: list[float]) -> dict:
+    v = sorted(xs)
+    n = len(v)
+    med = v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+    return {"median": round(med, 3), "min": round(v[0], 3), "max": round(v[-1], 3), "n": n}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lora-r", type=int, default=16)
     ap.add_argument("--max-length", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=1, help="Alternating pairs of runs.")
+    ap.add_argument("--pairs", type=int, default=3, help="Pairs of runs, interleaved A-B-B-A.")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--bf16", action="store_true", help="Also run tuneprep with bf16 autocast (CPU).")
+    ap.add_argument("--bf16", action="store_true", help="tuneprep with bf16 autocast (CPU).")
     ap.add_argument("--child", choices=["baseline", "tuneprep"], help=argparse.SUPPRESS)
-    q = ap.add_argument_group("quality mode (--quality): zero-shot vs LoRA macro-F1 on RT")
+    q = ap.add_argument_group("quality mode (--quality): zero-shot vs fine-tuned macro-F1 on RT")
     q.add_argument("--quality", action="store_true")
+    q.add_argument("--model", default="smollm2-135m", help="smollm2-135m (LoRA) or minilm-l6 (encoder fast path)")
     q.add_argument("--train-size", type=int, default=2000)
     q.add_argument("--test-size", type=int, default=300)
     q.add_argument("--epochs", type=float, default=1.0)
     q.add_argument("--max-steps", type=int, default=None)
-    q.add_argument("--lr", type=float, default=5e-4)
+    q.add_argument("--lr", type=float, default=None)
     q.add_argument("--out", default=None)
     q.add_argument("--progress", action="store_true")
     q.add_argument("--skip-zero-shot", action="store_true")
@@ -196,40 +246,52 @@ def main() -> None:
         _child(args)
         return
 
-    def run(kind: str, bf16: bool = False) -> dict:
+    m = Measurement("train_throughput", libraries=["torch", "transformers", "peft"])
+
+    def run(kind: str) -> dict:
         cmd = [sys.executable, __file__, "--child", kind, "--steps", str(args.steps), "--batch-size",
                str(args.batch_size), "--lora-r", str(args.lora_r), "--max-length", str(args.max_length),
-               "--threads", str(args.threads), "--seed", str(args.seed)] + (["--bf16"] if bf16 else [])
+               "--threads", str(args.threads), "--seed", str(args.seed)] + (["--bf16"] if args.bf16 else [])
+        env = {**os.environ, **(PEER_MALLOC_ENV if kind == "baseline" else {})}
         load0 = os.getloadavg()[0]
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t0
         line = [x for x in p.stdout.splitlines() if x.startswith("RESULT ")]
         if p.returncode != 0 or not line:
             raise SystemExit(f"{kind} failed:\n{p.stderr[-3000:]}")
         res = json.loads(line[0][7:])
+        res["process_wall_s"] = round(wall, 2)
         res["load_avg"] = round((load0 + os.getloadavg()[0]) / 2, 2)
-        name = kind + ("+bf16" if bf16 else "")
-        print(f"{name:14s} {res['tokens_per_s']:8.1f} tok/s  {res['tokens']:6d} tokens in {res['seconds']:7.1f} s"
-              f"  peak RSS {res['peak_rss_mb']:5d} MB  load {res['load_avg']}  "
-              f"loss {res['losses'][0]:.3f} → {res['losses'][-1]:.3f}", flush=True)
+        print(f"{kind:9s} {res['tokens_per_s']:8.1f} tok/s in the loop ({res['tokens']:6d} tokens, "
+              f"{res['seconds']:6.1f} s); process {wall:6.1f} s; peak RSS {res['peak_rss_mb']:5d} MB; "
+              f"load {res['load_avg']}; loss {res['losses'][0]:.3f} → {res['losses'][-1]:.3f}", flush=True)
         return res
 
     print(f"smollm2-135m LoRA r={args.lora_r} all-linear, batch {args.batch_size}, {args.steps} steps, "
-          f"max_length {args.max_length}, {args.threads} threads, fp32, {os.cpu_count()} cores", flush=True)
-    base, ours, ours16 = [], [], []
-    for _ in range(args.repeats):
-        base.append(run("baseline"))
-        ours.append(run("tuneprep"))
-        if args.bf16:
-            ours16.append(run("tuneprep", bf16=True))
-
-    def med(xs: list[dict]) -> float:
-        v = sorted(x["tokens_per_s"] for x in xs)
-        return v[len(v) // 2]
-
-    print(f"ratio tuneprep/baseline tokens/s: {med(ours) / med(base):.2f}x "
-          f"(peak RSS {max(x['peak_rss_mb'] for x in ours)} vs {max(x['peak_rss_mb'] for x in base)} MB)")
-    if ours16:
-        print(f"ratio tuneprep+bf16/baseline tokens/s: {med(ours16) / med(base):.2f}x")
+          f"max_length {args.max_length}, {args.threads} threads, {'bf16' if args.bf16 else 'fp32'}, "
+          f"{os.cpu_count()} cores; {args.pairs} pairs A-B-B-A", flush=True)
+    runs: dict[str, list[dict]] = {"baseline": [], "tuneprep": []}
+    for i in range(args.pairs):
+        order = ("baseline", "tuneprep") if i % 2 == 0 else ("tuneprep", "baseline")
+        for kind in order:
+            runs[kind].append(run(kind))
+    pairs = list(zip(runs["baseline"], runs["tuneprep"]))
+    figures = {
+        "setup": {"model": "smollm2-135m", "lora_r": args.lora_r, "batch_size": args.batch_size, "steps": args.steps,
+                  "max_length": args.max_length, "threads": args.threads, "bf16": args.bf16, "pairs": args.pairs,
+                  "order": "A-B-B-A", "peer_malloc_env": PEER_MALLOC_ENV},
+        "loop_tokens_per_s": {k: _stats([r["tokens_per_s"] for r in v]) for k, v in runs.items()},
+        "process_wall_s": {k: _stats([r["process_wall_s"] for r in v]) for k, v in runs.items()},
+        "peak_rss_mb": {k: max(r["peak_rss_mb"] for r in v) for k, v in runs.items()},
+        "ratio_loop_tokens_per_s": _stats([t["tokens_per_s"] / b["tokens_per_s"] for b, t in pairs]),
+        "ratio_process_wall": _stats([b["process_wall_s"] / t["process_wall_s"] for b, t in pairs]),
+        "runs": runs,
+    }
+    r1, r2 = figures["ratio_loop_tokens_per_s"], figures["ratio_process_wall"]
+    print(f"tuneprep/baseline, training loop tokens/s: median {r1['median']:.2f}x (range {r1['min']:.2f}–{r1['max']:.2f}); "
+          f"whole process wall time: {r2['median']:.2f}x (range {r2['min']:.2f}–{r2['max']:.2f})")
+    m.write(figures)
 
 
 if __name__ == "__main__":
