@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from tuneprep.annotate.core import apply_votes
+from tuneprep.annotate.methods import build_labeler
 from tuneprep.datasets import SENTIMENT_LABELS
 from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, OpParams, register
 
@@ -32,7 +34,6 @@ class _AnnotateBatch(BatchOp):
     batch_size: ClassVar[int] = 256
 
     def setup(self) -> None:
-        from tuneprep.annotate.methods import build_labeler
 
         self.labeler = build_labeler(self.method, self._config(), self.params.labels)  # type: ignore[attr-defined]
         self.labeler.setup()
@@ -41,7 +42,6 @@ class _AnnotateBatch(BatchOp):
         return _method_params(self.params)
 
     def apply_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
-        from tuneprep.annotate.core import apply_votes
 
         votes = self.labeler.label(records)
         return list(apply_votes(records, votes, self.method, self.params.overwrite))  # type: ignore[attr-defined]
@@ -134,14 +134,12 @@ class AnnotateEnsemble(GlobalOp):
     description = "Combine several methods by majority vote or a Dawid–Skene label model (fitted on all records)."
 
     def setup(self) -> None:
-        from tuneprep.annotate.methods import build_labeler
 
         p = self.params
         self.labeler = build_labeler("ensemble", _method_params(p), p.labels)  # type: ignore[attr-defined]
         self.labeler.setup()
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
-        from tuneprep.annotate.core import apply_votes
 
         items = list(open_items())
         records = apply_votes([it.record for it in items], self.labeler.label([it.record for it in items]),
