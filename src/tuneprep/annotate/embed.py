@@ -29,7 +29,6 @@ def load_encoder(name: str = DEFAULT_ENCODER) -> Any:
 
 
 def _cache_db(model: str) -> Path:
-
     d = cache_dir() / "embeddings"
     d.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model)

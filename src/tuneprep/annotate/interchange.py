@@ -227,7 +227,6 @@ def export_records(records: list[dict[str, Any]], fmt: str, out: str | Path, lab
 
 
 def _read_json_rows(path: Path) -> list[Any]:
-
     rows = []
     for raw in read_rows(path):
         if raw.error:
@@ -245,7 +244,6 @@ def import_records(path: str | Path, fmt: str, text_field: str = "text", label_f
     if fmt == "argilla":
         return from_argilla(_read_json_rows(path), field=text_field, source=str(path))
     if fmt == "csv":
-
         recs = load_records(path, text_field=text_field, label_field=label_field)
         for r in recs:
             for k in ("suggested", "confidence", "method"):

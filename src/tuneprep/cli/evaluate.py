@@ -224,11 +224,9 @@ def register(app: typer.Typer) -> None:
             _fail(str(e))
             return
         if out is not None:
-
             with atomic_open(out) as fh:
                 fh.write((json.dumps(res, indent=2) + "\n").encode())
         if report is not None:
-
             build_report(report, eval_dirs=dirs, compare=res)
         if json_out:
             _print_json(res)

@@ -126,5 +126,4 @@ def generation_review(predictions: Sequence[Mapping[str, Any]],
 
 
 def write_review(path: str | Path, records: Sequence[Mapping[str, Any]]) -> int:
-
     return write_jsonl(path, records)

@@ -34,7 +34,6 @@ class _AnnotateBatch(BatchOp):
     batch_size: ClassVar[int] = 256
 
     def setup(self) -> None:
-
         self.labeler = build_labeler(self.method, self._config(), self.params.labels)  # type: ignore[attr-defined]
         self.labeler.setup()
 
@@ -42,7 +41,6 @@ class _AnnotateBatch(BatchOp):
         return _method_params(self.params)
 
     def apply_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
-
         votes = self.labeler.label(records)
         return list(apply_votes(records, votes, self.method, self.params.overwrite))  # type: ignore[attr-defined]
 
@@ -118,13 +116,11 @@ class AnnotateEnsemble(GlobalOp):
     description = "Combine several methods by majority vote or a Dawid–Skene label model (fitted on all records)."
 
     def setup(self) -> None:
-
         p = self.params
         self.labeler = build_labeler("ensemble", _method_params(p), p.labels)  # type: ignore[attr-defined]
         self.labeler.setup()
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
-
         items = list(open_items())
         records = apply_votes([it.record for it in items], self.labeler.label([it.record for it in items]),
                               "ensemble", self.params.overwrite)  # type: ignore[attr-defined]

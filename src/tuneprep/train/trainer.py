@@ -94,7 +94,6 @@ def prepare(cfg: TrainConfig) -> Prepared:
 
     tok = load_tokenizer(cfg.model)
     if encoder:
-
         train = encode_examples(examples, tok, labels, cfg.max_length)
         val = encode_examples(val_ex, tok, labels, cfg.max_length) if val_ex else None
         prep = Prepared(cfg, src, "encoder", r.path, r.local, tok, template, labels, train, val, n_read,
@@ -123,7 +122,6 @@ def _label_counts(examples: list[Example]) -> dict[str, int]:
 
 
 def _causal_preflight(p: Prepared, examples: list[Example]) -> dict[str, Any]:
-
     lengths = [len(x) for x in p.train.input_ids]
     trained = [sum(1 for t in lab if t != -100) for lab in p.train.labels]
     ex_i = 0
@@ -264,7 +262,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
 
     set_seed(cfg.seed)
     if p.kind == "encoder":
-
         model = build_encoder_model(p)
         train_rows = p.train
         val_rows = p.val
