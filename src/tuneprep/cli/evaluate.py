@@ -16,6 +16,7 @@ from tuneprep.api import build_report
 from tuneprep.api import evaluate as api_evaluate
 from tuneprep.evaluate.compare import CompareError, compare_runs
 from tuneprep.evaluate.data import EvalDataError
+from tuneprep.evaluate.genmetrics import GENERATION_SCORES
 from tuneprep.evaluate.metrics import MetricsInputError, metrics_from_file
 from tuneprep.evaluate.predictions import EvalDirError
 from tuneprep.evaluate.runner import EvalConfig, EvalError
@@ -68,7 +69,7 @@ def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
         t.add_column("metric")
         t.add_column("value", justify="right")
         t.add_column("95% CI", justify="right")
-        for k in ("exact_match", "token_f1", "rouge_l"):
+        for k in GENERATION_SCORES:
             ci = (m.get("ci95") or {}).get(k) or [None, None]
             t.add_row(k, _fmt(m[k]), f"{_fmt(ci[0])} – {_fmt(ci[1])}")
         con.print(t)

@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
+from tuneprep.evaluate.genmetrics import GENERATION_SCORES
 from tuneprep.evaluate.metrics import _avg, _div, _norm_label, classification_metrics, single_label_counts
 from tuneprep.evaluate.predictions import read_json, read_predictions, run_name
 from tuneprep.io.writers import atomic_open
 
 EXACT_BELOW = 25
-GEN_SCORES = ("exact_match", "token_f1", "rouge_l")
+GEN_SCORES = GENERATION_SCORES
 
 
 class CompareError(TuneprepError, ValueError):
