@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
 from tuneprep.io.readers import FORMATS, RecordSource
+from tuneprep.ops.base import UnknownOpError, get_op
 from tuneprep.records import FieldMapping
 
 
@@ -198,7 +199,6 @@ def _pydantic_errors(path: str, root: yaml.Node | None, err: ValidationError,
 
 def parse_recipe(data: Any, path: str = "<recipe>", root: yaml.Node | None = None) -> Recipe:
     """Validate a recipe dict, including every step's operator and parameters."""
-    from tuneprep.ops.base import UnknownOpError, get_op
 
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a YAML mapping with keys input, steps, split, output")

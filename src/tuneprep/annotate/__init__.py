@@ -2,7 +2,8 @@
 
 Modules (each with one job; nothing heavy is imported here, so ``tuneprep --help`` stays fast):
 
-* ``methods``     — ``annotate_records(records, method, labels, params)``: the library entry point;
+* ``methods``     — the method registry (config + labeler per method) and
+  ``annotate_records(records, method, labels, params)``: the library entry point;
 * ``core``        — ``Vote`` and how votes are written into records (``meta.annotation``, gold kept);
 * ``lexicon``, ``rules``, ``knn``, ``llm``, ``ensemble`` — the labeling methods;
 * ``labelmodel``  — majority vote and the Dawid–Skene label model (EM, numpy);
@@ -12,8 +13,8 @@ Modules (each with one job; nothing heavy is imported here, so ``tuneprep --help
 * ``interchange`` — Label Studio, Argilla and CSV import/export;
 * ``embed``       — cached sentence embeddings (``minilm-l6`` from the model registry);
 * ``vader_data``  — VADER's human ratings (Hutto & Gilbert 2014) as records and judgements;
-* ``cli``         — the ``tuneprep annotate …`` and ``tuneprep serve`` verbs.
 
-Recipe steps ``annotate.<method>`` live in ``tuneprep.ops.annotate``; the OpenAI-compatible
-server in ``tuneprep.serve``.
+Recipe steps ``annotate.<method>`` live in ``tuneprep.ops.annotate`` (their params derive from
+the registry's configs); the OpenAI-compatible server in ``tuneprep.serve``; the
+``tuneprep annotate …`` and ``tuneprep serve`` verbs in ``tuneprep.cli.annotate``.
 """

@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from tuneprep.errors import TuneprepError
+from tuneprep.io.readers import read_rows
 
 Level = Literal["nominal", "ordinal", "interval"]
 LEVELS = ("nominal", "ordinal", "interval")
@@ -108,7 +109,6 @@ def build_judgements(
 
 def load_judgements(path: str | Path, level: Level = "nominal", order: list[str] | None = None) -> Judgements:
     """Read long-format judgements from any supported file (JSONL, JSON, CSV...)."""
-    from tuneprep.io.readers import read_rows
 
     def rows():
         for raw in read_rows(path):

@@ -15,20 +15,20 @@ from typing import Any
 
 import numpy as np
 
+from tuneprep.datasets import cache_dir
+from tuneprep.models.registry import load_encoder as registry_load_encoder
+
 DEFAULT_ENCODER = "minilm-l6"
 
 
 @lru_cache(maxsize=2)
 def load_encoder(name: str = DEFAULT_ENCODER) -> Any:
     """A SentenceTransformer for ``name`` (registry name, local directory or hub id), kept per process."""
-    from tuneprep.models.registry import load_encoder as registry_load_encoder
 
     return registry_load_encoder(name)
 
 
 def _cache_db(model: str) -> Path:
-    from tuneprep.datasets import cache_dir
-
     d = cache_dir() / "embeddings"
     d.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model)

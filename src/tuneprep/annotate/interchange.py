@@ -20,6 +20,8 @@ from typing import Any
 import orjson
 
 from tuneprep.annotate.core import AnnotateError, has_label
+from tuneprep.io.readers import load_records, read_rows
+from tuneprep.io.writers import atomic_open, write_records
 from tuneprep.records import RESERVED_KEYS, record_text
 
 FORMATS = ("label-studio", "argilla", "csv")
@@ -203,7 +205,6 @@ def to_csv_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def export_records(records: list[dict[str, Any]], fmt: str, out: str | Path, labels: list[str] | None = None) -> int:
     """Write records for a labeling UI; returns the count. Label Studio also gets a config XML beside it."""
-    from tuneprep.io.writers import atomic_open, write_records
 
     out = Path(out)
     if fmt == "label-studio":
@@ -226,8 +227,6 @@ def export_records(records: list[dict[str, Any]], fmt: str, out: str | Path, lab
 
 
 def _read_json_rows(path: Path) -> list[Any]:
-    from tuneprep.io.readers import read_rows
-
     rows = []
     for raw in read_rows(path):
         if raw.error:
@@ -245,8 +244,6 @@ def import_records(path: str | Path, fmt: str, text_field: str = "text", label_f
     if fmt == "argilla":
         return from_argilla(_read_json_rows(path), field=text_field, source=str(path))
     if fmt == "csv":
-        from tuneprep.io.readers import load_records
-
         recs = load_records(path, text_field=text_field, label_field=label_field)
         for r in recs:
             for k in ("suggested", "confidence", "method"):

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tuneprep.annotate.core import AnnotateError, Vote, has_label, texts_of
 from tuneprep.annotate.embed import DEFAULT_ENCODER, encode
+from tuneprep.io.readers import load_records
 
 
 class KnnConfig(BaseModel):
@@ -40,7 +41,6 @@ class KnnConfig(BaseModel):
 def load_seeds(path: str | Path, labels: list[str] | None, text_field: str = "text",
                label_field: str = "label") -> list[dict[str, Any]]:
     """Labeled seed records; an unlabeled seed or a label outside the set is an error naming it."""
-    from tuneprep.io.readers import load_records
 
     seeds = load_records(path, text_field=text_field, label_field=label_field)
     for s in seeds:

@@ -58,7 +58,6 @@ class LlmConfig(BaseModel):
 
 
 def _fewshot_block(path: str, labels: list[str], per_label: int, template: ClassifyTemplate) -> str:
-
     recs = load_records(path)
     picked: list[dict[str, Any]] = []
     for lab in labels:
@@ -135,7 +134,6 @@ class LlmLabeler:
 
     # -- registry model ------------------------------------------------------------------------
     def _label_local(self, texts: list[str]) -> list[Vote]:
-
         max_len = self._run_cfg.get("max_length") or self.config.max_length
         probs = score_labels(self._model, self._tok, self.template, texts, batch_size=self.config.batch_size,
                              max_length=max_len)

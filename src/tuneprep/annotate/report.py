@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tuneprep.io.readers import load_records
+
 FINAL = "<final>"
 
 
@@ -90,7 +92,6 @@ def annotator_report(records: list[dict[str, Any]], gold: dict[str, str] | None 
 
 def load_gold(path: str, text_field: str = "text", label_field: str = "label") -> dict[str, str]:
     """``{id: label}`` from a file of labeled records (ids must match the annotated records)."""
-    from tuneprep.io.readers import load_records
 
     recs = load_records(path, text_field=None, label_field=label_field)
     return {str(r["id"]): r["label"] for r in recs if isinstance(r.get("label"), str)}

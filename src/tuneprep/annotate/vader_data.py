@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tuneprep.datasets import vader_ground_truth_dir
+
 CORPORA = ("tweets", "movieReviewSnippets", "amazonReviewSnippets", "nytEditorialSnippets")
 
 
@@ -37,8 +39,6 @@ class RatedItem:
 def _corpus_dir(root: Path | None) -> Path:
     if root is not None:
         return Path(root)
-    from tuneprep.datasets import vader_ground_truth_dir
-
     return vader_ground_truth_dir()
 
 

@@ -136,7 +136,6 @@ def label_cmd(
         if summary["unlabeled_reasons"]:
             con.print(f"unlabeled because: {summary['unlabeled_reasons']}", highlight=False)
         if report:
-
             rep = annotator_report(labeled, load_gold(str(gold)) if gold else None)
             report.write_text(json.dumps(rep, indent=2) + "\n")
             con.print(render_table(rep))
@@ -158,7 +157,6 @@ def report_cmd(
     from tuneprep.ui.console import make_console
 
     try:
-
         records = load_records(data, text_field=None)
         rep = annotator_report(records, load_gold(str(gold), label_field=label_field) if gold else None)
     except _errors() as e:
@@ -183,11 +181,9 @@ def agreement_cmd(
 ) -> None:
     """Percent agreement, Cohen's kappa (per pair and mean), Fleiss' kappa, Krippendorff's alpha."""
     try:
-
         j = load_judgements(file, level, _split(order) or None)  # type: ignore[arg-type]
         rep = agreement_report(j)
         if consensus_out:
-
             write_records(consensus_out, consensus(j))
     except _errors() as e:
         _fail(str(e))
@@ -238,7 +234,6 @@ def issues_cmd(
     from tuneprep.ui.console import make_console
 
     try:
-
         records = load_records(data, text_field=text_field, label_field=label_field, id_field=id_field)
         queue, summary = find_issues(records, model=model, folds=folds, seed=seed)
         write_records(out, queue)
@@ -260,7 +255,6 @@ def export_cmd(
 ) -> None:
     """Export records for a labeling UI, with the method's answers as pre-annotations."""
     try:
-
         n = export_records(load_records(data, text_field=None), to, out, _split(labels) or None)
     except _errors() as e:
         _fail(str(e))
@@ -279,7 +273,6 @@ def import_cmd(
 ) -> None:
     """Import human labels from a labeling UI's export (every annotator's judgement kept in meta)."""
     try:
-
         records, judged = import_records(file, from_, text_field=text_field, label_field=label_field)
         write_records(out, records)
         if judgements:

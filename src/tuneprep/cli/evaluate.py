@@ -16,6 +16,7 @@ from tuneprep.api import build_report
 from tuneprep.api import evaluate as api_evaluate
 from tuneprep.evaluate.compare import CompareError, compare_runs
 from tuneprep.evaluate.data import EvalDataError
+from tuneprep.evaluate.genmetrics import GENERATION_SCORES
 from tuneprep.evaluate.metrics import MetricsInputError, metrics_from_file
 from tuneprep.evaluate.predictions import EvalDirError
 from tuneprep.evaluate.runner import EvalConfig, EvalError
@@ -69,7 +70,7 @@ def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
         t.add_column("metric")
         t.add_column("value", justify="right")
         t.add_column("95% CI", justify="right")
-        for k in ("exact_match", "token_f1", "rouge_l"):
+        for k in GENERATION_SCORES:
             ci = (m.get("ci95") or {}).get(k) or [None, None]
             t.add_row(k, _fmt(m[k]), f"{_fmt(ci[0])} – {_fmt(ci[1])}")
         con.print(t)
@@ -226,11 +227,9 @@ def register(app: typer.Typer) -> None:
             _fail(str(e))
             return
         if out is not None:
-
             with atomic_open(out) as fh:
                 fh.write((json.dumps(res, indent=2) + "\n").encode())
         if report is not None:
-
             build_report(report, eval_dirs=dirs, compare=res)
         if json_out:
             _print_json(res)

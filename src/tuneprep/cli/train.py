@@ -8,11 +8,10 @@ from pathlib import Path
 import typer
 
 from tuneprep.io.readers import load_records
-from tuneprep.models.registry import ModelError, is_run_dir, list_models
+from tuneprep.models.registry import ModelError, list_models, load_model
 from tuneprep.models.scoring import generate, predict_labels
 from tuneprep.train.config import TrainConfig
 from tuneprep.train.data import TrainDataError
-from tuneprep.train.rundir import load_run
 from tuneprep.train.trainer import RunDirError, prepare, train
 from tuneprep.ui.console import Column, fit_table, make_console
 
@@ -131,7 +130,6 @@ def register(app: typer.Typer) -> None:
         texts = list(text or [])
         ids: list[str | None] = [None] * len(texts)
         if file is not None:
-
             recs = load_records(file)
             texts += [r.get("text", "") for r in recs]
             ids += [r.get("id") for r in recs]
@@ -139,18 +137,14 @@ def register(app: typer.Typer) -> None:
             err.print("[red]error:[/red] give --text or --file")
             raise typer.Exit(2)
         try:
-
-            if is_run_dir(run):
-                r = load_run(run)
-                if r.template is None:
-                    outs = generate(r.model, r.tokenizer, [[{"role": "user", "content": t}] for t in texts],
-                                    max_new_tokens=max_new_tokens)
-                    for i, t, o in zip(ids, texts, outs):
-                        print(json.dumps({"id": i, "text": t, "output": o}, ensure_ascii=False))
-                    return
-                preds = predict_labels(r, texts, batch_size=batch_size)
-            else:
-                preds = predict_labels(run, texts, batch_size=batch_size)
+            r = load_model(run)
+            if r.is_run and r.template is None:  # an SFT run: generate
+                outs = generate(r.model, r.tokenizer, [[{"role": "user", "content": t}] for t in texts],
+                                max_new_tokens=max_new_tokens)
+                for i, t, o in zip(ids, texts, outs):
+                    print(json.dumps({"id": i, "text": t, "output": o}, ensure_ascii=False))
+                return
+            preds = predict_labels(r, texts, batch_size=batch_size)
         except (ModelError, ValueError) as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

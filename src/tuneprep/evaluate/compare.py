@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
-from tuneprep.evaluate.metrics import _avg, _div, _norm_label, single_label_counts
+from tuneprep.evaluate.genmetrics import GENERATION_SCORES
+from tuneprep.evaluate.metrics import _avg, _div, _norm_label, classification_metrics, single_label_counts
 from tuneprep.evaluate.predictions import read_json, read_predictions, run_name
+from tuneprep.io.writers import atomic_open
 
 EXACT_BELOW = 25
-GEN_SCORES = ("exact_match", "token_f1", "rouge_l")
+GEN_SCORES = GENERATION_SCORES
 
 
 class CompareError(TuneprepError, ValueError):
@@ -125,8 +127,6 @@ def compare_runs(dirs: Sequence[str | Path], n_boot: int = 1000, seed: int = 0) 
         k = len(labels)
         out["labels"] = labels
         out["metrics"], out["per_class"], boot, correct = {}, {lab: {} for lab in labels}, {}, {}
-        from tuneprep.evaluate.metrics import classification_metrics
-
         for nm, t in zip(names, tables):
             g, p = _cls_vectors(ids, t, labels)
             m = classification_metrics([labels[j] for j in g], [t[i].get("prediction") for i in ids],
@@ -168,8 +168,6 @@ def compare_runs(dirs: Sequence[str | Path], n_boot: int = 1000, seed: int = 0) 
 def write_compare(dirs: Sequence[str | Path], out_path: str | Path, **kwargs: Any) -> dict[str, Any]:
     """``compare_runs`` and write the result as JSON to ``out_path`` (atomically)."""
     import orjson
-
-    from tuneprep.io.writers import atomic_open
 
     res = compare_runs(dirs, **kwargs)
     with atomic_open(out_path) as fh:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tuneprep.errors import TuneprepError
+from tuneprep.io.readers import load_records
 
 SPLIT_SUFFIXES = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst", "*.json", "*.parquet", "*.csv", "*.tsv")
 
@@ -54,7 +55,6 @@ def test_files(data: str | Path) -> list[Path]:
 
 def load_test_records(data: str | Path) -> tuple[list[dict[str, Any]], list[Path]]:
     """All records of the test data (ids must be unique); returns (records, files)."""
-    from tuneprep.io.readers import load_records
 
     files = test_files(data)
     records: list[dict[str, Any]] = []

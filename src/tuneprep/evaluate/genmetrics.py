@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+# The per-record generation scores, in display order: one list for metrics, compare and the CLI.
+GENERATION_SCORES = ("exact_match", "token_f1", "rouge_l")
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
 _ROUGE_TOKEN = re.compile(r"[a-z0-9]+")
@@ -112,7 +114,7 @@ def generation_metrics(predictions: Sequence[str], references: Sequence[str], n_
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, (n_boot, n)) if n_boot else None
     ci: dict[str, Any] = {}
-    for key in ("exact_match", "token_f1", "rouge_l"):
+    for key in GENERATION_SCORES:
         v = np.array([s[key] for s in per])
         out[key] = float(v.mean())
         if idx is not None:

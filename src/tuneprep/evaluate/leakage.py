@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from tuneprep.io.fingerprint import sha256_file
+
 SHINGLE = 5
 N_PERM = 64
 BANDS = 16
@@ -234,6 +236,5 @@ def check_leakage(
 
 def file_fingerprint(path: str) -> str:
     """sha256 of a file's bytes (what training runs record as data fingerprints)."""
-    from tuneprep.io.fingerprint import sha256_file
 
     return sha256_file(path)

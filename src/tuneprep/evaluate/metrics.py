@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from tuneprep.errors import TuneprepError
+from tuneprep.io.readers import read_rows
+from tuneprep.records import get_path
 
 UNPARSEABLE = "__unparseable__"
 N_BOOT = 1000
@@ -279,8 +281,6 @@ def metrics_from_file(
     Every row needs ``label_field`` (dotted paths allowed); a missing ``pred_field`` counts as an
     unparseable (wrong) prediction. Errors name the file and line.
     """
-    from tuneprep.io.readers import read_rows
-    from tuneprep.records import get_path
 
     gold: list[Any] = []
     pred: list[Any] = []

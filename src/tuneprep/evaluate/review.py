@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tuneprep.io.writers import write_jsonl
+
 UNPARSEABLE_NAME = "(unparseable)"
 CONFIDENT = 0.9
 
@@ -124,6 +126,4 @@ def generation_review(predictions: Sequence[Mapping[str, Any]],
 
 
 def write_review(path: str | Path, records: Sequence[Mapping[str, Any]]) -> int:
-    from tuneprep.io.writers import write_jsonl
-
     return write_jsonl(path, records)

@@ -110,7 +110,6 @@ class ModelPredictor:
         self.max_length: int | None = m.config.get("max_length")
 
     def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray:
-
         return np.asarray(score_labels(self.model, self.tokenizer, template, texts, batch_size=self.batch_size,
                                        max_length=self.max_length))
 

@@ -33,6 +33,8 @@ from tuneprep.io.chat import (
     convert_row,
     detect_style,
 )
+from tuneprep.io.readers import InputError, read_rows
+from tuneprep.io.writers import atomic_open, dumps_line, write_records
 from tuneprep.records import RecordError, validate_messages
 
 __all__ = ["STYLES", "convert_row", "detect_style", "from_messages", "convert", "convert_file", "ConvertResult"]
@@ -114,9 +116,6 @@ def convert_file(src: str | Path, dst: str | Path, from_style: str | None = None
     Raises InputError when the file cannot be read or no style can be detected.
     """
     from contextlib import ExitStack
-
-    from tuneprep.io.readers import InputError, read_rows
-    from tuneprep.io.writers import atomic_open, dumps_line, write_records
 
     if to_style not in STYLES:
         raise ValueError(f"unknown style '{to_style}'; allowed: {', '.join(STYLES)}")

@@ -10,10 +10,12 @@ Dawid–Skene label model is fitted on the whole dataset.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, create_model
 
+from tuneprep.annotate.core import apply_votes
+from tuneprep.annotate.methods import build_labeler, get_method
 from tuneprep.datasets import SENTIMENT_LABELS
 from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, OpParams, register
 
@@ -32,8 +34,6 @@ class _AnnotateBatch(BatchOp):
     batch_size: ClassVar[int] = 256
 
     def setup(self) -> None:
-        from tuneprep.annotate.methods import build_labeler
-
         self.labeler = build_labeler(self.method, self._config(), self.params.labels)  # type: ignore[attr-defined]
         self.labeler.setup()
 
@@ -41,18 +41,19 @@ class _AnnotateBatch(BatchOp):
         return _method_params(self.params)
 
     def apply_batch(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
-        from tuneprep.annotate.core import apply_votes
-
         votes = self.labeler.label(records)
         return list(apply_votes(records, votes, self.method, self.params.overwrite))  # type: ignore[attr-defined]
 
 
-class LexiconParams(_Common):
-    positive_threshold: float = Field(0.05, description="VADER compound ≥ this → positive.")
-    negative_threshold: float = Field(-0.05, description="VADER compound ≤ this → negative.")
-    positive_label: str = "positive"
-    negative_label: str = "negative"
-    neutral_label: str | None = Field("neutral", description="null: abstain in the neutral band.")
+def _params_of(method: str, **overrides: Any) -> type[OpParams]:
+    """The step's params: the method's own config (the one source of its settings, in the
+    annotation method registry) plus the label set and ``overwrite`` every annotate step has."""
+    config = get_method(method).config
+    return create_model(f"{config.__name__.removesuffix('Config')}Params", __base__=(_Common, config),
+                        __doc__=config.__doc__, **overrides)
+
+
+LexiconParams = _params_of("lexicon")
 
 
 @register
@@ -82,12 +83,7 @@ class AnnotateRules(_AnnotateBatch):
         return {"rules_file": p.rules_file} if p.rules_file else {"rules": p.rules}  # type: ignore[attr-defined]
 
 
-class KnnParams(_Common):
-    seed_labels: str = Field(..., description="File of labeled seed records.")
-    k: int = Field(10, ge=1)
-    model: str = Field("minilm-l6", description="Sentence encoder.")
-    class_balance: bool = True
-    min_similarity: float | None = None
+KnnParams = _params_of("knn", seed_labels=(str, Field(..., description="File of labeled seed records.")))
 
 
 @register
@@ -98,18 +94,7 @@ class AnnotateKnn(_AnnotateBatch):
     description = "Label by the k nearest labeled seeds in MiniLM embedding space."
 
 
-class LlmParams(_Common):
-    model: str | None = Field(None, description="Registry name, model dir or training run (default smollm2-135m).")
-    endpoint: str | None = Field(None, description="OpenAI-compatible base URL.")
-    api_key_env: str | None = Field(None, description="Environment variable that holds the API key.")
-    endpoint_model: str = "default"
-    api: Literal["chat", "completions"] = "chat"
-    instruction: str | None = None
-    verbalizers: dict[str, str] = Field(default_factory=dict)
-    examples: str | None = None
-    n_examples: int = 1
-    max_tokens: int = 8
-    max_length: int | None = 256
+LlmParams = _params_of("llm")
 
 
 @register
@@ -121,10 +106,7 @@ class AnnotateLlm(_AnnotateBatch):
     description = "Zero/few-shot labels from a registry model (verbalizer scoring) or an OpenAI-compatible endpoint."
 
 
-class EnsembleParams(_Common):
-    members: list[dict[str, Any]] = Field(..., description="[{method, name?, params}] (at least two).")
-    combine: Literal["majority", "dawid-skene"] = "dawid-skene"
-    use_gold: bool = True
+EnsembleParams = _params_of("ensemble")
 
 
 @register
@@ -134,15 +116,11 @@ class AnnotateEnsemble(GlobalOp):
     description = "Combine several methods by majority vote or a Dawid–Skene label model (fitted on all records)."
 
     def setup(self) -> None:
-        from tuneprep.annotate.methods import build_labeler
-
         p = self.params
         self.labeler = build_labeler("ensemble", _method_params(p), p.labels)  # type: ignore[attr-defined]
         self.labeler.setup()
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
-        from tuneprep.annotate.core import apply_votes
-
         items = list(open_items())
         records = apply_votes([it.record for it in items], self.labeler.label([it.record for it in items]),
                               "ensemble", self.params.overwrite)  # type: ignore[attr-defined]

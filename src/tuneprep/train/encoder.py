@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tuneprep.train.data import Example
+from tuneprep.train.loop import PAD_MULTIPLE
 
 
 def encode_examples(examples: list[Example], tokenizer: Any, labels: list[str], max_length: int) -> list[dict]:
@@ -25,8 +26,6 @@ def encode_examples(examples: list[Example], tokenizer: Any, labels: list[str], 
 def encoder_collator(tokenizer: Any) -> Any:
     """Dynamic padding to the batch's longest row, rounded up to the loop's PAD_MULTIPLE."""
     from transformers import DataCollatorWithPadding
-
-    from tuneprep.train.loop import PAD_MULTIPLE
 
     inner = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=PAD_MULTIPLE)
 

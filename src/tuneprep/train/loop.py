@@ -20,6 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tuneprep.models.runtime import peak_rss_mb, rss_mb
+from tuneprep.models.scoring import _backbone_and_head
+
 PAD_MULTIPLE = 8
 
 
@@ -111,8 +114,6 @@ def masked_lm_loss(model: Any, inputs: dict[str, Any]) -> tuple[Any, int, int]:
     """
     import torch.nn.functional as F
 
-    from tuneprep.models.scoring import _backbone_and_head
-
     ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
     parts = _backbone_and_head(model)
     tgt = labels[:, 1:]
@@ -186,8 +187,6 @@ def make_trainer_class(loss_kind: str) -> Any:
 def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet: bool) -> Any:
     """A TrainerCallback: Rich progress (loss, tokens/s) and one JSON line per logged step."""
     from transformers import TrainerCallback
-
-    from tuneprep.models.runtime import peak_rss_mb, rss_mb
 
     class ProgressCallback(TrainerCallback):
         def __init__(self) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 from tuneprep.errors import TuneprepError
 from tuneprep.models import rundir as R
 from tuneprep.models.prompt import ClassifyTemplate
+from tuneprep.models.registry import ModelError, default_dtype, load_tokenizer, resolve_model
+from tuneprep.models.runtime import peak_rss_mb, release_memory, setup_torch
 from tuneprep.train.config import TrainConfig
 from tuneprep.train.data import (
     DataSource,
@@ -22,6 +24,16 @@ from tuneprep.train.data import (
     read_examples,
     resolve_data,
     subsample,
+)
+from tuneprep.train.encoder import build_encoder_model, encode_examples, encoder_collator
+from tuneprep.train.formatting import format_examples, length_histogram, mark_trained
+from tuneprep.train.loop import (
+    CausalCollator,
+    LengthGroupedBatchSampler,
+    ListDataset,
+    Meter,
+    make_progress_callback,
+    make_trainer_class,
 )
 
 
@@ -58,7 +70,6 @@ class TrainResult:
 
 def prepare(cfg: TrainConfig) -> Prepared:
     """Read, validate and tokenize the data; build the preflight report. No model weights loaded."""
-    from tuneprep.models.registry import ModelError, load_tokenizer, resolve_model
 
     src = resolve_data(cfg.data)
     r = resolve_model(cfg.model)
@@ -83,16 +94,12 @@ def prepare(cfg: TrainConfig) -> Prepared:
 
     tok = load_tokenizer(cfg.model)
     if encoder:
-        from tuneprep.train.encoder import encode_examples
-
         train = encode_examples(examples, tok, labels, cfg.max_length)
         val = encode_examples(val_ex, tok, labels, cfg.max_length) if val_ex else None
         prep = Prepared(cfg, src, "encoder", r.path, r.local, tok, template, labels, train, val, n_read,
                         read_rejects)
         prep.preflight = _encoder_preflight(prep, examples)
         return prep
-    from tuneprep.train.formatting import format_examples
-
     train = format_examples(examples, tok, task=cfg.task, template=template, max_length=cfg.max_length,
                             length_policy=cfg.length_policy)
     train.rejects[:0] = read_rejects
@@ -115,8 +122,6 @@ def _label_counts(examples: list[Example]) -> dict[str, int]:
 
 
 def _causal_preflight(p: Prepared, examples: list[Example]) -> dict[str, Any]:
-    from tuneprep.train.formatting import length_histogram, mark_trained
-
     lengths = [len(x) for x in p.train.input_ids]
     trained = [sum(1 for t in lab if t != -100) for lab in p.train.labels]
     ex_i = 0
@@ -140,8 +145,6 @@ def _causal_preflight(p: Prepared, examples: list[Example]) -> dict[str, Any]:
 
 def _encoder_preflight(p: Prepared, examples: list[Example]) -> dict[str, Any]:
     from collections import Counter
-
-    from tuneprep.train.formatting import length_histogram
 
     lengths = [len(f["input_ids"]) for f in p.train]
     return {
@@ -230,7 +233,6 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
     data, RunDirError when ``cfg.out`` exists (without ``resume``/``overwrite``). ``callbacks``:
     extra transformers TrainerCallbacks.
     """
-    from tuneprep.models.runtime import peak_rss_mb, release_memory, setup_torch
 
     device = setup_torch(cfg.threads)
     out = Path(cfg.out)
@@ -258,19 +260,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
     import torch
     from transformers import set_seed
 
-    from tuneprep.train.loop import (
-        CausalCollator,
-        LengthGroupedBatchSampler,
-        ListDataset,
-        Meter,
-        make_progress_callback,
-        make_trainer_class,
-    )
-
     set_seed(cfg.seed)
     if p.kind == "encoder":
-        from tuneprep.train.encoder import build_encoder_model, encoder_collator
-
         model = build_encoder_model(p)
         train_rows = p.train
         val_rows = p.val
@@ -387,8 +378,6 @@ def _training_args(out: Path, cfg: TrainConfig, total: int, bf16: bool, device: 
 
 def _build_causal_model(p: Prepared, device: str) -> Any:
     from transformers import AutoModelForCausalLM
-
-    from tuneprep.models.registry import default_dtype
 
     dtype = default_dtype(device)
     model = AutoModelForCausalLM.from_pretrained(p.model_path, local_files_only=p.model_local, dtype=dtype)
