@@ -28,7 +28,7 @@ class InputConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str | list[str]
-    format: Literal["jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf"] | None = None
+    format: Literal["jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf", "lines", "html", "warc"] | None = None
     text_field: str | None = "text"
     id_field: str | None = None
     label_field: str | None = None
@@ -37,6 +37,53 @@ class InputConfig(BaseModel):
     convert_from: Literal["auto", "openai", "sharegpt", "alpaca", "prompt_completion"] | None = None
     # Rename raw label values, e.g. {"0": negative, "1": positive}; unmapped values are kept.
     label_map: dict[str, str] | None = None
+    # How users' own files are written (io/dialect.py, io/encoding.py, io/html.py):
+    # Text encoding: any Python codec (utf-8, cp1252, latin-1, utf-16…) or auto (detected per file).
+    encoding: str | None = None
+    # Field separator of csv/tsv ("," / tab by default; any one character, e.g. "@" or "|").
+    delimiter: str | None = None
+    # Quote character of csv (default '"'); set it for tsv to read quoted TSV.
+    quotechar: str | None = None
+    # Whether the first row is a header (default: yes, with a warning when it looks like data).
+    header: bool | None = None
+    # Column names: for a headerless file (header: false), or to rename a header's columns.
+    columns: list[str] | None = None
+    # Keep only these columns (names, or 0-based indexes).
+    usecols: list[str | int] | None = None
+    # format lines: a regular expression with named groups, e.g. '^(?P<text>.+)@(?P<label>\w+)$'.
+    pattern: str | None = None
+    # A quoted csv field spanning more lines than this is taken as an unclosed quote (broken_quote).
+    max_field_lines: int | None = Field(None, gt=0)
+    # html/warc main-text extraction (trafilatura): precision, balanced or recall.
+    extract: Literal["precision", "balanced", "recall"] = "balanced"
+    # Keep records whose label is missing/empty (they go to train only); otherwise missing_label rejects.
+    allow_unlabeled: bool = False
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is None or v == "auto":
+            return v
+        from tuneprep.io.encoding import normalize
+
+        normalize(v)  # raises ValueError naming the allowed values
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid_pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            from tuneprep.io.dialect import compile_pattern
+
+            compile_pattern(v)
+        return v
+
+    @model_validator(mode="after")
+    def _lines_need_pattern(self) -> InputConfig:
+        if self.format == "lines" and not self.pattern:
+            raise ValueError("format: lines needs pattern, a regular expression with named groups, "
+                             "e.g. '^(?P<text>.+)@(?P<label>\\w+)$'")
+        return self
 
     @field_validator("label_map", mode="before")
     @classmethod
@@ -55,6 +102,8 @@ class StepConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     op: str
+    # Stop the run when this step drops more than this fraction of its input (overrides the recipe's).
+    max_reject_fraction: float | None = Field(None, ge=0, le=1)
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -101,6 +150,8 @@ class Recipe(BaseModel):
     split: SplitConfig | None = None
     output: OutputConfig
     engine: Literal["local"] = "local"
+    # Stop the run when a step drops more than this fraction of its input (1.0: never stop).
+    max_reject_fraction: float = Field(0.5, ge=0, le=1)
 
     def hash(self) -> str:
         """A stable hash of the resolved recipe (order of keys does not matter)."""

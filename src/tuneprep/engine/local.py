@@ -33,9 +33,11 @@ import xxhash
 
 from tuneprep import __version__
 from tuneprep.datasets import resolve_input
+from tuneprep.engine import guard
 from tuneprep.engine.split import assign_splits, split_keys
 from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.io.fingerprint import sha256_file
+from tuneprep.io.inputplan import FilePlan, plan_file, set_source, source_ref
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable, read_rows
 from tuneprep.io.writers import atomic_open, dumps_line
 from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, Op, build_op
@@ -59,6 +61,7 @@ class Shard:
     start: int | None
     end: int | None
     size: int
+    encoding: str | None = None  # resolved per file (input.encoding, or detected with auto)
 
 
 @dataclass
@@ -79,8 +82,12 @@ class RunResult:
 # --- planning ----------------------------------------------------------------------------------
 
 
-def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None) -> list[Shard]:
-    """Cut the inputs into shards: whole files, big line-format files by byte range."""
+def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None,
+                plans: dict[str, FilePlan] | None = None) -> list[Shard]:
+    """Cut the inputs into shards: whole files, big line-format files by byte range.
+
+    Each file's encoding and read options are settled first (``io/inputplan.py``); ``plans``,
+    when given, receives them (the manifest records them)."""
     patterns = [recipe.input.path] if isinstance(recipe.input.path, str) else recipe.input.path
     files = expand_inputs([resolve_input(p) for p in patterns])
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
@@ -89,11 +96,15 @@ def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None) ->
     for f in files:
         fmt = recipe.input.format or detect_format(f)
         size = os.path.getsize(f) if os.path.isfile(f) else 0
-        if is_splittable(f, fmt) and size > target:
+        fp = plan_file(f, fmt, recipe.input)
+        if plans is not None:
+            plans[f] = fp
+        enc = fp.encoding.encoding if fp.encoding else None
+        if is_splittable(f, fmt) and fp.fast and size > target:
             for a, b in byte_ranges(f, target):
-                shards.append(Shard(len(shards), f, fmt, a, b, b - a))
+                shards.append(Shard(len(shards), f, fmt, a, b, b - a, enc))
         else:
-            shards.append(Shard(len(shards), f, fmt, None, None, size))
+            shards.append(Shard(len(shards), f, fmt, None, None, size, enc))
     return shards
 
 
@@ -247,7 +258,10 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     rejects = RejectFiles(f"{base}.rejects.")
     id_hashes = array("Q")
     with atomic_open(f"{base}.kept.jsonl") as kept_fh:
-        rows = read_rows(shard.path, shard.fmt, shard.start, shard.end)
+        from tuneprep.io.dialect import ReadOptions
+
+        options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
+        rows = read_rows(shard.path, shard.fmt, shard.start, shard.end, options=options)
         done = False
         while not done:
             t0 = time.perf_counter()
@@ -269,6 +283,13 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
                     else:
                         if label_map and isinstance(rec.get("label"), str):
                             rec["label"] = label_map.get(rec["label"], rec["label"])
+                        problem = guard.label_problem(rec, row.obj, recipe)
+                        if problem:
+                            read_st.dropped["missing_label"] += 1
+                            _reject(rejects("read"), "read", "missing_label", source, record=row.obj,
+                                    detail={"error": problem})
+                            continue
+                        set_source(rec, source_ref(shard.path, row.line))
                         items.append(Item(source, rec))
                 if len(items) >= CHUNK:
                     break
@@ -372,7 +393,13 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     workers = workers or os.cpu_count() or 1
     out = Path(recipe.output.path)
     work = out / ".work"
-    shards = plan_shards(recipe, workers, shard_bytes)
+    plans: dict[str, FilePlan] = {}
+    shards = plan_shards(recipe, workers, shard_bytes, plans)
+    for fp in plans.values():
+        if fp.encoding is not None and fp.encoding.method != "default":
+            log(f"{fp.path}: encoding {fp.encoding.describe()}")
+        for w in fp.warnings:
+            log(f"warning: {w}")
     plan = _plan_hash(recipe, shards)
     plan_file = work / "plan.json"
     if fresh or not plan_file.exists() or json.loads(plan_file.read_text()).get("plan") != plan:
@@ -425,6 +452,14 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         for label in results[s_.index].get("rejects", []):
             with open(work / f"shard-{s_.index:05d}.rejects.{RejectFiles.filename(label)}", "rb") as src:
                 shutil.copyfileobj(src, rej_fh(label), 1 << 20)
+    files = _file_counts(shards, results, log)
+    # Stop before the (possibly costly) global steps when reading or a per-record step already
+    # rejected too much: the rejects are put in place for inspection.
+    early = guard.reject_fraction_problems([st.to_json() for st in step_stats[: k + 1]], recipe)
+    if early or step_stats[k].records_out == 0:
+        rej_fh.close()
+        _stop(out, staging, work, [st.to_json() for st in step_stats], files,
+              early or [guard.nothing_kept(step_stats[0].records_in, [st.to_json() for st in step_stats])])
 
     # Phase B
     kept_paths = [work / f"shard-{s.index:05d}.kept.jsonl" for s in shards]
@@ -536,7 +571,8 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         for name in cfg.fractions():
             (staging / name).mkdir(exist_ok=True)
         for it, split in zip(final_source(), assignment, strict=True):
-            write_item(split, it)
+            # allow_unlabeled: an unlabeled record can be trained on, never scored against.
+            write_item("train" if split != "train" and guard.train_only(it.record, recipe) else split, it)
     for fh, _, _ in writers.values():
         if fh is not None:
             fh.close()
@@ -558,11 +594,14 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     stats = {
         "records_in": records_in, "kept": kept, "rejected": rejected, "invariant_ok": ok,
         "splits": splits, "steps": [s.to_json() for s in step_stats], "wall_seconds": round(seconds, 3),
-        "workers": workers, "shards": len(shards), "resumed_shards": resumed,
+        "workers": workers, "shards": len(shards), "resumed_shards": resumed, "files": files,
     }
     manifest = {
         "tool": "tuneprep", "version": __version__, "recipe": recipe.model_dump(mode="json"),
-        "recipe_hash": recipe.hash(), "inputs": input_fingerprints(shards), "libraries": _library_versions(),
+        "recipe_hash": recipe.hash(),
+        "inputs": [{**fp, **plans[fp["path"]].to_json()} if fp["path"] in plans else fp
+                   for fp in input_fingerprints(shards)],
+        "libraries": _library_versions(),
         "counts": {"records_in": records_in, "kept": kept, "rejected": rejected, "splits": splits},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -583,7 +622,46 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     result = RunResult(out, records_in, kept, rejected, stats["steps"], splits, seconds, resumed, len(shards), ok)
     if not ok:
         raise RunError(f"accounting mismatch: {records_in} records in != {kept} kept + {rejected} rejected")
+    problems = guard.reject_fraction_problems(stats["steps"][k + 1:], recipe)
+    if kept == 0:
+        problems.append(guard.nothing_kept(records_in, stats["steps"]))
+    if problems:
+        raise RunError("\n".join(problems) + f"\n(outputs written to {out} for inspection)")
     return result
+
+
+def _file_counts(shards: list[Shard], results: dict[int, dict[str, Any]],
+                 log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Rows read and records kept per input file; an empty file, or one that gave 0 records, is said."""
+    per: dict[str, dict[str, Any]] = {}
+    for s in shards:
+        d = per.setdefault(s.path, {"path": s.path, "bytes": 0, "rows": 0, "records": 0})
+        d["bytes"] += s.size
+        read = results[s.index]["steps"][0]
+        d["rows"] += read["in"]
+        d["records"] += read["out"]
+    for d in per.values():
+        if d["bytes"] == 0:
+            d["note"] = "empty file (0 bytes)"
+        elif d["rows"] == 0:
+            d["note"] = f"{d['bytes']:,} bytes but no row (only blank lines, or a header alone)"
+        elif d["records"] == 0:
+            d["note"] = f"{d['rows']:,} rows but 0 records: every row was rejected on read"
+        if "note" in d:
+            log(f"warning: {d['path']}: {d['note']}")
+    return list(per.values())
+
+
+def _stop(out: Path, staging: Path, work: Path, steps: list[dict[str, Any]], files: list[dict[str, Any]],
+          problems: list[str]) -> None:
+    """End a run early: rejects and stats.json go in place for inspection, then RunError."""
+    target = out / "rejects"
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging / "rejects", target)
+    (out / "stats.json").write_text(json.dumps({"stopped": problems, "steps": steps, "files": files}, indent=2) + "\n")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)
+    raise RunError("\n".join(problems) + f"\n(rejects written to {target} for inspection)")
 
 
 def _count_lines(path: Path) -> int:
@@ -598,7 +676,7 @@ def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for lib in ("ftfy", "trafilatura", "orjson", "pydantic", "xxhash", "pyarrow"):
+    for lib in ("ftfy", "trafilatura", "orjson", "pydantic", "xxhash", "pyarrow", "charset-normalizer"):
         try:
             out[lib] = version(lib)
         except PackageNotFoundError:

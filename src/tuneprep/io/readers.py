@@ -19,7 +19,6 @@ any set of split points partitions the file.
 from __future__ import annotations
 
 import bz2
-import csv
 import glob
 import gzip
 import io
@@ -33,7 +32,7 @@ from typing import IO, Any
 
 import orjson
 
-FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf")
+FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf", "lines", "html", "warc")
 LINE_FORMATS = ("jsonl", "txt")  # formats whose uncompressed files can be split by byte range
 COMPRESSED = (".gz", ".zst", ".bz2")
 BOM = b"\xef\xbb\xbf"
@@ -72,10 +71,11 @@ def detect_format(path: str | Path) -> str:
             name = name[: -len(comp)]
     suffix = name.rsplit(".", 1)[-1] if "." in name else ""
     mapping = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "json", "csv": "csv", "tsv": "tsv",
-               "parquet": "parquet", "pq": "parquet", "txt": "txt", "text": "txt", "md": "txt-doc"}
+               "parquet": "parquet", "pq": "parquet", "txt": "txt", "text": "txt", "md": "txt-doc",
+               "html": "html", "htm": "html", "warc": "warc"}
     if suffix not in mapping:
-        raise InputError(f"{path}: cannot tell the format from the extension '.{suffix}'; set input.format "
-                         f"(one of {', '.join(FORMATS)})")
+        raise InputError(f"{path}: cannot tell the format from the extension '.{suffix}'; set the format "
+                         f"(input.format in a recipe, --format on the command line; one of {', '.join(FORMATS)})")
     return mapping[suffix]
 
 
@@ -444,45 +444,6 @@ def _looks_like_jsonl(data: bytes) -> bool:
     return False
 
 
-class _LineFeed:
-    """Feeds text lines to ``csv.reader`` and remembers the bytes each record was made of.
-
-    Decoding happens per line, so a line with invalid UTF-8 rejects only the record it belongs
-    to (its bytes are kept via surrogateescape until the record is known).
-    """
-
-    def __init__(self, fh: IO[bytes]):
-        self.fh = fh
-        self.lineno = 0
-        self.parts: list[bytes] = []
-        self.bad: str | None = None
-
-    def __iter__(self) -> _LineFeed:
-        return self
-
-    def __next__(self) -> str:
-        line = self.fh.readline()
-        if not line:
-            raise StopIteration
-        self.lineno += 1
-        if self.lineno == 1 and line.startswith(BOM):
-            line = line[3:]
-        self.parts.append(line)
-        try:
-            return line.decode("utf-8")
-        except UnicodeDecodeError:
-            if self.bad is None:
-                self.bad = f"invalid UTF-8 on line {self.lineno}: {_utf8_error(line)}"
-            return line.decode("utf-8", errors="surrogateescape")
-
-    def take(self) -> tuple[int, bytes, str | None]:
-        """(first line of the record just read, its bytes, UTF-8 error) and start a new record."""
-        first = self.lineno - len(self.parts) + 1
-        raw, bad = b"".join(self.parts), self.bad
-        self.parts, self.bad = [], None
-        return first, raw, bad
-
-
 def _header_names(cells: list[str]) -> list[str]:
     """Column names: whitespace trimmed, a (mojibake) BOM dropped from the first cell, empty
     names made ``column_<n>`` and repeated names ``<name>_<k>``, so that no column is lost."""
@@ -522,43 +483,13 @@ def read_csv(path: str | Path, delimiter: str = ",") -> Iterator[RawRow]:
     UTF-8, or with fewer columns than the header (or non-empty extra ones), are error rows;
     blank lines are passed over.
     """
+    if delimiter != "\t":
+        from tuneprep.io.dialect import ReadOptions, read_delimited
+
+        yield from read_delimited(path, "csv", ReadOptions(delimiter=None if delimiter == "," else delimiter))
+        return
     with open_binary(path) as fh:
-        if delimiter == "\t":
-            yield from _read_tsv(fh, path)
-            return
-        csv.field_size_limit(2**31 - 1)  # the default (128 KiB) rejects long documents
-        feed = _LineFeed(fh)
-        reader = csv.reader(feed, delimiter=delimiter)
-        header: list[str] | None = None
-        while True:
-            try:
-                cells = next(reader)
-                error = None
-            except StopIteration:
-                return
-            except csv.Error as e:
-                cells, error = [], f"CSV error: {e}"
-            first, raw, bad = feed.take()
-            if not raw.strip():  # a blank line; `,` or `""` is a row of empty values
-                continue
-            if header is None:
-                if error or bad:
-                    raise InputError(f"{path}:{first}: unreadable header row: {error or bad}")
-                if delimiter == "," and len(cells) == 1 and ";" in cells[0]:
-                    # Excel in locales with a decimal comma writes ';'-separated "CSV".
-                    delimiter = ";"
-                    cells = next(csv.reader([raw.decode("utf-8").lstrip("\ufeff")], delimiter=delimiter))
-                    reader = csv.reader(feed, delimiter=delimiter)
-                header = _header_names(cells)
-                continue
-            if error or bad:
-                yield RawRow(first, raw=_raw_text(raw), error=error or bad)
-                continue
-            obj = _row_to_obj(header, cells, delimiter)
-            if isinstance(obj, str):
-                yield RawRow(first, raw=_raw_text(raw), error=obj)
-            else:
-                yield RawRow(first, obj=obj)
+        yield from _read_tsv(fh, path)
 
 
 def _read_tsv(fh: IO[bytes], path: str | Path) -> Iterator[RawRow]:
@@ -643,8 +574,13 @@ def _refuse_utf16(path: str | Path) -> None:
 
 
 def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None,
-              end: int | None = None) -> Iterator[RawRow]:
-    """Every row of one input (or of one byte range of an uncompressed jsonl/txt file)."""
+              end: int | None = None, options: Any = None) -> Iterator[RawRow]:
+    """Every row of one input (or of one byte range of an uncompressed jsonl/txt file).
+
+    ``options`` (a ``dialect.ReadOptions``: encoding, delimiter, header, pattern…) sends the
+    file to ``io/dialect.py``, unless it asks for nothing the readers here do not do already.
+    CSV always goes there, for its broken-quote check.
+    """
     if not Path(path).exists():
         raise InputError(f"{path}: no such file")
     fmt = fmt or detect_format(path)
@@ -652,6 +588,12 @@ def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None
         raise InputError(f"{path}: unknown format '{fmt}'; allowed: {', '.join(FORMATS)}")
     if (start is not None or end is not None) and not is_splittable(path, fmt):
         raise InputError(f"{path}: format {fmt} cannot be read by byte range (only uncompressed jsonl/txt)")
+    if fmt in ("csv", "lines", "html", "warc") or (options is not None and not options.is_default()):
+        from tuneprep.io.dialect import ReadOptions, read_with_options
+
+        if start is not None or end is not None:
+            raise InputError(f"{path}: format {fmt} with these input options cannot be read by byte range")
+        return read_with_options(path, fmt, options or ReadOptions())
     if fmt not in ("parquet", "hf"):
         _refuse_utf16(path)
     if fmt == "jsonl":

@@ -1,0 +1,86 @@
+"""Runs that fail loudly: missing labels, too many rejects, nothing kept.
+
+- ``label_problem``: when a label field is configured (or the split stratifies by label), a
+  record without a label (missing, null, empty) is a ``missing_label`` reject, unless the
+  recipe says ``allow_unlabeled: true`` (then ``train_only`` keeps it out of val/test).
+- ``reject_fraction_problems``: a step that drops more than ``max_reject_fraction`` of its
+  input (per step, or the recipe's, default 0.5; ``select.*`` steps, which are asked to drop,
+  have no limit unless they set one) stops the run, with its top reasons.
+- ``nothing_kept``: a run that keeps 0 records fails, with the top reject reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tuneprep.recipe import Recipe
+from tuneprep.records import did_you_mean
+
+
+def labels_required(recipe: Recipe) -> bool:
+    return bool(recipe.input.label_field) or (recipe.split is not None and recipe.split.stratify_by == "label")
+
+
+def is_unlabeled(rec: Mapping[str, Any]) -> bool:
+    label = rec.get("label")
+    return label is None or (isinstance(label, str) and not label.strip()) or (isinstance(label, list) and not label)
+
+
+def label_problem(rec: Mapping[str, Any], row: Any, recipe: Recipe) -> str | None:
+    """Why ``rec`` must be rejected as ``missing_label`` (None when it may be kept)."""
+    if recipe.input.allow_unlabeled or not labels_required(recipe) or not is_unlabeled(rec):
+        return None
+    field = recipe.input.label_field or "label"
+    if isinstance(row, Mapping) and field not in row and "." not in field:
+        return f"no label: field '{field}' is missing" + did_you_mean(field, row.keys())
+    return f"no label: field '{field}' is {'empty' if rec.get('label') is not None else 'null'}"
+
+
+def train_only(rec: Mapping[str, Any], recipe: Recipe) -> bool:
+    """An unlabeled record kept by ``allow_unlabeled``: it may go to train, never to val/test."""
+    return recipe.input.allow_unlabeled and labels_required(recipe) and is_unlabeled(rec)
+
+
+def top_reasons(steps: list[dict[str, Any]], n: int = 5) -> str:
+    """The most frequent reject reasons over all steps, as ``reason (step): count`` text."""
+    pairs = [(c, r, s["step"]) for s in steps for r, c in s["dropped"].items()]
+    pairs.sort(key=lambda x: -x[0])
+    return ", ".join(f"{r} ({step}): {c:,}" for c, r, step in pairs[:n]) or "none"
+
+
+def step_limit(recipe: Recipe, step_name: str) -> float:
+    """The max_reject_fraction for a step label (``read``, ``2:filter.length``, ``output``)."""
+    head = step_name.split(":", 1)[0]
+    if head.isdigit():
+        step = recipe.steps[int(head) - 1]
+        if step.max_reject_fraction is not None:
+            return step.max_reject_fraction
+        if step.op.startswith("select."):
+            return 1.0  # selecting a subset is what a select step is asked to do
+    return recipe.max_reject_fraction
+
+
+def reject_fraction_problems(steps: list[dict[str, Any]], recipe: Recipe) -> list[str]:
+    """A message per step that dropped more than its max_reject_fraction of its input."""
+    out = []
+    for s in steps:
+        dropped = sum(s["dropped"].values())
+        if not s["in"] or not dropped:
+            continue
+        limit = step_limit(recipe, s["step"])
+        frac = dropped / s["in"]
+        if frac > limit:
+            reasons = ", ".join(f"{r}: {c:,}" for r, c in sorted(s["dropped"].items(), key=lambda x: -x[1])[:3])
+            where = (f"steps[{int(s['step'].split(':')[0]) - 1}].max_reject_fraction"
+                     if s["step"].split(":")[0].isdigit() else "max_reject_fraction")
+            out.append(f"step {s['step']} rejected {dropped:,} of {s['in']:,} records ({frac:.0%} > "
+                       f"max_reject_fraction {limit:g}); top reasons: {reasons}. If that is intended, set "
+                       f"{where} in the recipe (1.0 never stops)")
+    return out
+
+
+def nothing_kept(records_in: int, steps: list[dict[str, Any]]) -> str:
+    if records_in == 0:
+        return "the inputs hold 0 records (every file is empty or blank)"
+    return f"0 of {records_in:,} records kept; top reject reasons: {top_reasons(steps)}"
