@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -65,6 +66,11 @@ def stats_table(stats: dict[str, Any]) -> Table:
     return table
 
 
+def _log(message: str) -> None:
+    """Engine messages (encodings, warnings) unwrapped, and brackets shown as written, not as markup."""
+    err.print(escape(message), highlight=False, soft_wrap=True)
+
+
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
@@ -82,15 +88,15 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
         recipe.output.path = str(out)
     try:
         if quiet or not sys.stderr.isatty():
-            result = run_recipe(recipe, workers=workers, fresh=fresh, shard_bytes=shard_bytes, log=lambda s: err.print(s))
+            result = run_recipe(recipe, workers=workers, fresh=fresh, shard_bytes=shard_bytes, log=_log)
         else:
             with RichProgress(err) as prog:
-                result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=lambda s: err.print(s))
+                result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=_log)
     except (InputError, DatasetError) as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2
     except RunError as e:
-        err.print(f"[red]run failed:[/red] {e}", highlight=False)
+        err.print(f"[red]run failed:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 1
     stats = json.loads((result.out_dir / "stats.json").read_text())
     stdout.print(stats_table(stats))

@@ -12,10 +12,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import orjson
+
 from tuneprep.recipe import Recipe
-from tuneprep.records import did_you_mean
+from tuneprep.records import did_you_mean, get_path
 
 
 def labels_required(recipe: Recipe) -> bool:
@@ -28,13 +31,21 @@ def is_unlabeled(rec: Mapping[str, Any]) -> bool:
 
 
 def label_problem(rec: Mapping[str, Any], row: Any, recipe: Recipe) -> str | None:
-    """Why ``rec`` must be rejected as ``missing_label`` (None when it may be kept)."""
-    if recipe.input.allow_unlabeled or not labels_required(recipe) or not is_unlabeled(rec):
+    """Why ``rec`` (read from input ``row``) must be rejected as ``missing_label``; None to keep it.
+
+    With ``label_field`` set, the row must hold that field (a ``label`` the row happens to carry
+    besides does not count: a misspelt ``label_field`` must not pass unnoticed)."""
+    if recipe.input.allow_unlabeled or not labels_required(recipe):
         return None
-    field = recipe.input.label_field or "label"
-    if isinstance(row, Mapping) and field not in row and "." not in field:
-        return f"no label: field '{field}' is missing" + did_you_mean(field, row.keys())
-    return f"no label: field '{field}' is {'empty' if rec.get('label') is not None else 'null'}"
+    field = recipe.input.label_field
+    if field and isinstance(row, Mapping):
+        try:
+            get_path(row, field)
+        except KeyError:
+            return f"no label: field '{field}' is missing" + did_you_mean(field, row.keys())
+    if not is_unlabeled(rec):
+        return None
+    return f"no label: field '{field or 'label'}' is {'empty' if rec.get('label') is not None else 'null'}"
 
 
 def train_only(rec: Mapping[str, Any], recipe: Recipe) -> bool:
@@ -61,8 +72,24 @@ def step_limit(recipe: Recipe, step_name: str) -> float:
     return recipe.max_reject_fraction
 
 
-def reject_fraction_problems(steps: list[dict[str, Any]], recipe: Recipe) -> list[str]:
-    """A message per step that dropped more than its max_reject_fraction of its input."""
+def first_error(rejects_dir: Path, step: str) -> str:
+    """``"; e.g. <line>: <error>"`` from the first reject of ``step`` (empty when none has a message)."""
+    path = rejects_dir / (step.replace(":", "-") + ".jsonl")
+    if not path.exists():
+        return ""
+    with open(path, "rb") as fh:
+        line = fh.readline()
+    if not line.strip():
+        return ""
+    rej = orjson.loads(line)
+    err = (rej.get("detail") or {}).get("error")
+    return f"; e.g. {rej.get('source')}: {err}" if err else ""
+
+
+def reject_fraction_problems(steps: list[dict[str, Any]], recipe: Recipe,
+                             rejects_dir: Path | None = None) -> list[str]:
+    """A message per step that dropped more than its max_reject_fraction of its input (with the
+    first reject's error when ``rejects_dir`` is given, which names a missing field's alternatives)."""
     out = []
     for s in steps:
         dropped = sum(s["dropped"].values())
@@ -74,13 +101,16 @@ def reject_fraction_problems(steps: list[dict[str, Any]], recipe: Recipe) -> lis
             reasons = ", ".join(f"{r}: {c:,}" for r, c in sorted(s["dropped"].items(), key=lambda x: -x[1])[:3])
             where = (f"steps[{int(s['step'].split(':')[0]) - 1}].max_reject_fraction"
                      if s["step"].split(":")[0].isdigit() else "max_reject_fraction")
+            example = first_error(rejects_dir, s["step"]) if rejects_dir is not None else ""
             out.append(f"step {s['step']} rejected {dropped:,} of {s['in']:,} records ({frac:.0%} > "
-                       f"max_reject_fraction {limit:g}); top reasons: {reasons}. If that is intended, set "
-                       f"{where} in the recipe (1.0 never stops)")
+                       f"max_reject_fraction {limit:g}); top reasons: {reasons}{example}. If that is intended, "
+                       f"set {where} in the recipe (1.0 never stops)")
     return out
 
 
-def nothing_kept(records_in: int, steps: list[dict[str, Any]]) -> str:
+def nothing_kept(records_in: int, steps: list[dict[str, Any]], rejects_dir: Path | None = None) -> str:
     if records_in == 0:
         return "the inputs hold 0 records (every file is empty or blank)"
-    return f"0 of {records_in:,} records kept; top reject reasons: {top_reasons(steps)}"
+    worst = max(steps, key=lambda s: sum(s["dropped"].values()))
+    example = first_error(rejects_dir, worst["step"]) if rejects_dir is not None else ""
+    return f"0 of {records_in:,} records kept; top reject reasons: {top_reasons(steps)}{example}"

@@ -455,11 +455,15 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     files = _file_counts(shards, results, log)
     # Stop before the (possibly costly) global steps when reading or a per-record step already
     # rejected too much: the rejects are put in place for inspection.
-    early = guard.reject_fraction_problems([st.to_json() for st in step_stats[: k + 1]], recipe)
-    if early or step_stats[k].records_out == 0:
+    for fh in rej_fh.files.values():
+        fh.flush()  # so that the messages below can quote the first reject
+    early = guard.reject_fraction_problems([st.to_json() for st in step_stats[: k + 1]], recipe, staging / "rejects")
+    if step_stats[k].records_out == 0:
+        early.append(guard.nothing_kept(step_stats[0].records_in, [st.to_json() for st in step_stats],
+                                        staging / "rejects"))
+    if early:
         rej_fh.close()
-        _stop(out, staging, work, [st.to_json() for st in step_stats], files,
-              early or [guard.nothing_kept(step_stats[0].records_in, [st.to_json() for st in step_stats])])
+        _stop(out, staging, work, [st.to_json() for st in step_stats], files, early)
 
     # Phase B
     kept_paths = [work / f"shard-{s.index:05d}.kept.jsonl" for s in shards]
@@ -622,9 +626,9 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     result = RunResult(out, records_in, kept, rejected, stats["steps"], splits, seconds, resumed, len(shards), ok)
     if not ok:
         raise RunError(f"accounting mismatch: {records_in} records in != {kept} kept + {rejected} rejected")
-    problems = guard.reject_fraction_problems(stats["steps"][k + 1:], recipe)
+    problems = guard.reject_fraction_problems(stats["steps"][k + 1:], recipe, out / "rejects")
     if kept == 0:
-        problems.append(guard.nothing_kept(records_in, stats["steps"]))
+        problems.append(guard.nothing_kept(records_in, stats["steps"], out / "rejects"))
     if problems:
         raise RunError("\n".join(problems) + f"\n(outputs written to {out} for inspection)")
     return result

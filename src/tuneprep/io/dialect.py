@@ -329,12 +329,17 @@ def read_delimited(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[Ra
         yield RawRow(first, obj=obj)
 
 
+def _is_number(cell: str) -> bool:
+    return re.fullmatch(r"\s*[-+]?\d+([.,]\d+)?\s*", cell) is not None
+
+
 def header_warning(path: str | Path, fmt: str, opts: ReadOptions) -> str | None:
     """A warning when the first row of a delimited file, about to be read as its header, looks like data.
 
-    ``csv.Sniffer.has_header`` compares the first row's cells with the column types and lengths
-    below them; a first row with a cell that is a number, or that repeats a value of its column
-    lower down, is data too. Only asked when the recipe does not say ``header: true|false``.
+    It does when a cell of it is a number, or repeats a value its column has below (a label),
+    or is as long as the column's texts below (a header cell is a short name). Only asked when
+    the recipe does not say ``header: true|false``. (``csv.Sniffer.has_header`` re-guesses the
+    delimiter and is wrong on real text columns, so it is not used.)
     """
     if opts.header is not None or fmt not in ("csv", "tsv"):
         return None
@@ -355,26 +360,23 @@ def header_warning(path: str | Path, fmt: str, opts: ReadOptions) -> str | None:
     first, rest = rows[0], rows[1:]
     first = [c.lstrip("\ufeff").removeprefix(MOJIBAKE_BOM) for c in first]
     reasons = []
-    numeric = [c for c in first if re.fullmatch(r"\s*-?\d+(\.\d+)?\s*", c)]
+    numeric = [c for c in first if _is_number(c)]
     if numeric:
         reasons.append(f"it holds the number {numeric[0].strip()!r}")
     for i, c in enumerate(first):
-        below = {r[i] for r in rest if len(r) > i}
-        if c.strip() and c in below and len(below) < len(rest):
+        below = [r[i] for r in rest if len(r) > i]
+        if c.strip() and c in below and len(set(below)) < len(below):
             reasons.append(f"its value {c!r} also appears in column {i + 1} below")
             break
-    if not reasons:
-        try:
-            sniff = csv.Sniffer().has_header("".join(lines))
-        except csv.Error:
-            sniff = True
-        if not sniff:
-            reasons.append("csv.Sniffer finds it shaped like the rows below")
+        words = sorted(len(v.split()) for v in below)
+        if len(c.split()) >= 8 and words and len(c.split()) >= words[len(words) // 4]:
+            reasons.append(f"its column {i + 1} holds a {len(c.split())}-word text like the rows below")
+            break
     if not reasons:
         return None
     shown = ", ".join(repr(c[:40]) for c in first[:4])
     return (f"{path}: the first row ({shown}) looks like data, not a header ({'; '.join(reasons)}); it is read "
-            "as the header. If the file has no header, set input.header: false (and input.columns: [names])")
+            "as the header. If the file has no header, set input.header: false (and list input.columns)")
 
 
 def read_with_options(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[RawRow]:

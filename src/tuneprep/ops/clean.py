@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from tuneprep.ops.base import Drop, OpParams, RecordOp, register
 from tuneprep.ops.text import map_text
+from tuneprep.records import set_score
 
 
 class UnicodeParams(OpParams):
@@ -52,7 +53,7 @@ class CleanUnicode(RecordOp):
         if not text or (text.isascii() and not _ASCII_FTFY_TOUCHES.search(text)):
             return text
         cfg = self._config
-        out = []
+        out: list[str] = []
         pos, n, limit = 0, len(text), cfg.max_decode_length
         while pos < n:
             end = text.find("\n", pos) + 1
@@ -64,12 +65,24 @@ class CleanUnicode(RecordOp):
             if seg.isascii() and not _ASCII_FTFY_TOUCHES.search(seg):
                 out.append(seg)
             else:
-                out.append(self._fix_segment(seg, cfg)[0])
+                fixed, steps = self._fix_segment(seg, cfg)
+                out.append(fixed)
+                # Every repair but plain normalisation is counted (meta.scores, see apply()).
+                self._repairs.update(f"{action}:{name}" for action, name in steps or () if action != "normalize")
             pos = end
         return "".join(out)
 
+    _repairs: set[str] = set()
+
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
-        return map_text(record, self.fix)
+        """Fix the text; a record that needed repairs (mojibake such as cp1252 read as latin-1 or
+        UTF-8 decoded twice, C1 controls…) gets ``meta.scores["clean.unicode"]`` = the ftfy
+        fixes applied, so the repaired records can be counted and audited."""
+        self._repairs = set()
+        map_text(record, self.fix)
+        if self._repairs:
+            set_score(record, self.name, sorted(self._repairs))
+        return record
 
 
 # The ASCII characters ftfy may change when HTML unescaping is off: C0 controls other than tab and
