@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from tuneprep.evaluate import predictions as files
+from tuneprep.evaluate.metrics import GOLD_FIELD
 from tuneprep.models.prompt import ClassifyTemplate
 
 
@@ -310,14 +311,14 @@ def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequ
                     raise EvalError(f"scorer returned shape {probs.shape}, expected {(b - a, len(labels))}")
                 for r, row in zip(records[a:b], probs):
                     j = int(np.argmax(row))
-                    out.append({"id": r["id"], "gold": r["label"], "prediction": labels[j],
+                    out.append({"id": r["id"], GOLD_FIELD: r["label"], "prediction": labels[j],
                                 "confidence": float(row[j]),
                                 "probs": {lab: float(x) for lab, x in zip(labels, row)}, "text": r["text"]})
             else:
                 answers = pred.generate([template.messages(t) for t in texts[a:b]], cfg.max_new_tokens or 8)
                 for r, ans in zip(records[a:b], answers):
                     lab = template.label_for_answer(ans)
-                    row = {"id": r["id"], "gold": r["label"], "prediction": lab, "raw_output": ans, "text": r["text"]}
+                    row = {"id": r["id"], GOLD_FIELD: r["label"], "prediction": lab, "raw_output": ans, "text": r["text"]}
                     if lab is None:
                         row["unparseable"] = True
                     out.append(row)
