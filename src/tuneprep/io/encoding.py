@@ -123,6 +123,11 @@ def detect_encoding(path: str | Path, limit: int = DETECT_BYTES) -> EncodingDeci
         sample, utf8_ok = _non_ascii_lines(path, limit)
     if utf8_ok:
         return EncodingDecision("utf-8", 1.0, "utf-8")
+    return detect_bytes(sample)
+
+
+def detect_bytes(sample: bytes) -> EncodingDecision:
+    """charset-normalizer's verdict on bytes that are not UTF-8, cp1252 preferred among equals."""
     from charset_normalizer import from_bytes
 
     matches = list(from_bytes(sample))

@@ -48,10 +48,8 @@ def plan_file(path: str, fmt: str, cfg: Any) -> FilePlan:
     """Decide how to read one file under the recipe's ``input`` block ``cfg``."""
     if fmt in BINARY_FORMATS or not os.path.isfile(path):
         return FilePlan(path, fmt)
-    setting = getattr(cfg, "encoding", None)
-    if fmt in ("html", "warc") and setting is None:
-        setting = "auto"  # a page declares its own charset (io/html.py reads it)
-    decision = resolve_encoding(path, setting) if fmt not in ("html", "warc") else None
+    # A web page declares its own charset, per page (io/html.py reads it): no file-wide decision.
+    decision = resolve_encoding(path, getattr(cfg, "encoding", None)) if fmt not in ("html", "warc") else None
     opts = ReadOptions.from_input(cfg, decision.encoding if decision else "utf-8")
     plan = FilePlan(path, fmt, decision, opts)
     if os.path.getsize(path) > 0:
