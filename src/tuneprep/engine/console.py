@@ -144,6 +144,7 @@ def print_ops(name: str | None = None, json_out: bool = False) -> int:
         params = "\n".join(
             f"{p['name']}: {p['type']}" + (" (required)" if p["required"] else f" = {p['default']!r}")
             + (f"  — {p['description']}" if p["description"] else "") for p in d["params"])
-        table.add_row(n, d["kind"], d["description"], params or "—")
+        # escape: "[...]" in parameter docs is text, not Rich markup (it vanished before)
+        table.add_row(n, d["kind"], escape(d["description"]), escape(params) or "—")
     stdout.print(table)
     return 0

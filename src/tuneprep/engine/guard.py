@@ -2,7 +2,9 @@
 
 - ``label_problem``: when a label field is configured (or the split stratifies by label), a
   record without a label (missing, null, empty) is a ``missing_label`` reject, unless the
-  recipe says ``allow_unlabeled: true`` (then ``train_only`` keeps it out of val/test).
+  recipe says ``allow_unlabeled: true`` (then ``train_only`` keeps it out of val/test). It is
+  judged on read, or after the steps when the recipe has ``annotate.*`` steps (they label
+  records on the way).
 - ``reject_fraction_problems``: a step that drops more than ``max_reject_fraction`` of its
   input (per step, or the recipe's, default 0.5; ``select.*`` steps, which are asked to drop,
   have no limit unless they set one) stops the run, with its top reasons.
@@ -11,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,24 @@ def label_problem(rec: Mapping[str, Any], row: Any, recipe: Recipe) -> str | Non
     if not is_unlabeled(rec):
         return None
     return f"no label: field '{field or 'label'}' is {'empty' if rec.get('label') is not None else 'null'}"
+
+
+def labels_checked_at_output(recipe: Recipe) -> bool:
+    """True when missing labels are judged after the steps (the recipe annotates records), not on read."""
+    return labels_required(recipe) and any(s.op.startswith("annotate.") for s in recipe.steps)
+
+
+def keep_labeled(items: Iterable[Any], recipe: Recipe, stats: Any, reject: Callable[[Any, str], None]) -> Iterator[Any]:
+    """The items whose record may be kept (``label_problem``); the others go to ``reject``."""
+    for it in items:
+        stats.records_in += 1
+        why = label_problem(it.record, None, recipe)
+        if why:
+            stats.dropped["missing_label"] += 1
+            reject(it, why)
+            continue
+        stats.records_out += 1
+        yield it
 
 
 def train_only(rec: Mapping[str, Any], recipe: Recipe) -> bool:

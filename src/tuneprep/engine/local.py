@@ -261,6 +261,7 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
         from tuneprep.io.dialect import ReadOptions
 
         options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
+        check_labels = not guard.labels_checked_at_output(recipe)
         rows = read_rows(shard.path, shard.fmt, shard.start, shard.end, options=options)
         done = False
         while not done:
@@ -283,7 +284,7 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
                     else:
                         if label_map and isinstance(rec.get("label"), str):
                             rec["label"] = label_map.get(rec["label"], rec["label"])
-                        problem = guard.label_problem(rec, row.obj, recipe)
+                        problem = guard.label_problem(rec, row.obj, recipe) if check_labels else None
                         if problem:
                             read_st.dropped["missing_label"] += 1
                             _reject(rejects("read"), "read", "missing_label", source, record=row.obj,
@@ -527,6 +528,16 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     final_source: Callable[[], Iterator[Item]] = (
         (lambda src=open_items, idxs=list(pending): _lazy(src, idxs)) if pending else open_items
     )
+    if guard.labels_checked_at_output(recipe):
+        # Annotation steps label records on the way: what is still unlabeled now is rejected
+        # (once, into a stage the split then reads twice).
+        label_st = StepStats("labels")
+        stage = work / f"stage-{stage_no}.jsonl"
+        stage_no += 1
+        _write_stage(stage, guard.keep_labeled(final_source(), recipe, label_st, lambda it, why: _reject(
+            rej_fh("labels"), "labels", "missing_label", it.source, record=it.record, detail={"error": why})))
+        final_source = (lambda p=stage: _read_items([p], with_keys=False))  # noqa: E731
+        step_stats.append(label_st)
 
     # Output (and split)
     splits: dict[str, int] = {}
