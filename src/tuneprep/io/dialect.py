@@ -198,21 +198,26 @@ class _LineSource:
         self.lines = lines
         self.back: deque[tuple[int, str]] = deque()
 
-    def next(self) -> tuple[int, str] | None:
-        if self.back:
-            return self.back.popleft()
-        return next(self.lines, None)
-
     def push_back(self, taken: list[tuple[int, str]]) -> None:
         self.back.extendleft(reversed(taken))
 
 
 class _RecordFeed:
-    """An iterator of lines for one csv record; stops after ``limit`` lines (an unclosed quote)."""
+    """The lines fed to one ``csv.reader``, remembering those of the record being read.
+
+    ``start()`` begins a record; a record that asks for more than ``limit`` lines (an unclosed
+    quote) gets an end of input instead, which csv's strict mode reports as an error. One
+    reader serves the whole file (it resets its state at each record, and reads no line ahead),
+    so lines pushed back are simply read again.
+    """
 
     def __init__(self, src: _LineSource, limit: int):
         self.src, self.limit = src, limit
         self.taken: list[tuple[int, str]] = []
+        self.overflow = False
+
+    def start(self) -> None:
+        self.taken = []
         self.overflow = False
 
     def __iter__(self) -> _RecordFeed:
@@ -222,7 +227,7 @@ class _RecordFeed:
         if len(self.taken) >= self.limit:
             self.overflow = True
             raise StopIteration
-        item = self.src.next()
+        item = self.src.back.popleft() if self.src.back else next(self.src.lines, None)
         if item is None:
             raise StopIteration
         self.taken.append(item)
@@ -273,18 +278,22 @@ def read_delimited(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[Ra
     if opts.header is False:
         header = list(opts.columns) if opts.columns else None
     name = "TSV" if dialect["delimiter"] == "\t" else "CSV"
+    feed = _RecordFeed(src, opts.max_field_lines)
+    reader = csv.reader(feed, **dialect)
     while True:
-        feed = _RecordFeed(src, opts.max_field_lines)
+        feed.start()
         error = None
         try:
-            cells = next(csv.reader(feed, **dialect))
+            cells = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
             cells, error = [], str(e)
         taken = feed.taken
-        first = taken[0][0] if taken else 0
-        text = "".join(t for _, t in taken)
+        if not taken:
+            return
+        first = taken[0][0]
+        text = taken[0][1] if len(taken) == 1 else "".join(t for _, t in taken)
         if not text.strip():
             continue
         if error is not None or feed.overflow:
@@ -306,6 +315,7 @@ def read_delimited(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[Ra
                 # Excel in locales with a decimal comma writes ';'-separated "CSV".
                 dialect["delimiter"] = ";"
                 cells = next(csv.reader([text], **dialect))
+                reader = csv.reader(feed, **dialect)
             if opts.header is False:
                 header = [f"column_{i + 1}" for i in range(len(cells))]
             else:

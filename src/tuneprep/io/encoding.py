@@ -157,6 +157,11 @@ def resolve_encoding(path: str | Path, setting: str | None) -> EncodingDecision:
 
 def decode_error(line: str, encoding: str = "utf-8") -> str | None:
     """A message for undecodable bytes kept as surrogate escapes in ``line`` (None when clean)."""
+    try:
+        line.encode("utf-8")  # C speed; only lone surrogates (the escaped bytes) fail
+        return None
+    except UnicodeEncodeError:
+        pass
     for i, ch in enumerate(line):
         if "\udc80" <= ch <= "\udcff":
             name = "UTF-8" if normalize(encoding) == "utf-8" else encoding
