@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tuneprep.io.dialect import ReadOptions
 from tuneprep.records import FieldMapping
 
 
@@ -22,8 +23,9 @@ class RecipeError(ValueError):
     """A recipe that cannot run; the message names file, line and key."""
 
 
-class InputConfig(BaseModel):
-    """Where the data comes from and how its fields map into the record contract."""
+class InputConfig(ReadOptions):
+    """Where the data comes from and how its fields map into the record contract; how the files
+    are written (encoding, delimiter, header, pattern… see ``io.dialect.ReadOptions``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -37,46 +39,8 @@ class InputConfig(BaseModel):
     convert_from: Literal["auto", "openai", "sharegpt", "alpaca", "prompt_completion"] | None = None
     # Rename raw label values, e.g. {"0": negative, "1": positive}; unmapped values are kept.
     label_map: dict[str, str] | None = None
-    # How users' own files are written (io/dialect.py, io/encoding.py, io/html.py):
-    # Text encoding: any Python codec (utf-8, cp1252, latin-1, utf-16…) or auto (detected per file).
-    encoding: str | None = None
-    # Field separator of csv/tsv ("," / tab by default; any one character, e.g. "@" or "|").
-    delimiter: str | None = None
-    # Quote character of csv (default '"'); set it for tsv to read quoted TSV.
-    quotechar: str | None = None
-    # Whether the first row is a header (default: yes, with a warning when it looks like data).
-    header: bool | None = None
-    # Column names: for a headerless file (header: false), or to rename a header's columns.
-    columns: list[str] | None = None
-    # Keep only these columns (names, or 0-based indexes).
-    usecols: list[str | int] | None = None
-    # format lines: a regular expression with named groups, e.g. '^(?P<text>.+)@(?P<label>\w+)$'.
-    pattern: str | None = None
-    # A quoted csv field spanning more lines than this is taken as an unclosed quote (broken_quote).
-    max_field_lines: int | None = Field(None, gt=0)
-    # html/warc main-text extraction (trafilatura): precision, balanced or recall.
-    extract: Literal["precision", "balanced", "recall"] = "balanced"
     # Keep records whose label is missing/empty (they go to train only); otherwise missing_label rejects.
     allow_unlabeled: bool = False
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, v: str | None) -> str | None:
-        if v is None or v == "auto":
-            return v
-        from tuneprep.io.encoding import normalize
-
-        normalize(v)  # raises ValueError naming the allowed values
-        return v
-
-    @field_validator("pattern")
-    @classmethod
-    def _valid_pattern(cls, v: str | None) -> str | None:
-        if v is not None:
-            from tuneprep.io.dialect import compile_pattern
-
-            compile_pattern(v)
-        return v
 
     @model_validator(mode="after")
     def _lines_need_pattern(self) -> InputConfig:

@@ -21,13 +21,13 @@ import io
 import re
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from tuneprep.io.encoding import decode_error
+from tuneprep.io.encoding import decode_error, normalize, resolve_encoding
 from tuneprep.io.readers import (
     MOJIBAKE_BOM,
     InputError,
@@ -44,34 +44,61 @@ MAX_FIELD_LINES = 100
 SNIFF_ROWS = 50
 
 
-@dataclass
-class ReadOptions:
-    """How one file is written (from the recipe's ``input`` block; see ``InputConfig``)."""
+class ReadOptions(BaseModel):
+    """How a user's file is written. The recipe's ``input`` block has these keys (``InputConfig``
+    inherits them); ``encoding`` here is resolved per file before reading (``auto`` → a codec)."""
 
-    encoding: str = "utf-8"
+    model_config = ConfigDict(extra="forbid")
+
+    encoding: str | None = None
+    """Text encoding: any Python codec (utf-8, cp1252, latin-1, utf-16…) or auto (detected per file); default utf-8."""
     delimiter: str | None = None
+    """Field separator of csv/tsv ("," / tab by default; any one character, e.g. "@" or "|")."""
     quotechar: str | None = None
+    """Quote character of csv (default '"'); set it for tsv to read quoted TSV."""
     header: bool | None = None
+    """Whether the first row is a header (default: yes, with a warning when it looks like data)."""
     columns: list[str] | None = None
+    """Column names: for a headerless file (header: false), or to rename a header's columns."""
     usecols: list[str | int] | None = None
+    """Keep only these columns (names, or 0-based indexes)."""
     pattern: str | None = None
-    max_field_lines: int = MAX_FIELD_LINES
-    extract: str = "balanced"
-    _regex: re.Pattern[str] | None = field(default=None, repr=False)
+    """format lines: a regular expression with named groups, e.g. '^(?P<text>.+)@(?P<label>\\w+)$'."""
+    max_field_lines: int = Field(MAX_FIELD_LINES, gt=0)
+    """A quoted csv field spanning more lines than this is taken as an unclosed quote (broken_quote)."""
+    extract: Literal["precision", "balanced", "recall"] = "balanced"
+    """html/warc main-text extraction (trafilatura): precision, balanced or recall."""
+    _regex: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str | None) -> str | None:
+        if v is not None and v != "auto":
+            normalize(v)  # raises ValueError naming the allowed values
+        return v
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid_pattern(cls, v: str | None) -> str | None:
+        if v is not None:
+            compile_pattern(v)
+        return v
 
     @classmethod
-    def from_input(cls, cfg: Any, encoding: str = "utf-8") -> ReadOptions:
-        """From an ``InputConfig`` (anything with the same attributes) and the file's resolved encoding."""
-        return cls(encoding=encoding, delimiter=getattr(cfg, "delimiter", None),
-                   quotechar=getattr(cfg, "quotechar", None), header=getattr(cfg, "header", None),
-                   columns=getattr(cfg, "columns", None), usecols=getattr(cfg, "usecols", None),
-                   pattern=getattr(cfg, "pattern", None),
-                   max_field_lines=getattr(cfg, "max_field_lines", None) or MAX_FIELD_LINES,
-                   extract=getattr(cfg, "extract", None) or "balanced")
+    def from_input(cls, cfg: Any, encoding: str | None = None) -> ReadOptions:
+        """The options of an ``InputConfig`` (or any object with these attributes) for one file,
+        with the file's resolved ``encoding``."""
+        values = {f: getattr(cfg, f) for f in cls.model_fields if getattr(cfg, f, None) is not None}
+        values["encoding"] = encoding
+        return cls(**values)
+
+    @property
+    def codec(self) -> str:
+        return normalize(self.encoding) if self.encoding not in (None, "auto") else "utf-8"
 
     def is_default(self) -> bool:
         """True when the fast UTF-8 readers of ``readers.py`` read the file exactly as asked."""
-        return (self.encoding == "utf-8" and self.delimiter is None and self.quotechar is None
+        return (self.codec == "utf-8" and self.encoding != "auto" and self.delimiter is None and self.quotechar is None
                 and self.header is None and self.columns is None and self.usecols is None
                 and self.pattern is None)
 
@@ -162,20 +189,20 @@ def read_text_lines(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[R
                           reason="pattern_mismatch")
         return RawRow(lineno, obj={k: v for k, v in m.groupdict().items() if v is not None})
 
-    for lineno, line in text_lines(path, opts.encoding):
-        row = _decoded_row(lineno, line, obj_of, opts.encoding)
+    for lineno, line in text_lines(path, opts.codec):
+        row = _decoded_row(lineno, line, obj_of, opts.codec)
         if row is not None:
             yield row
 
 
 def read_whole(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[RawRow]:
     """``txt-doc`` (the file is one document) and ``json`` in any encoding."""
-    enc = "utf-8-sig" if opts.encoding == "utf-8" else opts.encoding
+    enc = "utf-8-sig" if opts.codec == "utf-8" else opts.codec
     with open_binary(path) as fh:
         text = fh.read().decode(enc, errors="surrogateescape").lstrip("\ufeff")
     if not text.strip():
         return
-    bad = decode_error(text, opts.encoding)
+    bad = decode_error(text, opts.codec)
     if bad:
         yield RawRow(1, raw=printable_raw(text), error=bad)
         return
@@ -272,7 +299,7 @@ def read_delimited(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[Ra
     """
     csv.field_size_limit(2**31 - 1)  # the default (128 KiB) rejects long documents
     dialect = _dialect(fmt, opts)
-    src = _LineSource(text_lines(path, opts.encoding))
+    src = _LineSource(text_lines(path, opts.codec))
     header: list[str] | None = None
     keep: list[int] | None = None
     if opts.header is False:
@@ -307,7 +334,7 @@ def read_delimited(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[Ra
             else:
                 yield RawRow(first, raw=printable_raw(_strip_eol(text)), error=f"{name} error: {error}")
             continue
-        bad = decode_error(text, opts.encoding)
+        bad = decode_error(text, opts.codec)
         if header is None:
             if bad:
                 raise InputError(f"{path}:{first}: unreadable header row: {bad} (wrong input.encoding?)")
@@ -354,7 +381,7 @@ def header_warning(path: str | Path, fmt: str, opts: ReadOptions) -> str | None:
     if opts.header is not None or fmt not in ("csv", "tsv"):
         return None
     lines = []
-    for _, line in text_lines(path, opts.encoding):
+    for _, line in text_lines(path, opts.codec):
         if line.strip():
             lines.append(line)
         if len(lines) > SNIFF_ROWS:
@@ -391,6 +418,8 @@ def header_warning(path: str | Path, fmt: str, opts: ReadOptions) -> str | None:
 
 def read_with_options(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[RawRow]:
     """Rows of one file read as ``opts`` says (see the module docstring)."""
+    if opts.encoding == "auto" and fmt not in ("html", "warc"):
+        opts = opts.model_copy(update={"encoding": resolve_encoding(path, "auto").encoding})
     if fmt in ("csv", "tsv"):
         return read_delimited(path, fmt, opts)
     if fmt in ("txt", "jsonl", "lines"):
