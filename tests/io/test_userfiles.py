@@ -275,3 +275,21 @@ def test_empty_and_zero_record_files_are_named(tmp_path, rt_rows):
     assert files["b.csv"]["note"] == "empty file (0 bytes)" and "no row" in files["c.csv"]["note"]
     assert "note" not in files["a.csv"]
     assert any("b.csv: empty file" in m for m in logs) and any("c.csv" in m and "no row" in m for m in logs)
+
+
+def test_missing_labels_are_judged_after_annotate_steps(tmp_path, rt_rows):
+    rows = [dict(r) for r in rt_rows[:200]]
+    for r in rows[1::2]:
+        r["label"] = ""  # half unlabeled: the rules step labels some, abstains on the others
+    p = tmp_path / "half.csv"
+    p.write_text(csv_text(rows), encoding="utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - name: bad\n    label: negative\n    keywords: [worst, boring, dull]\n"
+                     "  - name: good\n    label: positive\n    keywords: [best, great, love]\n")
+    res, out, _ = run(tmp_path, "ann", {"path": str(p), "label_field": "label"},
+                      steps=[{"op": "annotate.rules", "rules_file": str(rules)}], max_reject_fraction=1.0)
+    recs, rej = kept(out), rejects(out)
+    assert all(r["label"] for r in recs) and {r["step"] for r in rej} == {"labels"}
+    assert {r["reason"] for r in rej} == {"missing_label"}
+    labeled_by_rules = sum(r["meta"]["annotation"]["status"] == "labeled" for r in recs)
+    assert labeled_by_rules > 0 and res.kept == 100 + labeled_by_rules and res.rejected == 100 - labeled_by_rules
