@@ -570,7 +570,7 @@ def _refuse_utf16(path: str | Path) -> None:
             head = fh.read(2)
         if head in (b"\xff\xfe", b"\xfe\xff"):
             raise InputError(f"{path}: the file is UTF-16 (it starts with a UTF-16 byte order mark); "
-                             "tuneprep reads UTF-8: convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
+                             "set input.encoding: utf-16 (or auto), or convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
 
 
 def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None,
