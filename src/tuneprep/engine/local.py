@@ -36,6 +36,7 @@ from tuneprep.datasets import resolve_input
 from tuneprep.engine import guard
 from tuneprep.engine.split import assign_splits, split_keys
 from tuneprep.engine.stats import StepStats, step_names
+from tuneprep.io.dialect import ReadOptions
 from tuneprep.io.fingerprint import sha256_file
 from tuneprep.io.inputplan import FilePlan, plan_file, set_source, source_ref
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable, read_rows
@@ -44,6 +45,7 @@ from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, Op, build_op
 from tuneprep.recipe import Recipe
 from tuneprep.records import RecordError, to_record
 
+WHOLE_FILE = ("html", "txt-doc")  # formats whose file is one document
 CHUNK = 512  # records processed together (batched ops get sub-batches of their own size)
 MIN_SHARD = 4 << 20
 MAX_SHARD = 64 << 20
@@ -258,8 +260,6 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     rejects = RejectFiles(f"{base}.rejects.")
     id_hashes = array("Q")
     with atomic_open(f"{base}.kept.jsonl") as kept_fh:
-        from tuneprep.io.dialect import ReadOptions
-
         options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
         check_labels = not guard.labels_checked_at_output(recipe)
         rows = read_rows(shard.path, shard.fmt, shard.start, shard.end, options=options)
@@ -290,7 +290,8 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
                             _reject(rejects("read"), "read", "missing_label", source, record=row.obj,
                                     detail={"error": problem})
                             continue
-                        set_source(rec, source_ref(shard.path, row.line))
+                        # One document per file: the page (or document) path is its source.
+                        set_source(rec, source_ref(shard.path, None if shard.fmt in WHOLE_FILE else row.line))
                         items.append(Item(source, rec))
                 if len(items) >= CHUNK:
                     break
