@@ -348,6 +348,9 @@ def read_delimited(path: str | Path, fmt: str, opts: ReadOptions) -> Iterator[Ra
             else:
                 header = _header_names(cells)
                 if opts.columns:
+                    if len(opts.columns) != len(header):
+                        raise InputError(f"{path}: input.columns names {len(opts.columns)} columns, the header has "
+                                         f"{len(header)} ({', '.join(header)})")
                     header = list(opts.columns)
                 keep = _select(header, opts.usecols, path)
                 continue
