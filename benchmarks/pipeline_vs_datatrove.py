@@ -165,7 +165,9 @@ def recipe_yaml(inputs: Path, out: Path, dedup: bool = True) -> str:
              f"  - op: filter.length\n    min_words: {MIN_WORDS}"]
     if dedup:
         steps.append("  - op: dedup.exact")
-    return (f"input:\n  path: {inputs}/*.jsonl\nsteps:\n" + "\n".join(steps) + f"\noutput:\n  path: {out}\n")
+    # max_reject_fraction 1.0: the benchmark corpus is built with many duplicates; dropping them is the point.
+    return (f"input:\n  path: {inputs}/*.jsonl\nsteps:\n" + "\n".join(steps)
+            + f"\nmax_reject_fraction: 1.0\noutput:\n  path: {out}\n")
 
 
 def tuneprep_cmd(recipe: Path, workers: int) -> list[str]:

@@ -36,6 +36,8 @@ LAYERS: dict[str, int] = {
     "report": 8,
     "api": 9,
     "version": 0,
+    "screen_data": 4,  # packaged real data for the screening tests and benchmarks
+    "textsamples": 4,  # packaged real multilingual text (unicode fast path tests and benchmarks)
     "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
     "demo": 10,
     "cli": 11,

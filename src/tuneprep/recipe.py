@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
+from tuneprep.io.dialect import ReadOptions
 from tuneprep.io.readers import FORMATS, RecordSource
 from tuneprep.ops.base import UnknownOpError, get_op
 from tuneprep.records import FieldMapping
@@ -27,8 +28,9 @@ class RecipeError(TuneprepError, ValueError):
     exit_code = EXIT_USAGE
 
 
-class InputConfig(BaseModel):
-    """Where the data comes from and how its fields map into the record contract."""
+class InputConfig(ReadOptions):
+    """Where the data comes from and how its fields map into the record contract; how the files
+    are written (encoding, delimiter, header, pattern… see ``io.dialect.ReadOptions``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,6 +44,15 @@ class InputConfig(BaseModel):
     convert_from: Literal["auto", "openai", "sharegpt", "alpaca", "prompt_completion"] | None = None
     # Rename raw label values, e.g. {"0": negative, "1": positive}; unmapped values are kept.
     label_map: dict[str, str] | None = None
+    # Keep records whose label is missing/empty (they go to train only); otherwise missing_label rejects.
+    allow_unlabeled: bool = False
+
+    @model_validator(mode="after")
+    def _lines_need_pattern(self) -> InputConfig:
+        if self.format == "lines" and not self.pattern:
+            raise ValueError("format: lines needs pattern, a regular expression with named groups, "
+                             "e.g. '^(?P<text>.+)@(?P<label>\\w+)$'")
+        return self
 
     @field_validator("label_map", mode="before")
     @classmethod
@@ -64,6 +75,8 @@ class StepConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     op: str
+    # Stop the run when this step drops more than this fraction of its input (overrides the recipe's).
+    max_reject_fraction: float | None = Field(None, ge=0, le=1)
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -110,6 +123,8 @@ class Recipe(BaseModel):
     split: SplitConfig | None = None
     output: OutputConfig
     engine: Literal["local"] = "local"
+    # Stop the run when a step drops more than this fraction of its input (1.0: never stop).
+    max_reject_fraction: float = Field(0.5, ge=0, le=1)
 
     def hash(self) -> str:
         """A stable hash of the resolved recipe (order of keys does not matter)."""

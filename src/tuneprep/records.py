@@ -6,9 +6,10 @@ A record is a plain ``dict``. Reserved keys: ``id``, ``text`` or ``messages``, `
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -47,6 +48,15 @@ def derive_id(source_path: str, row: int) -> str:
     """
     path = os.path.normpath(os.path.abspath(source_path))
     return hashlib.blake2b(f"{path}:{row}".encode(), digest_size=8).hexdigest()
+
+
+def did_you_mean(name: str, fields: Iterable[str]) -> str:
+    """``" (fields: a, b; did you mean 'b'?)"``: what a row has, for a field name it lacks."""
+    names = [str(f) for f in fields]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    shown = ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+    return f" (fields: {shown or 'none'}{hint})"
 
 
 def get_path(obj: Mapping[str, Any], dotted: str) -> Any:
@@ -99,7 +109,8 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
             msgs = get_path(obj, mapping.messages_field)
         except KeyError:
             raise RecordError(
-                "missing_field", f"missing field '{mapping.messages_field}'", mapping.messages_field
+                "missing_field", f"missing field '{mapping.messages_field}'" + did_you_mean(mapping.messages_field, obj),
+                mapping.messages_field
             ) from None
         if mapping.messages_field != "messages":
             rec.pop(mapping.messages_field, None)
@@ -113,7 +124,8 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
                 text = None
             else:
                 raise RecordError(
-                    "missing_field", f"missing field '{mapping.text_field}'", mapping.text_field
+                    "missing_field", f"missing field '{mapping.text_field}'" + did_you_mean(mapping.text_field, obj),
+                    mapping.text_field
                 ) from None
         if text is not None:
             if not isinstance(text, str):
@@ -155,7 +167,8 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
         try:
             rid = get_path(obj, mapping.id_field)
         except KeyError:
-            raise RecordError("missing_field", f"missing id field '{mapping.id_field}'", mapping.id_field) from None
+            raise RecordError("missing_field", f"missing id field '{mapping.id_field}'"
+                              + did_you_mean(mapping.id_field, obj), mapping.id_field) from None
         rec["id"] = str(rid)
     elif "id" in rec and rec["id"] is not None:
         rec["id"] = str(rec["id"])

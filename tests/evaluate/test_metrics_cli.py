@@ -37,7 +37,7 @@ def test_metrics_json_equals_sklearn(vader_file):
     m = json.loads(r.stdout)
     expected_keys = {"n", "accuracy", "precision_macro", "recall_macro", "f1_macro", "precision_micro", "recall_micro",
                      "f1_micro", "precision_weighted", "recall_weighted", "f1_weighted", "per_class",
-                     "confusion_matrix", "ci95", "unparseable"}
+                     "confusion_matrix", "ci95", "unparseable", "baselines"}
     assert set(m) == expected_keys
     gold = [x["gold"]["sentiment"] for x in rows]
     pred = [x["vader"] for x in rows]

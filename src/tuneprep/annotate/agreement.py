@@ -107,6 +107,23 @@ def build_judgements(
     return Judgements(by_item=dict(by_item), labels=labels, level=level)
 
 
+def judgements_of_record(row: Any) -> list[Any]:
+    """Rows of long-format judgements from one row of any supported file.
+
+    A row already in long format (``item``, ``annotator``, ``label``) is kept as it is. A record
+    written by ``tuneprep annotate label`` (``id`` and ``meta.annotation.votes``: one label per
+    method or ensemble member) gives one judgement per voter, so its output can be fed to
+    ``annotate agreement`` directly; an abstaining voter (null) is a missing judgement.
+    """
+    if not isinstance(row, Mapping) or "item" in row or "annotator" in row:
+        return [row]
+    ann = (row.get("meta") or {}).get("annotation") if isinstance(row.get("meta"), Mapping) else None
+    votes = ann.get("votes") if isinstance(ann, Mapping) else None
+    if not isinstance(votes, Mapping) or not votes or "id" not in row:
+        return [row]
+    return [{"item": row["id"], "annotator": name, "label": label} for name, label in votes.items()]
+
+
 def load_judgements(path: str | Path, level: Level = "nominal", order: list[str] | None = None) -> Judgements:
     """Read long-format judgements from any supported file (JSONL, JSON, CSV...)."""
 
@@ -114,7 +131,7 @@ def load_judgements(path: str | Path, level: Level = "nominal", order: list[str]
         for raw in read_rows(path):
             if raw.error:
                 raise AgreementError(f"{path}:{raw.line}: {raw.error}")
-            yield raw.obj
+            yield from judgements_of_record(raw.obj)
 
     return build_judgements(rows(), level, order, source=str(path))
 

@@ -7,6 +7,7 @@ is a thin wrapper over the library (``tuneprep.annotate.*``, ``tuneprep.serve``)
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,11 @@ def label_cmd(
         con.print(f"{method}: {summary['n']} records → {out}: {summary['status']}", highlight=False)
         if summary["unlabeled_reasons"]:
             con.print(f"unlabeled because: {summary['unlabeled_reasons']}", highlight=False)
+        # Which labels were used for what (ensemble with gold labels: fit vs. out-of-sample check).
+        uses = Counter(((r.get("meta") or {}).get("annotation") or {}).get("gold_use") for r in labeled)
+        for use, n in uses.items():
+            if use:
+                con.print(f"{n:,} records {use}", highlight=False)
         if report:
             rep = annotator_report(labeled, load_gold(str(gold)) if gold else None)
             report.write_text(json.dumps(rep, indent=2) + "\n")

@@ -96,6 +96,10 @@ def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
     acc_ci, f1_ci = ci.get("accuracy") or [None, None], ci.get("f1_macro") or [None, None]
     con.print(f"accuracy {_fmt(m['accuracy'])} (95% CI {_fmt(acc_ci[0])}–{_fmt(acc_ci[1])})   "
               f"macro-F1 {_fmt(m['f1_macro'])} (95% CI {_fmt(f1_ci[0])}–{_fmt(f1_ci[1])})", highlight=False)
+    from tuneprep.evaluate.baselines import baseline_line
+
+    if baseline_line(m):
+        con.print(baseline_line(m), highlight=False)
     if m.get("unparseable"):
         u = m["unparseable"]
         con.print(f"[yellow]{u['count']} unparseable predictions ({u['rate']:.1%}) counted as wrong[/yellow]: "
@@ -135,7 +139,8 @@ def register(app: typer.Typer) -> None:
     @app.command("metrics")
     def metrics_cmd(
         pred_file: Path = typer.Argument(..., help="Predictions file (JSONL, JSON, CSV, Parquet) with gold and predicted labels."),
-        label_field: str = typer.Option("label", "--label-field", help="Field with the gold label (dotted path ok)."),
+        label_field: str | None = typer.Option(None, "--label-field", help="Field with the gold label (dotted path "
+                                               "ok; default: 'gold' as `tuneprep eval` writes it, else 'label')."),
         pred_field: str = typer.Option("prediction", "--pred-field", help="Field with the predicted label."),
         labels: str | None = typer.Option(None, "--labels", help="Comma-separated label set (default: the gold labels)."),
         zero_division: str = typer.Option("0", "--zero-division", help="Value of undefined ratios: 0, 1 or nan."),

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tuneprep.datasets import DatasetError
@@ -32,6 +33,11 @@ def stats_table(stats: dict[str, Any]) -> Table:
     return build_table(cols, rows, title="Records per step", show_lines=False)
 
 
+def _log(message: str) -> None:
+    """Engine messages (encodings, warnings) unwrapped, and brackets shown as written, not as markup."""
+    err.print(escape(message), highlight=False, soft_wrap=True)
+
+
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
@@ -45,12 +51,12 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     try:
         with make_progress(quiet) as prog:
             result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes,
-                                log=lambda s: err.print(s))
+                                log=_log)
     except (InputError, DatasetError) as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2
     except RunError as e:
-        err.print(f"[red]run failed:[/red] {e}", highlight=False)
+        err.print(f"[red]run failed:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 1
     stats = json.loads((result.out_dir / "stats.json").read_text())
     stdout.print(stats_table(stats))

@@ -30,10 +30,12 @@ from typing import Any
 import orjson
 
 from tuneprep.datasets import resolve_input
-from tuneprep.engine.phases import BarrierSteps, OutputWriter, Progress, Source, read_items
+from tuneprep.engine import guard
+from tuneprep.engine.phases import BarrierSteps, OutputWriter, Progress, Source, read_items, write_stage
 from tuneprep.engine.shard import (
     RejectFiles,
     Shard,
+    _reject,
     n_parallel_steps,
     process_shard,
 )
@@ -42,6 +44,7 @@ from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.errors import TuneprepError
 from tuneprep.io.fingerprint import sha256_file
+from tuneprep.io.inputplan import FilePlan, plan_file
 from tuneprep.io.layout import MANIFEST, REJECTS_DIR, STATS
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable
 from tuneprep.ops.base import build_op
@@ -74,8 +77,12 @@ class RunResult:
 # --- planning ----------------------------------------------------------------------------------
 
 
-def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None) -> list[Shard]:
-    """Cut the inputs into shards: whole files, big line-format files by byte range."""
+def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None,
+                plans: dict[str, FilePlan] | None = None) -> list[Shard]:
+    """Cut the inputs into shards: whole files, big line-format files by byte range.
+
+    Each file's encoding and read options are settled first (``io/inputplan.py``); ``plans``,
+    when given, receives them (the manifest records them)."""
     patterns = [recipe.input.path] if isinstance(recipe.input.path, str) else recipe.input.path
     files = expand_inputs([resolve_input(p) for p in patterns])
     total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
@@ -84,11 +91,15 @@ def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None) ->
     for f in files:
         fmt = recipe.input.format or detect_format(f)
         size = os.path.getsize(f) if os.path.isfile(f) else 0
-        if is_splittable(f, fmt) and size > target:
+        fp = plan_file(f, fmt, recipe.input)
+        if plans is not None:
+            plans[f] = fp
+        enc = fp.encoding.encoding if fp.encoding else None
+        if is_splittable(f, fmt) and fp.fast and size > target:
             for a, b in byte_ranges(f, target):
-                shards.append(Shard(len(shards), f, fmt, a, b, b - a))
+                shards.append(Shard(len(shards), f, fmt, a, b, b - a, enc))
         else:
-            shards.append(Shard(len(shards), f, fmt, None, None, size))
+            shards.append(Shard(len(shards), f, fmt, None, None, size, enc))
     return shards
 
 
@@ -179,7 +190,8 @@ def _write_output(recipe: Recipe, source: Source, barrier: BarrierSteps, writer:
     for name in cfg.fractions():
         (writer.staging / name).mkdir(exist_ok=True)
     for it, split in zip(source(), assignment, strict=True):
-        writer.write(split, it)
+        # allow_unlabeled: an unlabeled record can be trained on, never scored against.
+        writer.write("train" if split != "train" and guard.train_only(it.record, recipe) else split, it)
 
 
 def _commit(out: Path, staging: Path, wd: WorkDir) -> None:
@@ -209,7 +221,13 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     workers = workers or os.cpu_count() or 1
     out = Path(recipe.output.path)
     wd = WorkDir.of(out)
-    shards = plan_shards(recipe, workers, shard_bytes)
+    plans: dict[str, FilePlan] = {}
+    shards = plan_shards(recipe, workers, shard_bytes, plans)
+    for fp in plans.values():
+        if fp.encoding is not None and fp.encoding.method != "default":
+            log(f"{fp.path}: encoding {fp.encoding.describe()}")
+        for w in fp.warnings:
+            log(f"warning: {w}")
     _prepare_workdir(recipe, shards, wd, fresh)
     names = step_names([s.op for s in recipe.steps])
     ops = [build_op(s.op, s.params()) for s in recipe.steps]
@@ -226,10 +244,32 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     (staging / REJECTS_DIR).mkdir(parents=True)
     rejects = RejectFiles(f"{staging / REJECTS_DIR}/", mode="ab")
     _worker_rejects(shards, results, wd, rejects)
+    files = guard.file_counts(shards, results, log)
+    # Stop before the (possibly costly) global steps when reading or a per-record step already
+    # rejected too much: the rejects are put in place for inspection.
+    for fh in rejects.files.values():
+        fh.flush()  # so that the messages below can quote the first reject
+    steps_a = [st.to_json() for st in step_stats[: k + 1]]
+    early = guard.reject_fraction_problems(steps_a, recipe, staging / REJECTS_DIR)
+    if step_stats[k].records_out == 0:
+        early.append(guard.nothing_kept(step_stats[0].records_in, [st.to_json() for st in step_stats],
+                                        staging / REJECTS_DIR))
+    if early:
+        rejects.close()
+        _stop(out, staging, wd, [st.to_json() for st in step_stats], files, early)
 
     barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
     kept_paths = [wd.kept(s.index) for s in shards]
     final = barrier.run(lambda: read_items(kept_paths, with_keys=True), k)
+    if guard.labels_checked_at_output(recipe):
+        # Annotation steps label records on the way: what is still unlabeled now is rejected
+        # (once, into a stage the split then reads twice).
+        label_st = StepStats("labels")
+        stage = wd.path / "stage-labels.jsonl"
+        write_stage(stage, guard.keep_labeled(final(), recipe, label_st, lambda it, why: _reject(
+            rejects("labels"), "labels", "missing_label", it.source, record=it.record, detail={"error": why})))
+        final = (lambda p=stage: read_items([p], with_keys=False))  # noqa: E731
+        step_stats.append(label_st)
     writer = OutputWriter(staging, recipe.output.part_size, [wd.ids(s.index) for s in shards], rejects)
     _write_output(recipe, final, barrier, writer)
     splits = writer.close()
@@ -248,11 +288,14 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     stats = {
         "records_in": records_in, "kept": kept, "rejected": rejected, "invariant_ok": ok,
         "splits": splits, "steps": [s.to_json() for s in step_stats], "wall_seconds": round(seconds, 3),
-        "workers": workers, "shards": len(shards), "resumed_shards": resumed,
+        "workers": workers, "shards": len(shards), "resumed_shards": resumed, "files": files,
     }
     manifest = {
         "tool": "tuneprep", "version": __version__, "recipe": recipe.model_dump(mode="json"),
-        "recipe_hash": recipe.hash(), "inputs": input_fingerprints(shards), "libraries": _library_versions(),
+        "recipe_hash": recipe.hash(),
+        "inputs": [{**fp, **plans[fp["path"]].to_json()} if fp["path"] in plans else fp
+                   for fp in input_fingerprints(shards)],
+        "libraries": _library_versions(),
         "counts": {"records_in": records_in, "kept": kept, "rejected": rejected, "splits": splits},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -262,7 +305,24 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     result = RunResult(out, records_in, kept, rejected, stats["steps"], splits, seconds, resumed, len(shards), ok)
     if not ok:
         raise RunError(f"accounting mismatch: {records_in} records in != {kept} kept + {rejected} rejected")
+    problems = guard.reject_fraction_problems(stats["steps"][k + 1:], recipe, out / REJECTS_DIR)
+    if kept == 0:
+        problems.append(guard.nothing_kept(records_in, stats["steps"], out / REJECTS_DIR))
+    if problems:
+        raise RunError("\n".join(problems) + f"\n(outputs written to {out} for inspection)")
     return result
+
+
+def _stop(out: Path, staging: Path, wd: WorkDir, steps: list[dict[str, Any]], files: list[dict[str, Any]],
+          problems: list[str]) -> None:
+    """End a run early: rejects and stats.json go in place for inspection, then RunError."""
+    target = out / REJECTS_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging / REJECTS_DIR, target)
+    (out / STATS).write_text(json.dumps({"stopped": problems, "steps": steps, "files": files}, indent=2) + "\n")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(wd.path, ignore_errors=True)
+    raise RunError("\n".join(problems) + f"\n(rejects written to {target} for inspection)")
 
 
 def _count_lines(path: Path) -> int:
@@ -277,7 +337,7 @@ def _library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for lib in ("ftfy", "trafilatura", "orjson", "pydantic", "xxhash", "pyarrow"):
+    for lib in ("ftfy", "trafilatura", "orjson", "pydantic", "xxhash", "pyarrow", "charset-normalizer"):
         try:
             out[lib] = version(lib)
         except PackageNotFoundError:

@@ -17,13 +17,17 @@ from typing import IO, Any
 import orjson
 import xxhash
 
+from tuneprep.engine import guard
 from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.engine.workdir import WorkDir
+from tuneprep.io.dialect import ReadOptions
+from tuneprep.io.inputplan import set_source, source_ref
 from tuneprep.io.readers import Reject, iter_records
 from tuneprep.io.writers import atomic_open, dumps_line
 from tuneprep.ops.base import BatchOp, Drop, GlobalOp, Item, Op, build_op
 from tuneprep.recipe import Recipe
 
+WHOLE_FILE = ("html", "txt-doc")  # formats whose file is one document
 CHUNK = 512  # records processed together (batched ops get sub-batches of their own size)
 
 
@@ -35,6 +39,7 @@ class Shard:
     start: int | None
     end: int | None
     size: int
+    encoding: str | None = None  # resolved per file (input.encoding, or detected with auto)
 
 
 def n_parallel_steps(ops: list[Op]) -> int:
@@ -145,7 +150,9 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     rejects = RejectFiles(wd.rejects_prefix(shard.index))
     id_hashes = array("Q")
     with atomic_open(wd.kept(shard.index)) as kept_fh:
-        rows = iter_records(shard.path, shard.fmt, shard.start, shard.end, source)
+        options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
+        check_labels = not guard.labels_checked_at_output(recipe)
+        rows = iter_records(shard.path, shard.fmt, shard.start, shard.end, source, options)
         done = False
         while not done:
             t0 = time.perf_counter()
@@ -161,6 +168,14 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
                         _reject(rejects("read"), "read", row.reason, row.source, record=row.record,
                                 detail={"error": row.error, **({"field": row.field} if row.field else {})})
                 else:
+                    problem = guard.label_problem(row.record, row.row, recipe) if check_labels else None
+                    if problem:
+                        read_st.dropped["missing_label"] += 1
+                        _reject(rejects("read"), "read", "missing_label", row.source, record=row.row,
+                                detail={"error": problem})
+                        continue
+                    # One document per file: the page (or document) path is its source.
+                    set_source(row.record, source_ref(shard.path, None if shard.fmt in WHOLE_FILE else row.line))
                     items.append(Item(row.source, row.record))
                 if len(items) >= CHUNK:
                     break

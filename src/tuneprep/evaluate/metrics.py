@@ -185,6 +185,9 @@ def _single(gold, pred, labels, zero_division, n_boot, seed) -> dict[str, Any]:
         # Per gold row: how many of its records got an unparseable prediction.
         out["confusion_matrix"]["unparseable"] = cm[:, k].tolist()
     out["ci95"] = _bootstrap_single(g, p, k, zero_division, n_boot, seed)
+    from tuneprep.evaluate.baselines import classification_baselines
+
+    out["baselines"] = classification_baselines(g, lab)
     if bad:
         out["unparseable"] = {"count": int(sum(bad.values())), "rate": sum(bad.values()) / n,
                               "values": dict(bad.most_common(20))}
@@ -267,9 +270,13 @@ def _multilabel(gold, pred, labels, zero_division, n_boot, seed) -> dict[str, An
     return out
 
 
+# The predictions schema `tuneprep eval` writes: {id, gold, prediction, confidence?, text?}.
+GOLD_FIELD = "gold"
+
+
 def metrics_from_file(
     path: str,
-    label_field: str = "label",
+    label_field: str | None = None,
     pred_field: str = "prediction",
     labels: Sequence[str] | None = None,
     zero_division: ZeroDivision = 0.0,
@@ -279,7 +286,9 @@ def metrics_from_file(
     """Metrics for a predictions file in any supported format (JSONL, JSON, CSV...).
 
     Every row needs ``label_field`` (dotted paths allowed); a missing ``pred_field`` counts as an
-    unparseable (wrong) prediction. Errors name the file and line.
+    unparseable (wrong) prediction. Errors name the file and line. ``label_field`` None reads the
+    predictions schema of ``tuneprep eval`` (``gold``), or ``label`` (records) when the first row
+    has no ``gold``.
     """
 
     gold: list[Any] = []
@@ -289,6 +298,8 @@ def metrics_from_file(
             raise MetricsInputError(f"{path}:{row.line}: {row.error}")
         if not isinstance(row.obj, dict):
             raise MetricsInputError(f"{path}:{row.line}: row is not an object")
+        if label_field is None:
+            label_field = GOLD_FIELD if GOLD_FIELD in row.obj else "label"
         try:
             g = get_path(row.obj, label_field)
         except KeyError:

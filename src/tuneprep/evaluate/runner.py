@@ -44,7 +44,7 @@ from tuneprep.evaluate.genmetrics import (
     score_generation,
 )
 from tuneprep.evaluate.leakage import check_leakage, file_fingerprint
-from tuneprep.evaluate.metrics import classification_metrics
+from tuneprep.evaluate.metrics import GOLD_FIELD, classification_metrics
 from tuneprep.evaluate.review import error_analysis, generation_review, review_records, write_review
 from tuneprep.io.readers import InputError, load_records
 from tuneprep.io.writers import atomic_open, write_jsonl
@@ -302,14 +302,14 @@ def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequ
                     raise EvalError(f"scorer returned shape {probs.shape}, expected {(b - a, len(labels))}")
                 for r, row in zip(records[a:b], probs):
                     j = int(np.argmax(row))
-                    out.append({"id": r["id"], "gold": r["label"], "prediction": labels[j],
+                    out.append({"id": r["id"], GOLD_FIELD: r["label"], "prediction": labels[j],
                                 "confidence": float(row[j]),
                                 "probs": {lab: float(x) for lab, x in zip(labels, row)}, "text": r["text"]})
             else:
                 answers = pred.generate([template.messages(t) for t in texts[a:b]], cfg.max_new_tokens or 8)
                 for r, ans in zip(records[a:b], answers):
                     lab = template.label_for_answer(ans)
-                    row = {"id": r["id"], "gold": r["label"], "prediction": lab, "raw_output": ans, "text": r["text"]}
+                    row = {"id": r["id"], GOLD_FIELD: r["label"], "prediction": lab, "raw_output": ans, "text": r["text"]}
                     if lab is None:
                         row["unparseable"] = True
                     out.append(row)

@@ -29,6 +29,7 @@ import orjson
 
 from tuneprep.io.chat import convert_input
 from tuneprep.io.delimited import read_csv
+from tuneprep.io.dialect import ReadOptions, read_with_options
 from tuneprep.io.jsonfile import _read_all, read_json
 from tuneprep.io.lines import byte_ranges, is_splittable, read_jsonl, read_txt
 from tuneprep.io.rows import (
@@ -62,10 +63,11 @@ def detect_format(path: str | Path) -> str:
             name = name[: -len(comp)]
     suffix = name.rsplit(".", 1)[-1] if "." in name else ""
     mapping = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "json", "csv": "csv", "tsv": "tsv",
-               "parquet": "parquet", "pq": "parquet", "txt": "txt", "text": "txt", "md": "txt-doc"}
+               "parquet": "parquet", "pq": "parquet", "txt": "txt", "text": "txt", "md": "txt-doc",
+               "html": "html", "htm": "html", "warc": "warc"}
     if suffix not in mapping:
-        raise InputError(f"{path}: cannot tell the format from the extension '.{suffix}'; set input.format "
-                         f"(one of {', '.join(FORMATS)})")
+        raise InputError(f"{path}: cannot tell the format from the extension '.{suffix}'; set the format "
+                         f"(input.format in a recipe, --format on the command line; one of {', '.join(FORMATS)})")
     return mapping[suffix]
 
 
@@ -164,12 +166,17 @@ def _refuse_utf16(path: str | Path) -> None:
             head = fh.read(2)
         if head in (b"\xff\xfe", b"\xfe\xff"):
             raise InputError(f"{path}: the file is UTF-16 (it starts with a UTF-16 byte order mark); "
-                             "tuneprep reads UTF-8: convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
+                             "set input.encoding: utf-16 (or auto), or convert it, e.g. `iconv -f UTF-16 -t UTF-8`")
 
 
 def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None,
-              end: int | None = None) -> Iterator[RawRow]:
-    """Every row of one input (or of one byte range of an uncompressed jsonl/txt file)."""
+              end: int | None = None, options: ReadOptions | None = None) -> Iterator[RawRow]:
+    """Every row of one input (or of one byte range of an uncompressed jsonl/txt file).
+
+    ``options`` (a ``dialect.ReadOptions``: encoding, delimiter, header, pattern…) sends the
+    file to ``io/dialect.py``, unless it asks for nothing the readers here do not do already.
+    CSV always goes there, for its broken-quote check.
+    """
     if not Path(path).exists():
         raise InputError(f"{path}: no such file")
     fmt = fmt or detect_format(path)
@@ -177,6 +184,10 @@ def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None
         raise InputError(f"{path}: unknown format '{fmt}'; allowed: {', '.join(FORMATS)}")
     if (start is not None or end is not None) and not is_splittable(path, fmt):
         raise InputError(f"{path}: format {fmt} cannot be read by byte range (only uncompressed jsonl/txt)")
+    if fmt in ("csv", "lines", "html", "warc") or (options is not None and not options.is_default()):
+        if start is not None or end is not None:
+            raise InputError(f"{path}: format {fmt} with these input options cannot be read by byte range")
+        return read_with_options(path, fmt, options or ReadOptions())
     if fmt not in ("parquet", "hf"):
         _refuse_utf16(path)
     if fmt == "jsonl":
@@ -228,10 +239,13 @@ class SourcedRecord:
 
     source: str
     record: dict[str, Any]
+    line: int = 0
+    row: Any = None  # the parsed input row the record was made from (label checks look at its fields)
 
 
 def iter_records(path: str | Path, fmt: str | None = None, start: int | None = None, end: int | None = None,
-                 source: RecordSource | None = None) -> Iterator[SourcedRecord | Reject]:
+                 source: RecordSource | None = None,
+                 options: ReadOptions | None = None) -> Iterator[SourcedRecord | Reject]:
     """The record source: every row of ``path`` (or of its byte range) as a record or a reject.
 
     Parsing, chat conversion, field mapping and validation (``records.to_record``) and the
@@ -241,7 +255,7 @@ def iter_records(path: str | Path, fmt: str | None = None, start: int | None = N
     """
     src = source or RecordSource()
     label_map = src.label_map
-    for row in read_rows(path, fmt, start, end):
+    for row in read_rows(path, fmt, start, end, options):
         where = f"{path}:{row.line}"
         if row.error:
             yield Reject(where, row.line, row.reason, row.error, raw=row.raw, unparsed=True)
@@ -254,7 +268,7 @@ def iter_records(path: str | Path, fmt: str | None = None, start: int | None = N
             continue
         if label_map and isinstance(rec.get("label"), str):
             rec["label"] = label_map.get(rec["label"], rec["label"])
-        yield SourcedRecord(where, rec)
+        yield SourcedRecord(where, rec, row.line, row.obj)
 
 
 def load_records(path: str | Path, fmt: str | None = None, *, label_map: dict[str, str] | None = None,

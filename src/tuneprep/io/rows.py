@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
 
-FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf")
+FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-doc", "hf", "lines", "html", "warc")
 LINE_FORMATS = ("jsonl", "txt")  # formats whose uncompressed files can be split by byte range
 COMPRESSED = (".gz", ".zst", ".bz2")
 BOM = b"\xef\xbb\xbf"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from typing import Any, ClassVar, Literal
 
 from tuneprep.ops.base import Drop, OpParams, RecordOp, register
 from tuneprep.ops.text import map_text
+from tuneprep.records import set_score
 
 
 class UnicodeParams(OpParams):
@@ -46,10 +48,26 @@ class CleanUnicode(RecordOp):
         fix can change a line, and sends only lines holding one of them (or not yet normalised) to
         ftfy; tests/ops/test_unicode_fast.py checks byte-identical output.
         """
-        return self._fixer.fix(text)
+        fixed = self._fixer.fix(text)
+        if fixed != text and unicodedata.normalize(self._config.normalization or "NFC", text) != fixed:
+            # A real repair, not just normalisation (rare): name the ftfy fixes for meta.scores.
+            import ftfy
+
+            steps = ftfy.fix_and_explain(text, self._config).explanation
+            self._repairs.update(f"{action}:{name}" for action, name in steps or () if action != "normalize")
+        return fixed
+
+    _repairs: set[str] = set()
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
-        return map_text(record, self.fix)
+        """Fix the text; a record that needed repairs (mojibake such as cp1252 read as latin-1 or
+        UTF-8 decoded twice, C1 controls…) gets ``meta.scores["clean.unicode"]`` = the ftfy
+        fixes applied, so the repaired records can be counted and audited."""
+        self._repairs = set()
+        map_text(record, self.fix)
+        if self._repairs:
+            set_score(record, self.name, sorted(self._repairs))
+        return record
 
 
 class WhitespaceParams(OpParams):

@@ -77,6 +77,13 @@ def _headline(evals: Sequence[EvalView]) -> str:
             f'<div class="tile-value">{_pct(v)}<span class="unit">%</span></div>{_ci(m, key) if key else ""}</div>'
             for lbl, v, key in tiles)
         info = e.info
+        base = m.get("baselines") or {}
+        if base:
+            maj, uni = base["majority"], base["uniform"]
+            tile_html += (f'<div class="tile baseline"><div class="tile-label">Baselines</div><div class="ci">'
+                          f'majority class ({escape(str(maj["label"]))}): accuracy {_pct(maj["accuracy"])}%, macro F1 '
+                          f'{_pct(maj["f1_macro"])}%<br>uniform random: accuracy {_pct(uni["accuracy"])}%, '
+                          f'macro F1 {_pct(uni["f1_macro"])}%</div></div>')
         facts = [f"{m.get('n', '?'):,} test records" if isinstance(m.get("n"), int) else None,
                  f"method {info.get('method')}" if info.get("method") else None,
                  info.get("sample"),

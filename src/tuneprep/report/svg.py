@@ -36,6 +36,21 @@ def _trunc(s: str, n: int) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def _label(x: float, y: float, s: str, n: int, anchor: str = "end", size: int = 12, fill: str = INK,
+           weight: str = "600", extra: str = "") -> str:
+    """A class name shown whole: wrapped into lines of about ``n`` characters (centred on ``y``),
+    with the full name as a tooltip. Names are never cut: "Limitation of liability" must not
+    read "Limitation of lia…"."""
+    import textwrap
+
+    lines = textwrap.wrap(s, n, break_long_words=True) or [s]
+    first = y - (len(lines) - 1) * (size + 1) / 2
+    spans = "".join(f'<tspan x="{x:.1f}" y="{first + i * (size + 1):.1f}">{escape(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    return (f'<text x="{x:.1f}" y="{first:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{fill}" '
+            f'font-weight="{weight}" {extra}><title>{escape(s)}</title>{spans}</text>')
+
+
 def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float | None]]],
                  title: str, value_max: float = 1.0, fmt: str = "{:.2f}") -> str:
     """Horizontal grouped bars: one group per category, one bar per series (0..value_max)."""
@@ -54,7 +69,7 @@ def grouped_bars(categories: Sequence[str], series: Sequence[tuple[str, Sequence
                           "middle", 11, MUTED))
     for ci, cat in enumerate(categories):
         y0 = top + ci * group_h
-        body.append(_text(left - 8, y0 + n_s * bar_h / 2 + 4, _trunc(cat, 18), "end", 12, INK, "600"))
+        body.append(_label(left - 8, y0 + n_s * bar_h / 2 + 4, cat, 18))
         for si, (name, vals) in enumerate(series):
             v = vals[ci]
             y = y0 + si * bar_h
@@ -82,12 +97,11 @@ def heatmap(labels: Sequence[str], matrix: Sequence[Sequence[int]], title: str,
                   f'transform="rotate(-90 14 {top + cell * k / 2:.1f})"')]
     for j, lab in enumerate(cols):
         x = left + j * cell + cell / 2
-        body.append(_text(x, top - 8, _trunc(lab, 14), "start", 11, INK, "600",
-                          f'transform="rotate(-40 {x:.1f} {top - 8})"'))
+        body.append(_label(x, top - 8, lab, 14, "start", 11, extra=f'transform="rotate(-40 {x:.1f} {top - 8})"'))
     for i, lab in enumerate(labels):
         row = list(matrix[i]) + ([extra_col[i]] if extra_col is not None else [])
         tot = sum(row) or 1
-        body.append(_text(left - 8, top + i * cell + cell / 2 + 4, _trunc(lab, 16), "end", 12, INK, "600"))
+        body.append(_label(left - 8, top + i * cell + cell / 2 + 4, lab, 16))
         for j, v in enumerate(row):
             share = v / tot
             diag = j == i
