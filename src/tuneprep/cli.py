@@ -64,9 +64,10 @@ def _register_areas() -> None:
     from tuneprep.demo_cli import register as register_demo
     from tuneprep.evaluate.cli import register as register_evaluate
     from tuneprep.io.cli import register as register_io
+    from tuneprep.studio.cli import register as register_studio
     from tuneprep.train.cli import register as register_train
 
-    for register in (register_io, register_train, register_evaluate, register_annotate, register_demo):
+    for register in (register_io, register_train, register_evaluate, register_annotate, register_demo, register_studio):
         register(app)
 
 
