@@ -118,19 +118,11 @@ def load_input(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     return records
 
 
-def _suggestion(rec: dict[str, Any]) -> tuple[str | None, float | None, str | None]:
-    from tuneprep.annotate.interchange import _suggestion as interchange_suggestion
-
-    lab, conf, method = interchange_suggestion(rec)
-    if lab is not None and (rec.get("meta") or {}).get("annotation", {}).get("status") == "kept_existing":
-        return None, None, None  # an input gold label is not a machine suggestion
-    return lab, conf, method
-
-
 def create_project(sf: sessionmaker, name: str, records: list[dict[str, Any]], labels: list[str],
                    overlap: int = 1, guidelines: str = "", source: str = "") -> int:
     """Create a project and its items from records (the record contract). Returns the project id."""
     from tuneprep.annotate.core import check_labels
+    from tuneprep.annotate.interchange import _suggestion  # the same pre-annotation Label Studio export shows
 
     check_name(name, "project name")
     labels = check_labels(labels, "--labels")
