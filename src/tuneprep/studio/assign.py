@@ -178,7 +178,7 @@ def undo(sf: sessionmaker, project_id: int, user_id: int) -> int | None:
         return last.item_id
 
 
-def progress(s: Session, project_id: int, user_id: int) -> Progress:
+def progress(s: Session, project_id: int, user_id: int, with_open: bool = True) -> Progress:
     from sqlalchemy import func
 
     rows = dict(s.execute(
@@ -186,6 +186,8 @@ def progress(s: Session, project_id: int, user_id: int) -> Progress:
         .where(Assignment.project_id == project_id, Assignment.user_id == user_id)
         .group_by(Assignment.status)
     ).all())
+    if not with_open:  # the open count scans the project's items: only the overview pages show it
+        return Progress(done=int(rows.get("done", 0)), skipped=int(rows.get("skipped", 0)), open_items=-1)
     overlap = s.scalar(select(Project.overlap).where(Project.id == project_id)) or 0
     already = exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id)
     open_items = s.scalar(select(func.count()).select_from(Item).where(

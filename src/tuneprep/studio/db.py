@@ -8,8 +8,10 @@ not Python, enforces "no item beyond its overlap" and "one annotation per person
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import (
@@ -25,7 +27,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 ROLES = ("annotator", "reviewer", "admin")
 ENV_DB = "TUNEPREP_STUDIO_DB"
@@ -150,8 +152,9 @@ def redacted(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine with the settings the studio's concurrency relies on.
 
-    SQLite: WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for every transaction,
-    so two writers never both read a counter and then fail to upgrade their lock.
+    SQLite: WAL, a busy timeout, foreign keys, and ``BEGIN IMMEDIATE`` for every write
+    transaction (``Sessions.begin()``), so two writers never both read a counter and then fail to
+    upgrade their lock; read-only sessions use a plain ``BEGIN`` and never wait.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -170,7 +173,9 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # readers use a plain BEGIN: in WAL mode they never wait for a writer
+            write = conn.get_execution_options().get("studio_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
         return engine
     return create_engine(url, pool_size=32, max_overflow=8, pool_pre_ping=True)
@@ -180,5 +185,18 @@ def create_schema(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
-def session_factory(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine, expire_on_commit=False)
+class Sessions(sessionmaker):
+    """``sf()`` is a read session; ``sf.begin()`` a write transaction (BEGIN IMMEDIATE on SQLite)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._write_bind = engine.execution_options(studio_write=True)
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Session]:
+        with self(bind=self._write_bind) as session, session.begin():
+            yield session
+
+
+def session_factory(engine: Engine) -> Sessions:
+    return Sessions(engine)

@@ -262,7 +262,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
             if a is None:  # not yours: same answer as "does not exist"
                 raise HTTPError(404, "no such item")
             item = s.get(Item, item_id)
-            mine = assign.progress(s, p.id, user.id)
+            mine = assign.progress(s, p.id, user.id, with_open=False)
         return page(request, "item.html", project=p, item=item, assignment=a, mine=mine,
                     guidelines=Markup(render_markdown(p.guidelines)))
 

@@ -1,0 +1,183 @@
+"""Annotation studio throughput: "next item + submit" with 20 concurrent clients, SQLite vs PostgreSQL.
+
+The server is the real ``tuneprep studio serve`` in its own process (uvicorn, one worker); the
+clients are 20 threads in this process, each logged in like a browser, looping
+GET /p/ID/next (303) → GET the item page → POST the label (303) until the project is done.
+Every project holds real Rotten Tomatoes snippets, overlap 2. The backends run interleaved
+(A-B-B-A: sqlite, postgresql, postgresql, sqlite) on fresh projects, so machine load hits both.
+SQLite runs in WAL mode with synchronous=NORMAL; PostgreSQL is a throwaway server from Debian's
+package with its default durability (fsync on, synchronous_commit on).
+
+Usage: ``python benchmarks/studio.py [--items 150] [--clients 20]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from resultfile import Measurement  # noqa: E402
+
+CSRF = 'name="csrf" value="'
+
+
+def _token(html: str) -> str:
+    i = html.index(CSRF) + len(CSRF)
+    return html[i:html.index('"', i)]
+
+
+def setup_db(url: str, secret_file: Path, n_items: int, clients: int, tag: str) -> tuple[int, dict[str, str]]:
+    from tuneprep.datasets import rotten_tomatoes
+    from tuneprep.studio.db import User, create_schema, make_engine, session_factory
+    from tuneprep.studio.projects import add_members, create_project
+    from tuneprep.studio.security import hash_password, write_secret
+
+    if not secret_file.exists():
+        write_secret(secret_file)
+    engine = make_engine(url)
+    create_schema(engine)
+    sf = session_factory(engine)
+    password = secrets.token_urlsafe(16)
+    h = hash_password(password)  # one hash for all bench users: hashing is not what we measure
+    names = [f"{tag}{i:02d}" for i in range(clients)]
+    with sf.begin() as s:
+        s.add_all([User(name=n, password_hash=h, role="annotator") for n in names])
+    with open(rotten_tomatoes(), encoding="utf-8") as fh:
+        recs = [json.loads(next(fh)) for _ in range(n_items)]
+    for r in recs:
+        r.pop("label")
+    pid = create_project(sf, f"bench-{tag}", recs, ["positive", "negative", "neutral"], overlap=2)
+    add_members(sf, f"bench-{tag}", names)
+    engine.dispose()
+    return pid, {n: password for n in names}
+
+
+def start_server(url: str, secret_file: Path, port: int) -> subprocess.Popen:
+    env = {**os.environ, "TUNEPREP_STUDIO_SECRET_FILE": str(secret_file)}
+    proc = subprocess.Popen([sys.executable, "-m", "tuneprep.cli", "studio", "serve", "--db", url, "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(300):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode()) from None
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def run_clients(base: str, pid: int, users: dict[str, str]) -> dict:
+    lat: dict[str, list[float]] = {"next": [], "page": [], "submit": [], "pair": []}
+    lock = threading.Lock()
+    errors: list[str] = []
+    barrier = threading.Barrier(len(users) + 1)
+
+    def client(name: str, password: str) -> None:
+        c = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+        tok = _token(c.get("/login").text)
+        c.post("/login", data={"username": name, "password": password, "csrf": tok})
+        barrier.wait()
+        mine = {k: [] for k in lat}
+        n = 0
+        while True:
+            t0 = time.perf_counter()
+            r = c.get(f"/p/{pid}/next")
+            t1 = time.perf_counter()
+            if r.status_code != 303:
+                break
+            loc = r.headers["location"]
+            page = c.get(loc)
+            t2 = time.perf_counter()
+            r = c.post(f"{loc}/label", data={"label": ("positive", "negative", "neutral")[n % 3],
+                                             "csrf": _token(page.text)})
+            t3 = time.perf_counter()
+            if r.status_code != 303:
+                errors.append(f"{r.status_code} {r.text[:200]}")
+                break
+            n += 1
+            mine["next"].append(t1 - t0)
+            mine["page"].append(t2 - t1)
+            mine["submit"].append(t3 - t2)
+            mine["pair"].append(t3 - t0)
+        with lock:
+            for k in lat:
+                lat[k] += mine[k]
+
+    threads = [threading.Thread(target=client, args=kv) for kv in users.items()]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        raise RuntimeError(f"{len(errors)} failed submits, first: {errors[0]}")
+    n = len(lat["pair"])
+    ms = {k: np.array(v) * 1000 for k, v in lat.items()}
+    return {"labels_submitted": n, "wall_s": round(wall, 2), "requests_per_s": round(3 * n / wall, 1),
+            "labels_per_s": round(n / wall, 1),
+            **{f"p50_{k}_ms": round(float(np.percentile(v, 50)), 1) for k, v in ms.items()},
+            **{f"p95_{k}_ms": round(float(np.percentile(v, 95)), 1) for k, v in ms.items()},
+            "p95_request_ms": round(float(np.percentile(np.concatenate([ms["next"], ms["page"], ms["submit"]]), 95)), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--items", type=int, default=150)
+    ap.add_argument("--clients", type=int, default=20)
+    args = ap.parse_args()
+    from tuneprep.studio.pgtemp import TempPostgres, free_port
+
+    m = Measurement("studio", libraries=["fastapi", "sqlalchemy", "uvicorn", "psycopg", "starlette"])
+    work = Path(tempfile.mkdtemp(prefix="tuneprep-studio-bench-"))
+    pg = TempPostgres(fast=False).start()
+    urls = {"sqlite": f"sqlite:///{work / 'studio.db'}", "postgresql": pg.create_database("bench")}
+    runs: dict[str, list[dict]] = {"sqlite": [], "postgresql": []}
+    try:
+        for i, backend in enumerate(["sqlite", "postgresql", "postgresql", "sqlite"]):
+            url = urls[backend]
+            secret = work / f"{backend}.secret"
+            pid, users = setup_db(url, secret, args.items, args.clients, f"r{i}u")
+            port = free_port()
+            proc = start_server(url, secret, port)
+            try:
+                res = run_clients(f"http://127.0.0.1:{port}", pid, users)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            assert res["labels_submitted"] == 2 * args.items, res
+            print(f"run {i + 1} {backend}: {res}", flush=True)
+            runs[backend].append(res)
+    finally:
+        pg.stop()
+    figures: dict = {"clients": args.clients, "items_per_run": args.items, "overlap": 2,
+                     "requests_per_label": 3, "runs": runs}
+    for b, rs in runs.items():
+        figures[f"{b}_requests_per_s"] = round(float(np.mean([r["requests_per_s"] for r in rs])), 1)
+        figures[f"{b}_p95_request_ms"] = round(float(np.mean([r["p95_request_ms"] for r in rs])), 1)
+        figures[f"{b}_p95_next_plus_submit_ms"] = round(float(np.mean([r["p95_pair_ms"] for r in rs])), 1)
+    figures["sqlite_over_postgresql_requests_per_s"] = round(
+        figures["sqlite_requests_per_s"] / figures["postgresql_requests_per_s"], 2)
+    figures["target_sqlite_p95_request_ms_below_50"] = figures["sqlite_p95_request_ms"] < 50
+    print(f"SQLite {figures['sqlite_requests_per_s']} req/s, p95 {figures['sqlite_p95_request_ms']} ms per request | "
+          f"PostgreSQL {figures['postgresql_requests_per_s']} req/s, p95 {figures['postgresql_p95_request_ms']} ms | "
+          f"ratio {figures['sqlite_over_postgresql_requests_per_s']}x")
+    m.write(figures)
+
+
+if __name__ == "__main__":
+    main()
