@@ -8,6 +8,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import REPO
 from tuneprep.cli import app
 from tuneprep.studio import assign
 from tuneprep.studio.db import make_engine, session_factory
@@ -35,12 +36,13 @@ def studio_db(tmp_path_factory, rt_path):
     for name, role in (("rev", "reviewer"), ("ann0", "annotator"), ("ann1", "annotator"), ("solo", "annotator")):
         out = cli("studio", "user", "add", name, "--role", role, "--db", db).output
         pw[name] = re.search(r"password: (\S+)", out).group(1)
-    guide = d / "guide.md"
-    guide.write_text("Positive: the critic recommends the film.\n")
+    guide = REPO / "examples" / "studio" / "guidelines.md"
     out = cli("studio", "project", "create", "--from", str(rt_path), "--labels", "positive,negative,neutral",
               "--name", "rt", "--overlap", "2", "--annotators", "rev,ann0,ann1", "--limit", "12",
               "--guidelines", str(guide), "--db", db).output
     assert "12 items" in out
+    with session_factory(make_engine(db))() as s:
+        assert project_by_name(s, "rt").guidelines == guide.read_text()
     cli("studio", "project", "create", "--from", str(rt_path), "--labels", "positive,negative,neutral",
         "--name", "solo", "--annotators", "solo", "--limit", "5", "--db", db)
     return db, d

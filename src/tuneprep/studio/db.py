@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,10 +192,14 @@ class Sessions(sessionmaker):
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine, expire_on_commit=False)
         self._write_bind = engine.execution_options(studio_write=True)
+        # SQLite has one writer at a time anyway; queueing writers of this process on a lock wakes
+        # the next one at once, instead of SQLite's busy handler sleeping in 1–100 ms steps.
+        # (Other processes are still excluded by BEGIN IMMEDIATE.)
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Session]:
-        with self(bind=self._write_bind) as session, session.begin():
+        with self._write_lock, self(bind=self._write_bind) as session, session.begin():
             yield session
 
 
