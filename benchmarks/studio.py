@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -142,6 +143,8 @@ def main() -> None:
     args = ap.parse_args()
     from tuneprep.studio.pgtemp import TempPostgres, free_port
 
+    # a killed benchmark still stops its PostgreSQL server and deletes its directory
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     m = Measurement("studio", libraries=["fastapi", "sqlalchemy", "uvicorn", "psycopg", "starlette"])
     work = Path(tempfile.mkdtemp(prefix="tuneprep-studio-bench-"))
     pg = TempPostgres(fast=False).start()

@@ -148,3 +148,15 @@ def test_machine_suggestions_from_annotate(studio_db, rt_path):
         items = s.scalars(select(Item).where(Item.project_id == project_by_name(s, "suggested").id)).all()
     assert len(items) == 6 and all(i.suggestion_method == "lexicon" for i in items)
     assert {i.suggestion for i in items} <= {"positive", "negative", "neutral"}
+
+
+def test_token_commands(studio_db):
+    db, _ = studio_db
+    out = cli("studio", "token", "create", "ann0", "--project", "rt", "--db", db).output
+    tid, token = re.search(r"token (\d+) for ann0 on rt: (tps_\S+)", out).groups()
+    listed = cli("studio", "token", "list", "--db", db).output
+    assert f"{tid}\tann0\trt" in listed and "active" in listed and token not in listed
+    cli("studio", "token", "revoke", tid, "--db", db)
+    assert "revoked" in cli("studio", "token", "list", "--db", db).output
+    r = cli("studio", "token", "create", "solo", "--project", "rt", "--db", db, ok=False)
+    assert r.exit_code == 2 and "not a member" in r.output

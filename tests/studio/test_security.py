@@ -279,3 +279,39 @@ def test_the_studio_makes_no_outbound_requests():
             continue
         code = f.read_text()
         assert not re.search(r"^\s*(import|from)\s+(httpx|requests|urllib|socket|aiohttp)\b", code, re.M), f.name
+
+
+def test_api_tokens_are_hashed_scoped_and_revocable(studio):
+    import httpx
+
+    from tuneprep.studio.db import ApiToken
+    from tuneprep.studio.projects import create_token, revoke_token
+
+    pid, other = studio.projects["main"], studio.projects["other"]
+    tid, token = create_token(studio.sf, "ann1", "main")
+    _rid, rtoken = create_token(studio.sf, "rev", "main")
+    with pytest.raises(StudioError, match="not a member"):
+        create_token(studio.sf, "outsider", "main")
+    with studio.sf() as s:
+        stored = s.get(ApiToken, tid).token_hash
+    assert token not in stored and len(stored) == 64  # only the SHA-256
+    api = httpx.Client(base_url=studio.url, headers={"Authorization": f"Bearer {token}"})
+    r = api.get(f"/api/p/{pid}/next")
+    assert r.status_code == 200 and r.headers["content-security-policy"]
+    body = r.json()
+    assert body["labels"] == ["positive", "negative", "neutral"]
+    if body["item"] is not None:  # ann1 may have finished the project in an earlier test
+        assert api.post(f"/api/p/{pid}/items/{body['item']['id']}/label",
+                        json={"label": "negative", "comment": "via API"}).json()["ok"] is True
+    # scoped to one project, annotator rights only, nothing without a valid token
+    assert api.get(f"/api/p/{other}/next").status_code == 404
+    assert api.get(f"/api/p/{pid}/export.jsonl").status_code == 403
+    assert httpx.get(f"{studio.url}/api/p/{pid}/next").status_code == 403
+    assert httpx.get(f"{studio.url}/api/p/{pid}/next", headers={"Authorization": "Bearer tps_forged"}).status_code == 403
+    # a browser session (cookie) is not an API credential: no CSRF-able path into the API
+    browser = studio.client("ann1")
+    assert browser.http.get(f"/api/p/{pid}/next").status_code == 403
+    rev = httpx.Client(base_url=studio.url, headers={"Authorization": f"Bearer {rtoken}"})
+    assert rev.get(f"/api/p/{pid}/export.jsonl").status_code == 200
+    revoke_token(studio.sf, tid)
+    assert api.get(f"/api/p/{pid}/next").status_code == 403

@@ -14,6 +14,8 @@ user_app = typer.Typer(help="Accounts (there is no self-signup).", no_args_is_he
 project_app = typer.Typer(help="Labelling projects.", no_args_is_help=True)
 studio_app.add_typer(user_app, name="user")
 studio_app.add_typer(project_app, name="project")
+token_app = typer.Typer(help="API tokens for scripts (one user, one project; revocable).", no_args_is_help=True)
+studio_app.add_typer(token_app, name="token")
 
 DB_HELP = "Database URL (sqlite:///studio.db, postgresql+psycopg://…) or SQLite path; default $TUNEPREP_STUDIO_DB."
 SECRET_HELP = "Session secret file (default: beside a SQLite file, or $TUNEPREP_STUDIO_SECRET_FILE)."
@@ -175,6 +177,58 @@ def project_members_cmd(
         add_members(sf, project, [x.strip() for x in names.split(",") if x.strip()])
     except _errors() as e:
         _fail(str(e))
+
+
+@token_app.command("create")
+def token_create_cmd(
+    user: str = typer.Argument(..., help="The user the token acts as."),
+    project: str = typer.Option(..., "--project", help="The only project the token reaches."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Create an API token (printed once; only its hash is stored)."""
+    try:
+        from tuneprep.studio.projects import create_token
+
+        _url, sf = _open(db)
+        token_id, token = create_token(sf, user, project)
+    except _errors() as e:
+        _fail(str(e))
+        return
+    typer.echo(f"token {token_id} for {user} on {project}: {token}")
+    typer.echo("(shown once; send it as `Authorization: Bearer <token>`)")
+
+
+@token_app.command("revoke")
+def token_revoke_cmd(
+    token_id: int = typer.Argument(..., help="Token id (from `token list`)."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Revoke an API token."""
+    try:
+        from tuneprep.studio.projects import revoke_token
+
+        _url, sf = _open(db)
+        revoke_token(sf, token_id)
+    except _errors() as e:
+        _fail(str(e))
+        return
+    typer.echo(f"token {token_id} revoked")
+
+
+@token_app.command("list")
+def token_list_cmd(db: str | None = typer.Option(None, "--db", help=DB_HELP)) -> None:
+    """List API tokens (ids, users, projects; never the tokens)."""
+    try:
+        from tuneprep.studio.projects import list_tokens
+
+        _url, sf = _open(db)
+        with sf() as s:
+            rows = list_tokens(s)
+    except _errors() as e:
+        _fail(str(e))
+        return
+    for r in rows:
+        typer.echo(f"{r['id']}\t{r['user']}\t{r['project']}\t{r['created_at']}\t{'revoked' if r['revoked'] else 'active'}")
 
 
 @studio_app.command("serve")

@@ -130,6 +130,18 @@ class WebSession(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
+class ApiToken(Base):
+    """A token for scripts: one user, one project; only its SHA-256 is stored; revocable."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 def resolve_url(db: str | None) -> str:
     """``--db`` wins, then ``TUNEPREP_STUDIO_DB``, then ``sqlite:///studio.db``. A bare path means SQLite."""
     url = db or os.environ.get(ENV_DB) or DEFAULT_DB

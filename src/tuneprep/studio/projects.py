@@ -84,6 +84,50 @@ def projects_of(s: Session, user: User) -> list[Project]:
 
 
 # --------------------------------------------------------------------------------------------
+# API tokens
+
+TOKEN_PREFIX = "tps_"
+
+
+def create_token(sf: sessionmaker, user: str, project: str) -> tuple[int, str]:
+    """A new token for ``user`` on ``project`` (a member). Returns (id, token); the token is shown once."""
+    from tuneprep.studio.db import ApiToken
+    from tuneprep.studio.security import new_token, token_hash
+
+    token = TOKEN_PREFIX + new_token()
+    with sf.begin() as s:
+        u = user_by_name(s, user)
+        if u is None:
+            raise StudioError(f"no user {user!r}")
+        p = project_by_name(s, project)
+        if not is_member(s, p.id, u):
+            raise StudioError(f"user {user!r} is not a member of project {project!r}")
+        t = ApiToken(token_hash=token_hash(token), user_id=u.id, project_id=p.id)
+        s.add(t)
+        s.flush()
+        return t.id, token
+
+
+def revoke_token(sf: sessionmaker, token_id: int) -> None:
+    from tuneprep.studio.db import ApiToken, now
+
+    with sf.begin() as s:
+        t = s.get(ApiToken, token_id)
+        if t is None:
+            raise StudioError(f"no API token with id {token_id}")
+        t.revoked_at = t.revoked_at or now()
+
+
+def list_tokens(s: Session) -> list[dict[str, Any]]:
+    from tuneprep.studio.db import ApiToken
+
+    rows = s.execute(select(ApiToken, User.name, Project.name).join(User, User.id == ApiToken.user_id)
+                     .join(Project, Project.id == ApiToken.project_id).order_by(ApiToken.id)).all()
+    return [{"id": t.id, "user": u, "project": p, "created_at": t.created_at.isoformat(timespec="seconds"),
+             "revoked": t.revoked_at is not None} for t, u, p in rows]
+
+
+# --------------------------------------------------------------------------------------------
 # projects
 
 def project_by_name(s: Session, name: str) -> Project:

@@ -20,11 +20,13 @@ from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy import delete, select
 
 from tuneprep.studio import assign
 from tuneprep.studio.db import (
+    ApiToken,
     Assignment,
     Item,
     Project,
@@ -59,6 +61,13 @@ SESSION_COOKIE = "studio_session"
 PRE_COOKIE = "studio_pre"  # binds the login form's CSRF token before anyone is logged in
 SESSION_HOURS = 12
 STATIC = {"studio.js": "text/javascript; charset=utf-8", "studio.css": "text/css; charset=utf-8"}
+
+
+class LabelIn(BaseModel):
+    """The body of ``POST /api/p/{project}/items/{item}/label``."""
+
+    label: str
+    comment: str = ""
 
 
 class HTTPError(Exception):
@@ -120,6 +129,8 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
 
     @app.exception_handler(HTTPError)
     async def on_http_error(request: Request, exc: HTTPError):
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
         return page(request, "error.html", exc.status, message=exc.message, status=exc.status)
 
     @app.exception_handler(LoginRequired)
@@ -337,8 +348,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
             raise HTTPError(400, str(e)) from None
         return RedirectResponse(f"/p/{p.id}/review", status_code=303)
 
-    @app.get("/p/{project_id}/export.jsonl")
-    def export_jsonl(project_id: int, user: User = Depends(user_page)) -> Response:
+    def _export(project_id: int, user: User) -> Response:
         import orjson
 
         from tuneprep.studio.export import export_records
@@ -350,5 +360,43 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         body = b"".join(orjson.dumps(r) + b"\n" for r in records)
         return Response(body, media_type="application/x-ndjson",
                         headers={"Content-Disposition": f'attachment; filename="project-{p.id}.jsonl"'})
+
+    @app.get("/p/{project_id}/export.jsonl")
+    def export_jsonl(project_id: int, user: User = Depends(user_page)) -> Response:
+        return _export(project_id, user)
+
+    # ---- API for scripts: bearer tokens scoped to one project; cookies are ignored here, so
+    # there is no ambient credential for a cross-site request to ride on (no CSRF token needed)
+    def api_user(request: Request, project_id: int) -> User:
+        auth = request.headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            raise HTTPError(403, "an API token is required (Authorization: Bearer <token>)")
+        with sf() as s:
+            row = s.execute(select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+                            .where(ApiToken.token_hash == token_hash(auth[7:].strip()))).first()
+            if row is None or row[1].revoked_at is not None or not row[0].active:
+                raise HTTPError(403, "invalid or revoked API token")
+            if row[1].project_id != project_id:  # scoped: other projects do not exist for it
+                raise HTTPError(404, "no such project")
+            member_project(s, project_id, row[0])
+        return row[0]
+
+    @app.get("/api/p/{project_id}/next")
+    def api_next(project_id: int, user: User = Depends(api_user)) -> dict[str, Any]:
+        item_id = assign.next_item(sf, project_id, user.id)
+        with sf() as s:
+            labels = s.get(Project, project_id).labels
+            item = s.get(Item, item_id) if item_id else None
+        out = {"id": item.id, "ext_id": item.ext_id, "text": item.text, "messages": item.messages} if item else None
+        return {"item": out, "labels": labels}
+
+    @app.post("/api/p/{project_id}/items/{item_id}/label")
+    def api_label(project_id: int, item_id: int, body: LabelIn, user: User = Depends(api_user)) -> dict[str, Any]:
+        _act(assign.submit, project_id, user.id, item_id, body.label, body.comment)
+        return {"ok": True, "item": item_id, "label": body.label}
+
+    @app.get("/api/p/{project_id}/export.jsonl")
+    def api_export(project_id: int, user: User = Depends(api_user)) -> Response:
+        return _export(project_id, user)
 
     return app
