@@ -160,3 +160,37 @@ def test_token_commands(studio_db):
     assert "revoked" in cli("studio", "token", "list", "--db", db).output
     r = cli("studio", "token", "create", "solo", "--project", "rt", "--db", db, ok=False)
     assert r.exit_code == 2 and "not a member" in r.output
+
+
+@pytest.mark.slow  # loads the MiniLM encoder
+def test_cleanlab_flags_join_the_review_queue(studio_db, rt_path):
+    """One annotator labels 120 real snippets with the corpus label, 12 of them flipped; `project flag`
+    (annotate issues: MiniLM + cross-validated classifier + cleanlab) sends doubtful ones to review."""
+    from sqlalchemy import select
+
+    from tuneprep.studio.db import Item, ReviewFlag
+    from tuneprep.studio.projects import review_queue
+
+    db, _ = studio_db
+    cli("studio", "project", "create", "--from", str(rt_path), "--labels", "positive,negative,neutral",
+        "--name", "flagme", "--annotators", "solo", "--limit", "120", "--db", db)
+    sf = session_factory(make_engine(db))
+    gold = _gold(rt_path, 120)
+    flipped = set(range(3, 120, 10))
+    with sf() as s:
+        pid = project_by_name(s, "flagme").id
+        uid = user_by_name(s, "solo").id
+        ext = {i.id: int(i.ext_id.split("-")[1]) for i in s.scalars(select(Item).where(Item.project_id == pid))}
+    while (item := assign.next_item(sf, pid, uid)) is not None:
+        k = ext[item]
+        lab = gold[k] if k not in flipped else {"positive": "negative", "negative": "neutral"}.get(gold[k], "positive")
+        assign.submit(sf, pid, uid, item, lab)
+    out = cli("studio", "project", "flag", "flagme", "--db", db).output
+    assert "labelled items flagged" in out
+    with sf() as s:
+        flags = s.scalars(select(ReviewFlag).where(ReviewFlag.project_id == pid)).all()
+        queue = review_queue(s, pid)
+    assert flags and [q["item_id"] for q in queue] == [f.item_id for f in sorted(flags, key=lambda f: f.score)]
+    assert all(q["flag"].startswith("cleanlab:") for q in queue)
+    hit = sum(ext[f.item_id] in flipped for f in flags)
+    assert hit / len(flags) > len(flipped) / 120, (hit, len(flags))  # better than flagging at random

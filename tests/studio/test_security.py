@@ -315,3 +315,29 @@ def test_api_tokens_are_hashed_scoped_and_revocable(studio):
     assert rev.get(f"/api/p/{pid}/export.jsonl").status_code == 200
     revoke_token(studio.sf, tid)
     assert api.get(f"/api/p/{pid}/next").status_code == 403
+
+
+def test_chat_records_show_as_an_escaped_conversation(studio):
+    """Real ChatterBot dialogues (record contract `messages`) render turn by turn, as text."""
+    import json
+
+    from tuneprep.datasets import chatterbot_english
+    from tuneprep.studio.projects import add_members, create_project
+
+    roles = {"human": "user", "gpt": "assistant"}
+    with open(chatterbot_english(), encoding="utf-8") as fh:
+        rows = [json.loads(next(fh)) for _ in range(2)]
+    recs = [{"id": r["id"], "messages": [{"role": roles[t["from"]], "content": t["value"]} for t in r["conversations"]]}
+            for r in rows]
+    recs[1]["messages"].append({"role": "user", "content": XSS_IMG})
+    pid = create_project(studio.sf, "chat", recs, ["good", "bad"], overlap=1)
+    add_members(studio.sf, "chat", ["ann0"])
+    c = studio.client("ann0")
+    texts = []
+    while (item := c.next_item(pid)) is not None:
+        texts.append(c.page(f"/p/{pid}/items/{item}").text)
+        assert c.label(pid, item, "good").status_code == 303
+    assert len(texts) == 2
+    assert texts[0].count('<li class="turn ') == len(recs[0]["messages"])
+    assert "What is AI?" in texts[0] and '<span class="role">assistant</span>' in texts[0]
+    assert "&lt;img src=x onerror=" in texts[1] and "<img src=x" not in texts[1]

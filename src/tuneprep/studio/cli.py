@@ -231,6 +231,26 @@ def token_list_cmd(db: str | None = typer.Option(None, "--db", help=DB_HELP)) ->
         typer.echo(f"{r['id']}\t{r['user']}\t{r['project']}\t{r['created_at']}\t{'revoked' if r['revoked'] else 'active'}")
 
 
+@project_app.command("flag")
+def project_flag_cmd(
+    project: str = typer.Argument(..., help="Project name."),
+    folds: int = typer.Option(3, "--folds", help="Cross-validation folds."),
+    model: str = typer.Option("minilm-l6", "--model", help="Sentence encoder for the features."),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
+) -> None:
+    """Send items whose current label cleanlab doubts to the review queue (`annotate issues`)."""
+    try:
+        from tuneprep.studio.projects import flag_label_issues
+
+        _url, sf = _open(db)
+        summary = flag_label_issues(sf, project, folds, model)
+    except _errors() as e:
+        _fail(str(e))
+        return
+    typer.echo(f"{summary['n_issues']} of {summary['n_judged']} labelled items flagged for review "
+               f"(cross-validated accuracy {summary['cv_accuracy']:.3f})")
+
+
 @studio_app.command("serve")
 def serve_cmd(
     db: str | None = typer.Option(None, "--db", help=DB_HELP),

@@ -120,6 +120,19 @@ class Adjudication(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
 
 
+class ReviewFlag(Base):
+    """An item sent to review by a check other than disagreement (cleanlab on the current labels)."""
+
+    __tablename__ = "review_flags"
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    given: Mapped[str] = mapped_column(String(255))
+    suggested: Mapped[str] = mapped_column(String(255))
+    score: Mapped[float] = mapped_column()
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+
+
 class WebSession(Base):
     """A logged-in browser. Only the SHA-256 of the cookie value is stored."""
 

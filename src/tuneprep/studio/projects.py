@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -222,16 +222,49 @@ def adjudications(s: Session, project_id: int) -> dict[int, Adjudication]:
 
 
 def review_queue(s: Session, project_id: int, limit: int = 200) -> list[dict[str, Any]]:
-    """Items whose submitted labels disagree and that no reviewer has adjudicated yet."""
+    """Items no reviewer has adjudicated yet whose submitted labels disagree, or that cleanlab
+    flagged (``flag_label_issues``); flagged ones first, most suspicious first."""
+    from tuneprep.studio.db import ReviewFlag
+
     by_item: dict[int, list[str]] = defaultdict(list)
     for item_id, _name, label, *_ in done_rows(s, project_id):
         by_item[item_id].append(label)
     adj = adjudications(s, project_id)
     out = []
+    for f in s.scalars(select(ReviewFlag).where(ReviewFlag.project_id == project_id).order_by(ReviewFlag.score)):
+        if f.item_id not in adj:
+            out.append({"item_id": f.item_id, "counts": dict(Counter(by_item.get(f.item_id, []))),
+                        "n": len(by_item.get(f.item_id, [])),
+                        "flag": f"cleanlab: {f.given} → {f.suggested}? (quality {f.score:.2f})"})
+    flagged = {q["item_id"] for q in out}
     for item_id, labs in by_item.items():
-        if len(set(labs)) > 1 and item_id not in adj:
-            out.append({"item_id": item_id, "counts": dict(Counter(labs)), "n": len(labs)})
+        if len(set(labs)) > 1 and item_id not in adj and item_id not in flagged:
+            out.append({"item_id": item_id, "counts": dict(Counter(labs)), "n": len(labs), "flag": None})
     return out[:limit]
+
+
+def flag_label_issues(sf: sessionmaker, project: str, folds: int = 3, model: str | None = None,
+                      embeddings: Any = None) -> dict[str, Any]:
+    """Run ``tuneprep annotate issues`` (cross-validated classifier on sentence embeddings + cleanlab)
+    over the current final labels of the labelled items; flagged items join the review queue."""
+    from tuneprep.annotate.issues import find_issues
+    from tuneprep.studio.db import ReviewFlag
+    from tuneprep.studio.export import export_records
+
+    records, _ = export_records(sf, project)
+    labelled = [r for r in records if r["meta"]["studio"]["final_source"] in ("dawid-skene", "majority",
+                                                                              "adjudicated")]
+    kw = {"model": model} if model else {}
+    queue, summary = find_issues(labelled, folds=folds, embeddings=embeddings, **kw)
+    with sf.begin() as s:
+        p = project_by_name(s, project)
+        ids = dict(s.execute(select(Item.ext_id, Item.id).where(Item.project_id == p.id)).all())
+        s.execute(delete(ReviewFlag).where(ReviewFlag.project_id == p.id))
+        for rec in queue:
+            rv = rec["meta"]["review"]
+            s.add(ReviewFlag(item_id=ids[str(rec["id"])], project_id=p.id, reason="cleanlab", given=rv["given"],
+                             suggested=rv["suggested"], score=rv["score"]))
+    return summary
 
 
 def specific_agreement(by_item: dict[str, dict[str, str]], labels: list[str]) -> dict[str, float | None]:
