@@ -8,7 +8,9 @@ Every project holds real Rotten Tomatoes snippets, overlap 2. The backends run i
 SQLite runs in WAL mode with synchronous=NORMAL; PostgreSQL is a throwaway server from Debian's
 package with its default durability (fsync on, synchronous_commit on).
 
-Usage: ``python benchmarks/studio.py [--items 150] [--clients 20]``.
+Then one client alone per backend (``--single-items``): the latency without queueing.
+
+Usage: ``python benchmarks/studio.py [--items 150] [--clients 20] [--single-items 40]``.
 """
 
 from __future__ import annotations
@@ -140,6 +142,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=150)
     ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--single-items", type=int, default=40, help="Items for the one-client latency run.")
     args = ap.parse_args()
     from tuneprep.studio.pgtemp import TempPostgres, free_port
 
@@ -150,6 +153,7 @@ def main() -> None:
     pg = TempPostgres(fast=False).start()
     urls = {"sqlite": f"sqlite:///{work / 'studio.db'}", "postgresql": pg.create_database("bench")}
     runs: dict[str, list[dict]] = {"sqlite": [], "postgresql": []}
+    single: dict[str, dict] = {}
     try:
         for i, backend in enumerate(["sqlite", "postgresql", "postgresql", "sqlite"]):
             url = urls[backend]
@@ -165,16 +169,33 @@ def main() -> None:
             assert res["labels_submitted"] == 2 * args.items, res
             print(f"run {i + 1} {backend}: {res}", flush=True)
             runs[backend].append(res)
+        # one client alone: the latency one annotator sees when the server is not queueing requests
+        for backend in ("sqlite", "postgresql"):
+            url, secret = urls[backend], work / f"{backend}.secret"
+            pid, users = setup_db(url, secret, args.single_items, 1, f"single{backend[:2]}")
+            port = free_port()
+            proc = start_server(url, secret, port)
+            try:
+                res = run_clients(f"http://127.0.0.1:{port}", pid, users)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+            print(f"one client, {backend}: {res}", flush=True)
+            single[backend] = res
     finally:
         pg.stop()
     figures: dict = {"clients": args.clients, "items_per_run": args.items, "overlap": 2,
-                     "requests_per_label": 3, "runs": runs}
+                     "requests_per_label": 3, "runs": runs, "one_client": single}
     for b, rs in runs.items():
         figures[f"{b}_requests_per_s"] = round(float(np.mean([r["requests_per_s"] for r in rs])), 1)
         figures[f"{b}_p95_request_ms"] = round(float(np.mean([r["p95_request_ms"] for r in rs])), 1)
         figures[f"{b}_p95_next_plus_submit_ms"] = round(float(np.mean([r["p95_pair_ms"] for r in rs])), 1)
     figures["sqlite_over_postgresql_requests_per_s"] = round(
         figures["sqlite_requests_per_s"] / figures["postgresql_requests_per_s"], 2)
+    for b, r in single.items():
+        figures[f"{b}_one_client_p95_request_ms"] = r["p95_request_ms"]
+        figures[f"{b}_one_client_p50_request_ms"] = round(float(np.mean([r["p50_next_ms"], r["p50_page_ms"],
+                                                                        r["p50_submit_ms"]])), 1)
     figures["target_sqlite_p95_request_ms_below_50"] = figures["sqlite_p95_request_ms"] < 50
     print(f"SQLite {figures['sqlite_requests_per_s']} req/s, p95 {figures['sqlite_p95_request_ms']} ms per request | "
           f"PostgreSQL {figures['postgresql_requests_per_s']} req/s, p95 {figures['postgresql_p95_request_ms']} ms | "
