@@ -138,6 +138,18 @@ def run_clients(base: str, pid: int, users: dict[str, str]) -> dict:
             "p95_request_ms": round(float(np.percentile(np.concatenate([ms["next"], ms["page"], ms["submit"]]), 95)), 1)}
 
 
+def measured(proc: subprocess.Popen, base: str, pid: int, users: dict[str, str]) -> dict:
+    """run_clients plus the server process's CPU time per request (less load-dependent than wall time)."""
+    import psutil
+
+    p = psutil.Process(proc.pid)
+    before = sum(p.cpu_times()[:2])
+    res = run_clients(base, pid, users)
+    cpu = sum(p.cpu_times()[:2]) - before
+    res["server_cpu_ms_per_request"] = round(1000 * cpu / (3 * res["labels_submitted"]), 2)
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=150)
@@ -148,7 +160,7 @@ def main() -> None:
 
     # a killed benchmark still stops its PostgreSQL server and deletes its directory
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    m = Measurement("studio", libraries=["fastapi", "sqlalchemy", "uvicorn", "psycopg", "starlette"])
+    m = Measurement("studio", libraries=["fastapi", "sqlalchemy", "uvicorn", "psycopg", "starlette", "psutil"])
     work = Path(tempfile.mkdtemp(prefix="tuneprep-studio-bench-"))
     pg = TempPostgres(fast=False).start()
     urls = {"sqlite": f"sqlite:///{work / 'studio.db'}", "postgresql": pg.create_database("bench")}
@@ -162,7 +174,7 @@ def main() -> None:
             port = free_port()
             proc = start_server(url, secret, port)
             try:
-                res = run_clients(f"http://127.0.0.1:{port}", pid, users)
+                res = measured(proc, f"http://127.0.0.1:{port}", pid, users)
             finally:
                 proc.terminate()
                 proc.wait(10)
@@ -176,7 +188,7 @@ def main() -> None:
             port = free_port()
             proc = start_server(url, secret, port)
             try:
-                res = run_clients(f"http://127.0.0.1:{port}", pid, users)
+                res = measured(proc, f"http://127.0.0.1:{port}", pid, users)
             finally:
                 proc.terminate()
                 proc.wait(10)
@@ -190,6 +202,7 @@ def main() -> None:
         figures[f"{b}_requests_per_s"] = round(float(np.mean([r["requests_per_s"] for r in rs])), 1)
         figures[f"{b}_p95_request_ms"] = round(float(np.mean([r["p95_request_ms"] for r in rs])), 1)
         figures[f"{b}_p95_next_plus_submit_ms"] = round(float(np.mean([r["p95_pair_ms"] for r in rs])), 1)
+        figures[f"{b}_server_cpu_ms_per_request"] = round(float(np.mean([r["server_cpu_ms_per_request"] for r in rs])), 2)
     figures["sqlite_over_postgresql_requests_per_s"] = round(
         figures["sqlite_requests_per_s"] / figures["postgresql_requests_per_s"], 2)
     for b, r in single.items():
