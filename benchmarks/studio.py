@@ -69,15 +69,18 @@ def setup_db(url: str, secret_file: Path, n_items: int, clients: int, tag: str) 
 
 def start_server(url: str, secret_file: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "TUNEPREP_STUDIO_SECRET_FILE": str(secret_file)}
+    # the server's log (one access line per request, as in production) goes to a file, never to
+    # a pipe nobody reads (a full pipe would stall the server)
+    log = open(secret_file.with_suffix(f".{port}.log"), "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([sys.executable, "-m", "tuneprep.cli", "studio", "serve", "--db", url, "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(300):
         try:
             httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
             return proc
         except httpx.HTTPError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()) from None
+                raise RuntimeError(Path(proc.args and secret_file.with_suffix(f".{port}.log")).read_text()) from None
             time.sleep(0.1)
     raise RuntimeError("server did not start")
 
