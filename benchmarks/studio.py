@@ -71,7 +71,8 @@ def start_server(url: str, secret_file: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "TUNEPREP_STUDIO_SECRET_FILE": str(secret_file)}
     # the server's log (one access line per request, as in production) goes to a file, never to
     # a pipe nobody reads (a full pipe would stall the server)
-    log = open(secret_file.with_suffix(f".{port}.log"), "wb")  # noqa: SIM115 - closed with the process
+    log_path = secret_file.with_suffix(f".{port}.log")
+    log = open(log_path, "wb")  # the child keeps it open; ours closes when the benchmark ends
     proc = subprocess.Popen([sys.executable, "-m", "tuneprep.cli", "studio", "serve", "--db", url, "--port", str(port)],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     for _ in range(300):
@@ -80,7 +81,7 @@ def start_server(url: str, secret_file: Path, port: int) -> subprocess.Popen:
             return proc
         except httpx.HTTPError:
             if proc.poll() is not None:
-                raise RuntimeError(Path(proc.args and secret_file.with_suffix(f".{port}.log")).read_text()) from None
+                raise RuntimeError(log_path.read_text()) from None
             time.sleep(0.1)
     raise RuntimeError("server did not start")
 
