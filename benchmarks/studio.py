@@ -30,6 +30,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from tuneprep.studio.pgtemp import free_port
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from resultfile import Measurement  # noqa: E402
 
@@ -154,13 +156,25 @@ def measured(proc: subprocess.Popen, base: str, pid: int, users: dict[str, str])
     return res
 
 
+def one_run(url: str, secret: Path, items: int, clients: int, tag: str) -> dict:
+    """A fresh project, a fresh server process, the clients until the project is done."""
+    pid, users = setup_db(url, secret, items, clients, tag)
+    port = free_port()
+    proc = start_server(url, secret, port)
+    try:
+        return measured(proc, f"http://127.0.0.1:{port}", pid, users)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=150)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--single-items", type=int, default=40, help="Items for the one-client latency run.")
     args = ap.parse_args()
-    from tuneprep.studio.pgtemp import TempPostgres, free_port
+    from tuneprep.studio.pgtemp import TempPostgres
 
     # a killed benchmark still stops its PostgreSQL server and deletes its directory
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -172,30 +186,13 @@ def main() -> None:
     single: dict[str, dict] = {}
     try:
         for i, backend in enumerate(["sqlite", "postgresql", "postgresql", "sqlite"]):
-            url = urls[backend]
-            secret = work / f"{backend}.secret"
-            pid, users = setup_db(url, secret, args.items, args.clients, f"r{i}u")
-            port = free_port()
-            proc = start_server(url, secret, port)
-            try:
-                res = measured(proc, f"http://127.0.0.1:{port}", pid, users)
-            finally:
-                proc.terminate()
-                proc.wait(10)
+            res = one_run(urls[backend], work / f"{backend}.secret", args.items, args.clients, f"r{i}u")
             assert res["labels_submitted"] == 2 * args.items, res
             print(f"run {i + 1} {backend}: {res}", flush=True)
             runs[backend].append(res)
         # one client alone: the latency one annotator sees when the server is not queueing requests
         for backend in ("sqlite", "postgresql"):
-            url, secret = urls[backend], work / f"{backend}.secret"
-            pid, users = setup_db(url, secret, args.single_items, 1, f"single{backend[:2]}")
-            port = free_port()
-            proc = start_server(url, secret, port)
-            try:
-                res = measured(proc, f"http://127.0.0.1:{port}", pid, users)
-            finally:
-                proc.terminate()
-                proc.wait(10)
+            res = one_run(urls[backend], work / f"{backend}.secret", args.single_items, 1, f"single{backend[:2]}")
             print(f"one client, {backend}: {res}", flush=True)
             single[backend] = res
     finally:
