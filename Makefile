@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # Debian's chromium renders the HTML report in a test (headless, offline).
+# Debian's postgresql: the studio tests start a throwaway server (as an unprivileged user).
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql >/dev/null)
 
 demo: $(STAMP)
 	$(VENV)/bin/tuneprep demo --out runs/demo

@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "version": 0,
     "screen_data": 4,  # packaged real data for the screening tests and benchmarks
     "textsamples": 4,  # packaged real multilingual text (unicode fast path tests and benchmarks)
+    "studio": 9,  # the annotation web app (uses annotate, io)
     "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
     "demo": 10,
     "cli": 11,
