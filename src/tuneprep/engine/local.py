@@ -277,13 +277,12 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
             read_st.records_out += len(items)
             t_read += time.perf_counter() - t0
             items = _apply_steps(items, ops[:k], names[1: k + 1], stats, rejects)
-            for it in items:
+            keys = prep.prepare_batch([it.record for it in items]) if prep is not None and items else None  # type: ignore[attr-defined]
+            for j, it in enumerate(items):
                 id_hashes.append(_id_hash(it.record))
                 line: dict[str, Any] = {"s": it.source, "r": it.record}
-                if prep is not None:
-                    key = prep.prepare(it.record)  # type: ignore[attr-defined]
-                    if key is not None:
-                        line["k"] = key
+                if keys is not None and keys[j] is not None:
+                    line["k"] = keys[j]
                 kept_fh.write(orjson.dumps(line) + b"\n")
     import numpy as np
 
@@ -532,7 +531,12 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
             stage = work / f"stage-{stage_no}.jsonl"
             _write_stage(stage, final_source())
             final_source = (lambda p=stage: _read_items([p], with_keys=False))  # noqa: E731
-        assignment = assign_splits((split_keys(it.record, cfg) for it in final_source()), cfg)
+        if cfg.dedup is not None:  # duplicate clusters are groups: no near-duplicate straddles two splits
+            from tuneprep.neardup.split import with_duplicate_groups
+
+            assignment = assign_splits(with_duplicate_groups(final_source, cfg), cfg)
+        else:
+            assignment = assign_splits((split_keys(it.record, cfg) for it in final_source()), cfg)
         for name in cfg.fractions():
             (staging / name).mkdir(exist_ok=True)
         for it, split in zip(final_source(), assignment, strict=True):
