@@ -100,8 +100,9 @@ class MinHashParams(_KeepParams):
     num_perm: int = Field(128, ge=8, le=1024)
     """MinHash permutations (signature length)."""
     bands: int | None = Field(None, ge=1)
-    """LSH bands; default: chosen with rows to minimise 0.5 x false-positive area + 0.5 x
-    false-negative area of the S-curve 1-(1-s^r)^b around the threshold."""
+    """LSH bands; default: chosen with rows to minimise 0.1 x false-positive area + 0.9 x
+    false-negative area of the S-curve 1-(1-s^r)^b around the threshold (candidates are checked
+    afterwards, so a false positive costs a comparison, a false negative a missed duplicate)."""
     rows: int | None = Field(None, ge=1)
     """LSH rows per band (see bands)."""
     verify: bool = False
