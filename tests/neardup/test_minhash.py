@@ -97,7 +97,7 @@ def test_bands_minimise_the_weighted_error_areas():
     for t, p in ((0.7, 128), (0.8, 64), (0.5, 256)):
         b, r = optimal_bands(t, p)
         assert b * r <= p
-        def cost(b, r):
+        def cost(b, r, t=t):
             fp, fn = lsh_errors(t, b, r)
             return 0.1 * fp + 0.9 * fn
 
