@@ -87,15 +87,26 @@ def encode_texts(cfg: MinHashConfig, texts: Sequence[str]) -> tuple[np.ndarray, 
     return sig, uh, uoff
 
 
+def _padded(sig: np.ndarray) -> np.ndarray:
+    """Signature rows as bytes padded to a multiple of 3, so their base64 has no '=' padding and
+    the keys of a whole batch decode in one call."""
+    raw = sig.view(np.uint8).reshape(len(sig), -1)
+    pad = -raw.shape[1] % 3
+    return np.pad(raw, ((0, 0), (0, pad))) if pad else raw
+
+
 def encode_keys(cfg: MinHashConfig, texts: Sequence[str]) -> list[str]:
     """Compact per-record keys for the engine's ``prepare_batch``: base64 signature [, shingles]."""
     sig, uh, uoff = encode_texts(cfg, texts)
     out = []
+    raw = _padded(sig)
+    enc = base64.b64encode(raw.tobytes()).decode("ascii")  # one call; rows are 3-byte aligned
+    w = raw.shape[1] // 3 * 4
     for i in range(len(texts)):
         if sig[i, 0] == EMPTY and (uoff is None or uoff[i + 1] == uoff[i]):
             out.append("")  # no shingles: never compared
             continue
-        key = base64.b64encode(sig[i].tobytes()).decode("ascii")
+        key = enc[i * w:(i + 1) * w]
         if uh is not None and uoff is not None:
             key += "," + base64.b64encode(uh[uoff[i]:uoff[i + 1]].tobytes()).decode("ascii")
         out.append(key)
@@ -151,26 +162,33 @@ class SignatureStore:
         missing = [i for i, k in enumerate(keys) if k is None]
         computed = dict(zip(missing, encode_keys(self.cfg, texts(missing)))) if missing else {}
         p = self.cfg.num_perm
+        keys = [computed[i] if k is None else k for i, k in enumerate(keys)]
         sig = np.full((len(keys), p), EMPTY, dtype=np.uint32)
-        valid = np.zeros(len(keys), dtype=bool)
+        valid = np.array([bool(k) for k in keys], dtype=bool)
+        width = p * 4 + (-p * 4 % 3)
+        if not self.cfg.verify:
+            if valid.any():  # fixed-width, unpadded base64: one decode for the batch
+                raw = np.frombuffer(base64.b64decode("".join(k for k in keys if k)), dtype=np.uint8)
+                if raw.size != valid.sum() * width:
+                    raise ValueError(f"signature keys do not hold num_perm={p} values")
+                sig[valid] = raw.reshape(-1, width)[:, :p * 4].copy().view(np.uint32)
+            self._append(sig, valid, None, None)
+            return
         shs: list[np.ndarray] = []
         counts = np.zeros(len(keys), dtype=np.int64)
-        for i, k in enumerate(keys):
-            key = computed[i] if k is None else k
+        for i, key in enumerate(keys):
             if not key:
                 continue
             s, _, sh = key.partition(",")
-            row = np.frombuffer(base64.b64decode(s), dtype=np.uint32)
-            if row.size != p:
-                raise ValueError(f"signature of {row.size} values, expected num_perm={p}")
-            sig[i] = row
-            valid[i] = True
-            if self.cfg.verify:
-                arr = np.frombuffer(base64.b64decode(sh), dtype=np.uint64)
-                shs.append(arr)
-                counts[i] = arr.size
-        uh = (np.concatenate(shs) if shs else np.empty(0, np.uint64)) if self.cfg.verify else None
-        self._append(sig, valid, uh, counts if self.cfg.verify else None)
+            row = np.frombuffer(base64.b64decode(s), dtype=np.uint8)
+            if row.size != width:
+                raise ValueError(f"signature of {row.size // 4} values, expected num_perm={p}")
+            sig[i] = row[:p * 4].view(np.uint32)
+            arr = np.frombuffer(base64.b64decode(sh), dtype=np.uint64)
+            shs.append(arr)
+            counts[i] = arr.size
+        uh = np.concatenate(shs) if shs else np.empty(0, np.uint64)
+        self._append(sig, valid, uh, counts)
 
     def _append(self, sig: np.ndarray, valid: np.ndarray, uh: np.ndarray | None, counts: np.ndarray | None) -> None:
         self._sig.write(np.ascontiguousarray(sig).tobytes())

