@@ -85,7 +85,7 @@ def gold_key(text: str) -> str:
 def rt_sst() -> list[dict[str, Any]]:
     from tuneprep.datasets import rotten_tomatoes
 
-    recs = [json.loads(x) for x in rotten_tomatoes().read_text(encoding="utf-8").splitlines()]
+    recs = [json.loads(x) for x in rotten_tomatoes().read_bytes().splitlines()]
     out = [{"id": r["id"], "text": r["text"]} for r in recs]
     for name in ("test.tsv", "train_sample_5000.tsv"):
         lines = (_shared() / "sst2" / name).read_text(encoding="utf-8").splitlines()[1:]

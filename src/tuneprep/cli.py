@@ -52,11 +52,15 @@ def inspect(
     text_field: str = typer.Option("text", help="Field holding the text."),
     label_field: str | None = typer.Option(None, help="Field holding the label."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    near_dups: bool = typer.Option(False, "--near-dups", help="Also the near-duplicate rate and largest clusters."),
+    near_threshold: float = typer.Option(0.7, help="Jaccard threshold for --near-dups."),
+    char_ngrams: int | None = typer.Option(None, help="--near-dups on character n-grams of this size (short texts)."),
 ) -> None:
     """Profile a data file: counts, lengths, duplicates, labels, fields, parse errors."""
     from tuneprep.io.inspect import inspect_cli
 
-    raise typer.Exit(inspect_cli(path, format, text_field, label_field, json_out))
+    raise typer.Exit(inspect_cli(path, format, text_field, label_field, json_out, near_dups, near_threshold,
+                                 char_ngrams))
 
 
 def _register_areas() -> None:

@@ -321,7 +321,8 @@ def render(p: dict[str, Any]) -> Any:
 
 
 def inspect_cli(path: Path | str, format: str | None, text_field: str, label_field: str | None,
-                json_out: bool) -> int:
+                json_out: bool, near_dups: bool = False, near_threshold: float = 0.7,
+                char_ngrams: int | None = None) -> int:
     """``tuneprep inspect``: print the profile (Rich tables, or JSON); returns the exit code
     (0, or 2 when the input cannot be read)."""
     import orjson
@@ -334,8 +335,16 @@ def inspect_cli(path: Path | str, format: str | None, text_field: str, label_fie
     except InputError as e:
         Console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
         return 2
+    if near_dups:  # tuneprep.neardup.report: rate and largest clusters, on the text field chosen above
+        from tuneprep.neardup.report import near_duplicates
+        from tuneprep.neardup.report import render as render_near
+
+        field = p["text_field"] if p["text_field"] != "messages" else "messages"
+        p["near_duplicates"] = near_duplicates(path, format, field, near_threshold, char_ngrams)
     if json_out:
         print(orjson.dumps(p, option=orjson.OPT_INDENT_2).decode())
     else:
         Console().print(render(p))
+        if near_dups:
+            Console().print(render_near(p["near_duplicates"]))
     return 0
