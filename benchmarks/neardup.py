@@ -179,6 +179,15 @@ def datatrove_minhash(recs: list[dict[str, Any]], work: Path, bands: int, rows: 
     )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
+    from datatrove.utils.hashes import xxhash as dt_xxhash
+
+    # datatrove 0.10.1's default n-gram hash (xxhash64) passes str to xxhash 4.x, which wants
+    # bytes and raises; encode first, keeping datatrove's own default hash function.
+    if not getattr(dt_xxhash, "_str_shim", False):
+        import xxhash
+
+        dt_xxhash.xxhash64 = lambda data: xxhash.xxh64_intdigest(data.encode("utf-8") if isinstance(data, str) else data)
+        dt_xxhash._str_shim = True
 
     if inputs is None:
         inputs = work / "input"

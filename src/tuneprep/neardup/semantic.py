@@ -60,6 +60,7 @@ def neighbour_pairs(emb: np.ndarray, cfg: SemanticConfig, block: int = 4096) -> 
         index.add(emb)
         for a in range(0, n, block):
             lims, d, idx = index.range_search(emb[a:a + block], cfg.threshold)
+            lims = lims.astype(np.int64)
             q = np.repeat(np.arange(a, a + len(lims) - 1), np.diff(lims))
             us.append(q)
             vs.append(idx)
