@@ -88,8 +88,9 @@ def rt_sst() -> list[dict[str, Any]]:
     recs = [json.loads(x) for x in rotten_tomatoes().read_bytes().splitlines()]
     out = [{"id": r["id"], "text": r["text"]} for r in recs]
     for name in ("test.tsv", "train_sample_5000.tsv"):
-        lines = (_shared() / "sst2" / name).read_text(encoding="utf-8").splitlines()[1:]
-        out += [{"id": f"sst-{name.split('.')[0]}-{i}", "text": ln.rsplit("\t", 1)[0]} for i, ln in enumerate(lines)]
+        lines = (_shared() / "sst2" / name).read_text(encoding="utf-8").split("\n")[1:]
+        out += [{"id": f"sst-{name.split('.')[0]}-{i}", "text": ln.rsplit("\t", 1)[0]}
+                for i, ln in enumerate(lines) if ln.strip()]
     return out
 
 
@@ -107,7 +108,7 @@ def mrpc() -> tuple[list[dict[str, Any]], set[tuple[int, int]]]:
     index: dict[str, int] = {}
     gold: set[tuple[int, int]] = set()
     for name in ("train.txt", "test.txt"):
-        lines = (_shared() / "mrpc" / name).read_text(encoding="utf-8").splitlines()[1:]
+        lines = (_shared() / "mrpc" / name).read_text(encoding="utf-8").split("\n")[1:]
         for ln in lines:
             cols = ln.split("\t")
             if len(cols) != 5:
@@ -224,7 +225,7 @@ def datatrove_minhash(recs: list[dict[str, Any]], work: Path, bands: int, rows: 
     labels: list[Any] = list(range(len(recs)))
     for sub in ("kept", "removed"):
         for f in (work / sub).glob("*.jsonl"):
-            for line in f.read_text(encoding="utf-8").splitlines():
+            for line in f.read_bytes().splitlines():  # bytes: U+2028 inside a text is not a line end
                 d = json.loads(line)
                 cid = d.get("metadata", {}).get("minhash_cluster_id", -1)
                 if cid != -1:

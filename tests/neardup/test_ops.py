@@ -119,3 +119,20 @@ def test_ops_lists_the_new_operators():
     for key in ("threshold", "char_ngrams", "num_perm", "bands", "verify", "keep", "short_texts"):
         assert key in proc.stdout
     assert "dedup.semantic" in run_cli("ops").stdout
+
+
+def test_split_groups_join_group_by_and_duplicate_clusters(rt_path):
+    from tuneprep.neardup.split import with_duplicate_groups
+    from tuneprep.recipe import SplitConfig
+
+    rows = {r["id"]: r for r in map(orjson.loads, rt_path.read_bytes().splitlines())}
+    # rt-01306 repeats rt-01294 (another film's page); give rt-01294 the group of rt-05000
+    recs = [dict(rows["rt-01294"], g="a"), dict(rows["rt-01306"], g="b"), dict(rows["rt-05000"], g="a"),
+            dict(rows["rt-05001"], g="c")]
+    items = [Item(f"x:{i}", r) for i, r in enumerate(recs)]
+    cfg = SplitConfig(train=0.5, test=0.5, group_by="g", dedup="minhash", dedup_threshold=0.7)
+    groups = [g for _, g in with_duplicate_groups(lambda: iter(items), cfg)]
+    assert groups[0] == groups[1] == groups[2] != groups[3]
+    cfg = SplitConfig(train=0.5, test=0.5, dedup="exact")
+    groups = [g for _, g in with_duplicate_groups(lambda: iter(items), cfg)]
+    assert len(set(groups)) == 4  # not equal once normalised: exact keeps them apart

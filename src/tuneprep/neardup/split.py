@@ -34,22 +34,25 @@ def leakage_minhash_config(threshold: float = LEAKAGE_THRESHOLD) -> MinHashConfi
                          bands=BANDS, rows=N_PERM // BANDS, verify=True, window=None)
 
 
+def merge_equal(labels: np.ndarray, keys: list[str | None]) -> None:
+    """Union records whose key is equal (``None``: no key, joins nothing)."""
+    first: dict[str, int] = {}
+    u, v = [], []
+    for i, key in enumerate(keys):
+        if key is not None:
+            j = first.setdefault(key, i)
+            if j != i:
+                u.append(j)
+                v.append(i)
+    merge(labels, np.array(u, dtype=np.int64), np.array(v, dtype=np.int64))
+
+
 def duplicate_labels(texts: list[str], method: str, threshold: float | None = None) -> np.ndarray:
     """Cluster labels (smallest index of each cluster) of ``texts`` under ``method``."""
     n = len(texts)
     if method == "exact":
         labels = np.arange(n, dtype=np.int64)
-        first: dict[str, int] = {}
-        u, v = [], []
-        for i, t in enumerate(texts):
-            key = normalize_text(t)
-            if not key:
-                continue
-            j = first.setdefault(key, i)
-            if j != i:
-                u.append(j)
-                v.append(i)
-        merge(labels, np.array(u, dtype=np.int64), np.array(v, dtype=np.int64))
+        merge_equal(labels, [normalize_text(t) or None for t in texts])
         return labels
     if method == "minhash":
         return cluster_texts(texts, leakage_minhash_config(threshold or LEAKAGE_THRESHOLD)).astype(np.int64)
@@ -80,13 +83,5 @@ def with_duplicate_groups(open_items: Callable[[], Iterator[Any]], cfg: SplitCon
     labels = duplicate_labels(texts, cfg.dedup, cfg.dedup_threshold)
     del texts
     if cfg.group_by is not None:
-        first: dict[str, int] = {}
-        u, v = [], []
-        for i, (_, g) in enumerate(keys):
-            if g is not None:
-                j = first.setdefault(g, i)
-                if j != i:
-                    u.append(j)
-                    v.append(i)
-        merge(labels, np.array(u, dtype=np.int64), np.array(v, dtype=np.int64))
+        merge_equal(labels, [g for _, g in keys])
     return [(stratum, f"c{int(lab)}") for (stratum, _), lab in zip(keys, labels)]
