@@ -3,10 +3,12 @@
 The one MinHash implementation of the project: ``dedup.minhash``, ``split.dedup: minhash`` and
 ``tuneprep eval``'s leakage check all use it.
 
-Normalisation (:func:`normalize_text`): Unicode NFKC, case-folded, every run of non-word
-characters (punctuation, symbols, whitespace, ``_``) replaced by one space, ends trimmed. So
-``"The Rock's new ``Conan''"`` and ``"the rock 's new `` conan ''"`` (the same sentence from two
-releases with different tokenisation and casing) have the same normal form ``"the rock s new conan"``.
+Normalisation (:func:`normalize_text`): English clitics split off by PTB-style tokenisers are
+joined back (``does n't`` → ``doesn't``, ``it 's`` → ``it's``), Unicode NFKC, case-folded, every
+run of non-word characters (punctuation, symbols, whitespace, ``_``) replaced by one space, ends
+trimmed. So ``"The Rock's new ``Conan'' doesn't"`` and ``"the rock 's new `` conan '' does n't"``
+(the same sentence from two releases with different tokenisation and casing) have the same
+normal form ``"the rock s new conan doesn t"``.
 
 Shingles: the n-grams of a text's tokens, where a token is a word of the normal form (``unit="word"``)
 or one of its characters (``unit="char"``). A text with fewer tokens than ``n`` is handled
@@ -43,8 +45,16 @@ _CHUNK_WINDOWS = 4_000_000  # shingles per chunk when computing signatures: boun
 _ASCII_SEP = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
 
 
+# PTB-style tokenisation splits English clitics off their word ("does n't", "it 's"); join them
+# back so that both releases of a sentence give the same words.
+_CLITIC = re.compile(r"(?<=\w)\s+(?=(?:n['’]t|['’](?:s|re|ve|ll|d|m))\b)", re.IGNORECASE)
+
+
 def normalize_text(text: str) -> str:
-    """The comparison form of a text: NFKC, case-folded, runs of non-word characters as one space."""
+    """The comparison form of a text: clitics joined, NFKC, case-folded, runs of non-word characters
+    as one space."""
+    if "'" in text or "’" in text:
+        text = _CLITIC.sub("", text)
     if text.isascii():
         return " ".join(text.lower().translate(_ASCII_SEP).split())
     return _NONWORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
