@@ -407,6 +407,7 @@ def main() -> None:
     ap.add_argument("--semantic-n", type=int, default=0, help="time semantic dedup on N short texts")
     ap.add_argument("--no-quality", action="store_true")
     ap.add_argument("--work", default=None)
+    ap.add_argument("--name", default="neardup", help="result file name (benchmarks/results/NAME.json)")
     ap.add_argument("--side", choices=["datatrove"], help=argparse.SUPPRESS)
     ap.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--bands", type=int, help=argparse.SUPPRESS)
@@ -417,7 +418,7 @@ def main() -> None:
         return
     from resultfile import Measurement
 
-    m = Measurement("neardup", libraries=["datatrove", "numpy", "faiss-cpu", "sentence-transformers", "torch"])
+    m = Measurement(a.name, libraries=["datatrove", "numpy", "faiss-cpu", "sentence-transformers", "torch"])
     figures: dict[str, Any] = {"threshold": THRESHOLD, "ngram": NGRAM}
     # the result file is rewritten after each part, so a late failure keeps what was measured
     if not a.no_quality:

@@ -339,8 +339,7 @@ def inspect_cli(path: Path | str, format: str | None, text_field: str, label_fie
         from tuneprep.neardup.report import near_duplicates
         from tuneprep.neardup.report import render as render_near
 
-        field = p["text_field"] if p["text_field"] != "messages" else "messages"
-        p["near_duplicates"] = near_duplicates(path, format, field, near_threshold, char_ngrams)
+        p["near_duplicates"] = near_duplicates(path, format, p["text_field"], near_threshold, char_ngrams)
     if json_out:
         print(orjson.dumps(p, option=orjson.OPT_INDENT_2).decode())
     else:
