@@ -3,8 +3,10 @@
 Embeddings come from :func:`tuneprep.annotate.embed.encode` (the ``minilm-l6`` default from the
 PyPI package, batched, cached on disk by text hash, so a re-run embeds nothing). Neighbours:
 faiss — an exact inner-product range search (``IndexFlatIP.range_search``: every pair above the
-threshold, no misses) below ``exact_below`` records, where it is also the faster one, and an
-HNSW graph (``IndexHNSWFlat``, ``k`` neighbours per record, then the threshold) above. Pairs go
+threshold, no misses) below ``exact_below`` records, and an HNSW graph (``IndexHNSWFlat``, ``k``
+neighbours per record, then the threshold) above, where the exact search's n² dot products grow
+past the graph's n log n. The 50,000 default is a setting: ``benchmarks/neardup.py
+--semantic-n N`` times both on N real texts. Pairs go
 through the same union–find as MinHash (:func:`tuneprep.neardup.cluster.merge`).
 """
 
