@@ -34,7 +34,9 @@ Tools, same input, same word 5-grams, threshold 0.7:
 Speed and memory (``--speed``): ``tuneprep run`` with one ``dedup.minhash`` step vs datatrove's
 four stages on the pipeline benchmark's corpus (``benchmarks/corpus.py``), the same number of
 workers, each side its own process tree (wall time, CPU seconds, peak RSS polled every 50 ms,
-with ``measure`` of ``pipeline_vs_datatrove.py``). ``--files K`` takes the first K of its 8 files.
+with ``measure`` of ``pipeline_vs_datatrove.py``). ``--files K`` takes the first K of its 8 files,
+``--docs N`` the first N documents of each (datatrove splits work between tasks by file, so give it
+at least as many files as workers).
 
 Semantic speed (``--semantic-n N``): N distinct real short texts (RT, SST-2, MRPC), embedded with
 the cache off plus the neighbour search, torch limited to 2 threads.
@@ -43,7 +45,7 @@ Usage::
 
     python benchmarks/neardup.py                       # quality only
     python benchmarks/neardup.py --semantic-n 1000                     # + semantic timing
-    python benchmarks/neardup.py --no-quality --speed --files 1 --scaling 5 --name neardup_speed
+    python benchmarks/neardup.py --no-quality --speed --files 2 --docs 15000 --scaling 5 --name neardup_speed
 """
 
 from __future__ import annotations
@@ -342,11 +344,19 @@ def speed(args: argparse.Namespace, figures: dict[str, Any]) -> None:
     inputs = work / "input"
     inputs.mkdir(parents=True)
     for f in files:
-        os.symlink(f, inputs / f.name)
+        if args.docs:  # the first N documents of each file (datatrove shares work between tasks by file)
+            with open(f, "rb") as src, open(inputs / f.name, "wb") as dst:
+                for k, line in enumerate(src):
+                    if k >= args.docs:
+                        break
+                    dst.write(line)
+        else:
+            os.symlink(f, inputs / f.name)
+    files = sorted(inputs.glob("*.jsonl"))
     n_docs = sum(_count_lines(f) for f in files)
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     b, r = 21, 6  # tuneprep's choice for 0.7 / 128; datatrove gets the same buckets x hashes
-    out = {"input_files": len(files), "input_docs": n_docs, "input_mb": round(size_mb, 1), "workers": args.workers,
+    out = {"input_files": len(files), "docs_per_file": args.docs or "all", "input_docs": n_docs, "input_mb": round(size_mb, 1), "workers": args.workers,
            "bands_rows": f"{b}x{r}", "runs": []}
     print(f"\n== speed: {n_docs:,} docs, {size_mb:.0f} MB, {args.workers} workers each")
 
@@ -442,6 +452,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--speed", action="store_true", help="wall time and RSS vs datatrove on the pipeline corpus")
     ap.add_argument("--files", type=int, default=8, help="first K files of the pipeline corpus (of 8)")
+    ap.add_argument("--docs", type=int, default=0, help="only the first N documents of each file (0: all)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--runs", type=int, default=1, help="runs per side, interleaved A-B-B-A (1 or 2)")
     ap.add_argument("--scaling", type=int, default=0, help="also run tuneprep on the input repeated N times")
