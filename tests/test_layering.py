@@ -22,27 +22,28 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Keep in step with the table in docs/architecture.md.
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "version": 0,
+    "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
     "records": 1,
     "io": 2,
     "datasets": 3,
     "models": 4,
-    "annotate": 5,
-    "serve": 5,
-    "ops": 6,
-    "recipe": 7,
-    "engine": 8,
-    "train": 8,
-    "evaluate": 8,
-    "report": 8,
-    "api": 9,
-    "version": 0,
     "screen_data": 4,  # packaged real data for the screening tests and benchmarks
     "textsamples": 4,  # packaged real multilingual text (unicode fast path tests and benchmarks)
-    "studio": 9,  # the annotation web app (uses annotate, io)
-    "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
-    "demo": 10,
-    "cli": 11,
-    "__init__": 12,  # the package facade `import tuneprep as tp`
+    "annotate": 5,
+    "serve": 5,
+    "neardup": 6,  # MinHash / LSH / clusters, semantic neighbours (embeddings from annotate)
+    "ops": 7,
+    "recipe": 8,
+    "engine": 9,
+    "train": 9,
+    "evaluate": 9,
+    "report": 9,
+    "api": 10,
+    "studio": 10,  # the annotation web app (uses annotate, io)
+    "demo": 11,
+    "cli": 12,
+    "__init__": 13,  # the package facade `import tuneprep as tp`
 }
 
 

@@ -83,7 +83,8 @@ class StepConfig(BaseModel):
 
 
 class SplitConfig(BaseModel):
-    """Train/val/test fractions; ``stratify_by`` keeps class ratios, ``group_by`` keeps groups whole."""
+    """Train/val/test fractions; ``stratify_by`` keeps class ratios, ``group_by`` keeps groups whole,
+    ``dedup`` keeps duplicate clusters whole (``tuneprep.engine.dedup_split``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -93,6 +94,10 @@ class SplitConfig(BaseModel):
     stratify_by: str | None = None
     group_by: str | None = None
     seed: int = 0
+    # Duplicate clusters as groups: no test/val record has a (near-)duplicate in train.
+    dedup: Literal["exact", "minhash", "semantic"] | None = None
+    # minhash: char 5-gram Jaccard (default 0.8, as the eval leakage check); semantic: cosine (default 0.9)
+    dedup_threshold: float | None = Field(None, gt=0, le=1)
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitConfig:

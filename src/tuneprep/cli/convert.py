@@ -64,6 +64,19 @@ def register(app: typer.Typer) -> None:
         text_field: str = typer.Option("text", help="Field holding the text."),
         label_field: str | None = typer.Option(None, help="Field holding the label."),
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+        near_dups: bool = typer.Option(False, "--near-dups", help="Also the near-duplicate rate and largest clusters."),
+        near_threshold: float = typer.Option(0.7, help="Jaccard threshold for --near-dups."),
+        char_ngrams: int | None = typer.Option(None, help="--near-dups on character n-grams of this size (short texts)."),
     ) -> None:
         """Profile a data file: counts, lengths, duplicates, labels, fields, parse errors."""
-        raise typer.Exit(inspect_cli(path, format, text_field, label_field, json_out))
+        if not near_dups:
+            raise typer.Exit(inspect_cli(path, format, text_field, label_field, json_out))
+
+        # Imported here, not at the top: it pulls numpy, and `tuneprep --help` must stay fast.
+        from tuneprep.neardup.report import near_duplicates
+        from tuneprep.neardup.report import render as render_near
+
+        def near(p: Path | str, fmt: str | None, field: str) -> dict:
+            return near_duplicates(p, fmt, field, near_threshold, char_ngrams)
+
+        raise typer.Exit(inspect_cli(path, format, text_field, label_field, json_out, near, render_near))

@@ -186,7 +186,12 @@ def _write_output(recipe: Recipe, source: Source, barrier: BarrierSteps, writer:
         return
     cfg = recipe.split
     source = barrier.materialised(source)
-    assignment = assign_splits((split_keys(it.record, cfg) for it in source()), cfg)
+    if cfg.dedup is not None:  # duplicate clusters are groups: no near-duplicate straddles two splits
+        from tuneprep.engine.dedup_split import with_duplicate_groups
+
+        assignment = assign_splits(with_duplicate_groups(source, cfg), cfg)
+    else:
+        assignment = assign_splits((split_keys(it.record, cfg) for it in source()), cfg)
     for name in cfg.fractions():
         (writer.staging / name).mkdir(exist_ok=True)
     for it, split in zip(source(), assignment, strict=True):

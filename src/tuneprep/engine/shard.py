@@ -184,13 +184,12 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
             read_st.records_out += len(items)
             t_read += time.perf_counter() - t0
             items = _apply_steps(items, ops[:k], names[1: k + 1], stats, rejects)
-            for it in items:
+            keys = prep.prepare_batch([it.record for it in items]) if prep is not None and items else None  # type: ignore[attr-defined]
+            for j, it in enumerate(items):
                 id_hashes.append(_id_hash(it.record))
                 line: dict[str, Any] = {"s": it.source, "r": it.record}
-                if prep is not None:
-                    key = prep.prepare(it.record)  # type: ignore[attr-defined]
-                    if key is not None:
-                        line["k"] = key
+                if keys is not None and keys[j] is not None:
+                    line["k"] = keys[j]
                 kept_fh.write(orjson.dumps(line) + b"\n")
     import numpy as np
 

@@ -52,7 +52,7 @@ def assign_splits(keys: Iterable[tuple[str | None, str | None]], cfg: SplitConfi
     names = list(fractions)
     rng = random.Random(cfg.seed)
     out = [""] * len(keys)
-    if cfg.group_by is None:
+    if cfg.group_by is None and cfg.dedup is None:
         strata: dict[str | None, list[int]] = defaultdict(list)
         for i, (stratum, _) in enumerate(keys):
             strata[stratum].append(i)

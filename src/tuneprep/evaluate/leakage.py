@@ -11,125 +11,42 @@ computed with numpy over all texts at once (no Python loop per shingle or per ha
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from tuneprep.io.fingerprint import sha256_file
+from tuneprep.neardup.minhash import (
+    BANDS,
+    N_PERM,
+    SHINGLE,
+    normalize_text,
+    record_content,
+)
+from tuneprep.neardup.minhash import (  # the project's one MinHash; re-exported for callers
+    jaccard as _jaccard,
+)
+from tuneprep.neardup.minhash import (
+    minhash_signatures as _signatures,
+)
+from tuneprep.neardup.minhash import (
+    shingle_table as _shingle_table,
+)
 
-SHINGLE = 5
-N_PERM = 64
-BANDS = 16
-_NONWORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
-def normalize_text(text: str) -> str:
-    """The comparison form of a text: NFKC, case-folded, runs of non-word characters as one space."""
-    return _NONWORD.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
-
-
-def record_content(rec: Mapping[str, Any]) -> str:
-    """What counts as the content of a record for overlap: its text or its user/assistant turns."""
-    text = rec.get("text")
-    if isinstance(text, str):
-        return text
-    msgs = rec.get("messages")
-    if isinstance(msgs, list):
-        return "\n".join(str(m.get("content", "")) for m in msgs
-                         if isinstance(m, Mapping) and m.get("role") != "system")
-    return ""
+__all__ = ["BANDS", "N_PERM", "SHINGLE", "LeakageReport", "check_leakage", "file_fingerprint", "normalize_text",
+           "record_content", "shingle_table", "minhash_signatures", "_jaccard", "_shingle_hashes"]
 
 
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-_BASE = np.uint64(0x100000001B3)
-_CHUNK_WINDOWS = 4_000_000  # shingles per chunk: bounds memory to ~100 MB
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser: spreads a polynomial hash over all 64 bits."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * _MIX1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _MIX2
-    return x ^ (x >> np.uint64(31))
-
-
-def shingle_table(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Hashes of every character 5-gram of every text, computed for all texts at once.
-
-    Returns ``(hashes, offsets)``: the shingles of text ``i`` are ``hashes[offsets[i]:offsets[i+1]]``
-    (repeats included). A non-empty text shorter than 5 characters is one shingle; an empty
-    text has none. numpy over the concatenated code points: no Python loop per shingle.
-    """
-    parts = []
-    for t in texts:
-        cp = np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32)
-        if 0 < cp.size < SHINGLE:
-            cp = np.concatenate([cp, np.zeros(SHINGLE - cp.size, dtype=np.uint32)])
-        parts.append(cp)
-    lens = np.array([p.size for p in parts], dtype=np.int64)
-    counts = np.maximum(lens - SHINGLE + 1, 0)
-    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    if offsets[-1] == 0:
-        return np.empty(0, dtype=np.uint64), offsets
-    cps = np.concatenate(parts).astype(np.uint64)
-    n = cps.size
-    # polynomial hash of every window of the concatenation (uint64 arithmetic wraps by design)
-    h = np.zeros(n - SHINGLE + 1, dtype=np.uint64)
-    for k in range(SHINGLE):
-        h = h * _BASE + cps[k:n - SHINGLE + 1 + k]
-    # keep the windows that lie inside one text
-    starts = np.zeros(len(parts), dtype=np.int64)
-    np.cumsum(lens[:-1], out=starts[1:])
-    pos = np.arange(offsets[-1], dtype=np.int64) - np.repeat(offsets[:-1], counts) + np.repeat(starts, counts)
-    return _mix(h[pos]), offsets
-
-
-def _perm_params(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 63, N_PERM, dtype=np.uint64) | np.uint64(1)  # odd multipliers
-    b = rng.integers(0, 1 << 63, N_PERM, dtype=np.uint64)
-    return a, b
+def shingle_table(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Hashes of every character 5-gram of every normalised text (``tuneprep.neardup.minhash``)."""
+    return _shingle_table(texts, SHINGLE, "char", "whole")
 
 
 def minhash_signatures(hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """``[n_texts, N_PERM]`` MinHash signatures (multiply-shift hash family).
-
-    One 1-D pass per hash function over a chunk of texts' shingles and a ``minimum.reduceat``
-    (measured: 12k RT snippets, 1.6M shingles, 0.7 s; a 2-D [shingles x 64] formulation took
-    8.5 s). Texts without shingles keep all-ones rows (callers skip them).
-    """
-    a, b = _perm_params()
-    n = len(offsets) - 1
-    sig = np.full((n, N_PERM), np.iinfo(np.uint64).max, dtype=np.uint64)
-    counts = np.diff(offsets)
-    shift = np.uint64(32)
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and offsets[j + 1] - offsets[i] <= _CHUNK_WINDOWS:
-            j += 1
-        lo, hi = offsets[i], offsets[j]
-        nonempty = np.nonzero(counts[i:j])[0]
-        if hi > lo:
-            chunk = hashes[lo:hi]
-            starts = (offsets[i:j] - lo)[nonempty]
-            for k in range(N_PERM):
-                sig[i + nonempty, k] = np.minimum.reduceat((chunk * a[k] + b[k]) >> shift, starts)
-        i = j
-    return sig
-
-
-def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    inter = np.intersect1d(a, b, assume_unique=True).size
-    union = a.size + b.size - inter
-    return inter / union if union else 1.0
+    """``[n_texts, 64]`` MinHash signatures, the same hash family as ``split.dedup: minhash``."""
+    return _signatures(hashes, offsets, N_PERM)
 
 
 def _shingle_hashes(norm: str) -> np.ndarray:

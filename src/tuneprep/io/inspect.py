@@ -18,7 +18,7 @@ import math
 import unicodedata
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -323,9 +323,12 @@ def render(p: dict[str, Any]) -> Any:
 
 
 def inspect_cli(path: Path | str, format: str | None, text_field: str, label_field: str | None,
-                json_out: bool) -> int:
+                json_out: bool, near_dups: Callable[[Path | str, str | None, str], dict[str, Any]] | None = None,
+                render_near: Callable[[dict[str, Any]], Any] | None = None) -> int:
     """``tuneprep inspect``: print the profile (Rich tables, or JSON); returns the exit code
-    (0, or 2 when the input cannot be read)."""
+    (0, or 2 when the input cannot be read). ``near_dups(path, format, text_field)`` (from
+    ``tuneprep.neardup.report``, passed in by the CLI: io does not import the layers above it)
+    adds the near-duplicate rate and largest clusters, shown with ``render_near``."""
     import orjson
 
     try:
@@ -333,8 +336,12 @@ def inspect_cli(path: Path | str, format: str | None, text_field: str, label_fie
     except InputError as e:
         make_console(stderr=True).print(f"[red]error:[/red] {e}", highlight=False)
         return 2
+    if near_dups is not None:  # rate and largest clusters, on the text field chosen above
+        p["near_duplicates"] = near_dups(path, format, p["text_field"])
     if json_out:
         print(orjson.dumps(p, option=orjson.OPT_INDENT_2).decode())
     else:
         make_console().print(render(p))
+        if near_dups is not None and render_near is not None:
+            make_console().print(render_near(p["near_duplicates"]))
     return 0

@@ -32,6 +32,7 @@ OP_MODULES = (
     "tuneprep.ops.clean",
     "tuneprep.ops.filter",
     "tuneprep.ops.dedup",
+    "tuneprep.ops.neardup",
     "tuneprep.ops.select",
     "tuneprep.ops.annotate",
     "tuneprep.ops.quality",
@@ -99,6 +100,10 @@ class GlobalOp(Op):
     def prepare(self, record: dict[str, Any]) -> Any:
         """Per-record work done in parallel before the barrier; the result arrives as ``Item.key``."""
         return None
+
+    def prepare_batch(self, records: list[dict[str, Any]]) -> list[Any]:
+        """``prepare`` over a chunk of records (override to vectorise, e.g. MinHash signatures)."""
+        return [self.prepare(r) for r in records]
 
     def apply_global(
         self, open_items: Callable[[], Iterator[Item]]
