@@ -226,6 +226,7 @@ def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list
                 kept.append(it)
         st.records_out += len(kept)
         st.seconds += time.perf_counter() - t0
+        st.collect(op)
         items = kept
     return items
 
@@ -482,6 +483,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
                 if st.records_in % 4096 == 0:
                     progress.advance(name, 4096)
         st.seconds += time.perf_counter() - t0
+        st.collect(op)
         progress.finish(name)
         open_items = (lambda p=stage: _read_items([p], with_keys=False))  # noqa: E731
 
