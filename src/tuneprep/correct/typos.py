@@ -84,7 +84,6 @@ class TypoCorrector:
         self.protect = {w.lower() for w in cfg.protect}
         self.known: set[str] | dict[str, int] = _extra_known() if cfg.extra_known else set()
         self.corpus: Counter[str] = Counter()
-        self._cache: dict[str, tuple[str, int] | None] = {}
 
     # --- corpus vocabulary ---------------------------------------------------------------------
 
@@ -105,9 +104,11 @@ class TypoCorrector:
         return [(s.term, s.distance, s.count) for s in
                 self.sym.lookup(low, Verbosity.ALL, max_edit_distance=self.cfg.max_edit_distance)]
 
-    def _choose(self, low: str, prev: str | None, nxt: str | None) -> str | None:
+    def _choose(self, low: str, prev: str | None, nxt: str | None, capitalised: bool = False) -> str | None:
         cfg = self.cfg
-        cands = [c for c in self.candidates(low) if c[0] != low]
+        cands = [c for c in self.candidates(low) if c[0] != low and _plausible(low, c[0], c[2])]
+        if capitalised:  # a capitalised word that opens a sentence may still be a name: stricter
+            cands = [c for c in cands if c[1] == 1 and c[2] >= 10 * cfg.min_candidate_count]
         if cfg.keep_first_letter:  # real typos rarely hit the first letter; names differ there often
             cands = [c for c in cands if c[0][0] == low[0]]
         if not cands:
@@ -145,13 +146,7 @@ class TypoCorrector:
             return None
         if word.isupper() or (word[1:] != word[1:].lower()):  # acronym, mixed case (iPhone)
             return None
-        if self.cfg.context and self.bigrams:
-            fixed = self._choose(low, prev, nxt)
-        else:
-            key = low
-            if key not in self._cache:
-                self._cache[key] = (self._choose(low, None, None) or "", 0)
-            fixed = self._cache[key][0] or None  # type: ignore[index]
+        fixed = self._choose(low, prev, nxt, capitalised=word[0].isupper())
         if fixed is None:
             return None
         return fixed.capitalize() if word[0].isupper() else fixed
@@ -179,6 +174,20 @@ class TypoCorrector:
             if fixed is not None and fixed != w:
                 edits.append(Edit(m.start(), m.end(), w, fixed))
         return edits
+
+
+# A word that is a dictionary word plus or minus one final letter ("novak"/"nova", "wilco"/"wilcox",
+# "deepa"/"deep") is more often a name or another word form than a typo, unless the letter doubles
+# the one before ("thiss") or the dictionary word is among the commonest ("becaus"/"because").
+FINAL_LETTER_MIN_COUNT = 60_000_000
+
+
+def _plausible(low: str, cand: str, count: int) -> bool:
+    if cand == low[:-1]:
+        return low[-1] == low[-2] or count >= FINAL_LETTER_MIN_COUNT
+    if cand[:-1] == low:
+        return count >= FINAL_LETTER_MIN_COUNT
+    return True
 
 
 def _extra_known() -> set[str]:

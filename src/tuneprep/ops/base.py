@@ -32,6 +32,7 @@ OP_MODULES = (
     "tuneprep.ops.dedup",
     "tuneprep.ops.select",
     "tuneprep.ops.annotate",
+    "tuneprep.ops.correct",
 )
 
 
