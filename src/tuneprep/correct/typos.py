@@ -56,6 +56,8 @@ class TypoConfig:
     context: bool = True
     corpus_min_count: int = 2
     protect: set[str] = field(default_factory=set)
+    max_unknown_share: float = 0.25
+    """Texts where more than this share of words is unknown are left alone (another language, code)."""
     extra_known: bool = True
     """Also treat pyspellchecker's word list (US spellings such as 'traveling') as known words."""
 
@@ -114,7 +116,7 @@ class TypoCorrector:
         if not cands:
             return None
         d_min = min(d for _, d, _ in cands)
-        if d_min >= 2 and len(low) < cfg.min_length_distance2:
+        if d_min >= 2 and (len(low) < cfg.min_length_distance2 or self._derived_or_compound(low)):
             return None
         near = sorted((c for c in cands if c[1] == d_min), key=lambda c: -c[2])
         best = near[0]
@@ -151,11 +153,37 @@ class TypoCorrector:
             return None
         return fixed.capitalize() if word[0].isupper() else fixed
 
+    def is_known(self, low: str) -> bool:
+        return low in self.words or low in self.known or low in self.protect
+
+    def _derived_or_compound(self, low: str) -> bool:
+        """A known word plus a common suffix ('blazingly') or two known words ('backmasking').
+
+        Such a word is a coinage far more often than a typo two edits away from some other word
+        ('blazing', 'backpacking'); at one edit ('controll') it is still corrected.
+        """
+        for suf in _SUFFIXES:
+            if low.endswith(suf) and len(low) - len(suf) >= 4:
+                stem = low[: -len(suf)]
+                if self.is_known(stem) or self.is_known(stem + "e") or (stem.endswith("i") and self.is_known(stem[:-1] + "y")):
+                    return True
+        return any(self.is_known(low[:i]) and self.is_known(low[i:]) for i in range(4, len(low) - 3))
+
+    def unknown_share(self, words: list[str]) -> float:
+        """Share of words of three letters or more that no word list knows (high: another language)."""
+        long = [w.lower() for w in words if len(w) >= 3]
+        if not long:
+            return 0.0
+        unknown = sum(not (self.is_known(w) or self.corpus[w] >= self.cfg.corpus_min_count) for w in long)
+        return unknown / len(long) if unknown >= 3 else 0.0  # one or two typos in a short text are not a language
+
     def propose(self, text: str) -> list[Edit]:
         """Edits for the typos in ``text`` (see the module docstring for what is left alone)."""
         protected = protected_spans(text) if ("`" in text or "@" in text or "#" in text or "://" in text
                                               or "www." in text) else []
         matches = list(WORD.finditer(text))
+        if self.unknown_share([m.group() for m in matches]) > self.cfg.max_unknown_share:
+            return []  # mostly words the dictionary does not know: another language or a code listing
         edits = []
         for i, m in enumerate(matches):
             w = m.group()
@@ -180,6 +208,7 @@ class TypoCorrector:
 # "deepa"/"deep") is more often a name or another word form than a typo, unless the letter doubles
 # the one before ("thiss") or the dictionary word is among the commonest ("becaus"/"because").
 FINAL_LETTER_MIN_COUNT = 60_000_000
+_SUFFIXES = ("ly", "ness", "less", "ish", "ies", "ed", "ing", "er", "ers", "est", "ful", "able", "ism", "ist", "s")
 
 
 def _plausible(low: str, cand: str, count: int) -> bool:
