@@ -51,6 +51,7 @@ _PTB_CLITIC = re.compile(r"(?<=\w) (n't|'s|'re|'ve|'ll|'d|'m)\b", re.I)
 # `` opening and '' closing double quotes, with the space inside them.
 _PTB_OPEN = re.compile(r"``\s?")
 _PTB_CLOSE = re.compile(r"\s?''")
+_PTB_SINGLE = re.compile(r"` ?([^`'\n]*?[\w.!?]) ?'(?!\w)")
 # Space before closing punctuation after a word or closing bracket/quote: "word ." / "word ,".
 _SPACE_BEFORE = re.compile(r"(?<=[\w)\]\"'%]) +(?=[,.;:!?)\]](?:\s|$|[\"')\]]))")
 _SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[]) +(?=\w)")
@@ -77,6 +78,9 @@ def _ptb(text: str, cfg: NormalizeConfig) -> Iterator[Edit]:
         yield Edit(m.start(), m.end(), m.group(), '"', "ptb")
     for m in _PTB_CLOSE.finditer(text):
         yield Edit(m.start(), m.end(), m.group(), '"', "ptb")
+    for m in _PTB_SINGLE.finditer(text):  # "` hip '" -> "'hip'"
+        yield Edit(m.start(), m.start(1), m.group()[:m.start(1) - m.start()], "'", "ptb")
+        yield Edit(m.end(1), m.end(), m.group()[m.end(1) - m.start():], "'", "ptb")
 
 
 def _quotes(text: str, cfg: NormalizeConfig) -> Iterator[Edit]:

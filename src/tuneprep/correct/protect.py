@@ -9,7 +9,7 @@ import re
 
 _PROTECTED = re.compile(
     r"```.*?```"                                   # fenced code block
-    r"|`[^`\n]+`"                                  # inline code span
+    r"|`(?! )[^`\n]+(?<! )`"                       # inline code span (PTB's "` word '" quotes are not)
     r"|\b(?:https?://|ftp://|www\.)\S+"            # URL
     r"|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"           # e-mail
     r"|(?<![\w@])@\w+"                             # @handle

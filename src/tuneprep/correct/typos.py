@@ -26,6 +26,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 from tuneprep.correct.dictionary import dictionary_files, word_frequencies
 from tuneprep.correct.edits import Edit
@@ -56,6 +58,8 @@ class TypoConfig:
     context: bool = True
     corpus_min_count: int = 2
     protect: set[str] = field(default_factory=set)
+    capitalised: bool = False
+    """Also correct capitalised words that open a sentence (stricter margin; they are often names)."""
     max_unknown_share: float = 0.25
     """Texts where more than this share of words is unknown are left alone (another language, code)."""
     extra_known: bool = True
@@ -66,23 +70,13 @@ class TypoCorrector:
     """Propose typo corrections for texts; ``learn`` the corpus vocabulary first (see module doc)."""
 
     def __init__(self, cfg: TypoConfig):
-        from symspellpy import SymSpell
-
         self.cfg = cfg
         uni, bi = dictionary_files(cfg.language) if cfg.dictionary_path is None else (cfg.dictionary_path, None)
         if cfg.bigram_path:
             bi = cfg.bigram_path
         self.words = word_frequencies(str(uni))
-        self.sym = SymSpell(max_dictionary_edit_distance=cfg.max_edit_distance, prefix_length=7)
-        for w, c in self.words.items():
-            self.sym.create_dictionary_entry(w, c)
-        self.bigrams: dict[str, int] = {}
-        if cfg.context and bi is not None:
-            with open(bi, encoding="utf-8") as fh:
-                for line in fh:
-                    parts = line.split()
-                    if len(parts) == 3:
-                        self.bigrams[f"{parts[0]} {parts[1]}"] = int(parts[2])
+        self.sym = _symspell(str(uni), cfg.max_edit_distance)
+        self.bigrams = _bigrams(str(bi)) if cfg.context and bi is not None else {}
         self.protect = {w.lower() for w in cfg.protect}
         self.known: set[str] | dict[str, int] = _extra_known() if cfg.extra_known else set()
         self.corpus: Counter[str] = Counter()
@@ -167,7 +161,10 @@ class TypoCorrector:
                 stem = low[: -len(suf)]
                 if self.is_known(stem) or self.is_known(stem + "e") or (stem.endswith("i") and self.is_known(stem[:-1] + "y")):
                     return True
-        return any(self.is_known(low[:i]) and self.is_known(low[i:]) for i in range(4, len(low) - 3))
+        for pre in _PREFIXES:
+            if low.startswith(pre) and len(low) - len(pre) >= 4 and self.is_known(low[len(pre):]):
+                return True
+        return any(self.is_known(low[:i]) and self.is_known(low[i:]) for i in range(3, len(low) - 2))
 
     def unknown_share(self, words: list[str]) -> float:
         """Share of words of three letters or more that no word list knows (high: another language)."""
@@ -182,7 +179,7 @@ class TypoCorrector:
         protected = protected_spans(text) if ("`" in text or "@" in text or "#" in text or "://" in text
                                               or "www." in text) else []
         matches = list(WORD.finditer(text))
-        if self.unknown_share([m.group() for m in matches]) > self.cfg.max_unknown_share:
+        if self.unknown_share(_LETTERS.findall(text)) > self.cfg.max_unknown_share:
             return []  # mostly words the dictionary does not know: another language or a code listing
         edits = []
         for i, m in enumerate(matches):
@@ -190,8 +187,8 @@ class TypoCorrector:
             low = w.lower()
             if len(w) < self.cfg.min_length or low in self.words:
                 continue
-            if w[0].isupper() and not _SENTENCE_START.search(text, 0, m.start()):
-                continue  # capitalised in mid-sentence: a name
+            if w[0].isupper() and not (self.cfg.capitalised and _SENTENCE_START.search(text, 0, m.start())):
+                continue  # capitalised in mid-sentence: a name; at a sentence start: often a name too
             if _GLUED_AFTER.match(text, m.end()) or text[m.start() - 1:m.start()] in _GLUED_BEFORE:
                 continue  # part of a contraction ("didn 't"), a compound ("neo-noir") or a quoted fragment
             if protected and overlaps(protected, m.start(), m.end()):
@@ -208,6 +205,8 @@ class TypoCorrector:
 # "deepa"/"deep") is more often a name or another word form than a typo, unless the letter doubles
 # the one before ("thiss") or the dictionary word is among the commonest ("becaus"/"because").
 FINAL_LETTER_MIN_COUNT = 60_000_000
+_PREFIXES = ("un", "re", "non", "pre", "mis", "over", "under", "out", "super", "anti")
+_LETTERS = re.compile(r"[^\W\d_]+")  # words in any script: an accented word counts as unknown below
 _SUFFIXES = ("ly", "ness", "less", "ish", "ies", "ed", "ing", "er", "ers", "est", "ful", "able", "ism", "ist", "s")
 
 
@@ -219,6 +218,29 @@ def _plausible(low: str, cand: str, count: int) -> bool:
     return True
 
 
+@lru_cache(maxsize=2)
+def _symspell(path: str, max_edit_distance: int) -> Any:
+    """The SymSpell index of a dictionary file, built once per process (it takes seconds)."""
+    from symspellpy import SymSpell
+
+    sym = SymSpell(max_dictionary_edit_distance=max_edit_distance, prefix_length=7)
+    for w, c in word_frequencies(path).items():
+        sym.create_dictionary_entry(w, c)
+    return sym
+
+
+@lru_cache(maxsize=2)
+def _bigrams(path: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) == 3:
+                out[f"{parts[0]} {parts[1]}"] = int(parts[2])
+    return out
+
+
+@lru_cache(maxsize=1)
 def _extra_known() -> set[str]:
     """pyspellchecker's English word list (a superset for US spellings), or empty when not installed."""
     try:

@@ -46,6 +46,13 @@ class _Editing:
     def take_counters(self) -> Counter[str]:
         return self.counter.take()
 
+    def _ready(self) -> None:
+        # The local engine runs a per-record step that follows a global one without calling
+        # setup() (engine/local.py, phase B); set up on first use so such recipes work too.
+        if not getattr(self, "_set_up", False):
+            self.setup()  # type: ignore[attr-defined]
+            self._set_up = True
+
 
 # --- clean.normalize -----------------------------------------------------------------------------
 
@@ -94,8 +101,10 @@ class CleanNormalize(_Editing, RecordOp):
         rules = tuple(r for r in p.rules if r not in p.skip)
         words = english_frequencies() if "elongation" in rules else None
         self.normalizer = Normalizer(NormalizeConfig(rules, p.dash, p.ellipsis, p.max_letter_repeat, words))
+        self._set_up = True
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        self._ready()
         return audit_record(record, self.name, self.normalizer.propose, dry_run=self.params.dry_run,
                             counter=self.counter)
 
@@ -162,6 +171,11 @@ class TyposParams(_EditParams):
     """Only candidates with the word's first letter (names and real words differ there often)."""
     context: bool = True
     """Break ties between candidates with the bundled bigram counts of the neighbouring words."""
+    capitalised: bool = False
+    """Also correct capitalised words at a sentence start (stricter margin; in reviews and plots they
+    are mostly names). Capitalised words mid-sentence are never corrected."""
+    max_unknown_share: float = Field(0.25, ge=0.0, le=1.0)
+    """Leave a text alone when more than this share of its words (3+ unknown) is unknown: another language."""
     learn_vocabulary: bool = True
     """First pass: count the corpus's own words; those seen corpus_min_count times are protected."""
     corpus_min_count: int = Field(2, ge=1)
@@ -213,7 +227,8 @@ class CleanTypos(_Editing, GlobalOp):
             min_length=p.min_length, min_length_distance2=p.min_length_distance2,
             min_candidate_count=p.min_candidate_count, min_ratio=p.min_ratio,
             keep_first_letter=p.keep_first_letter, context=p.context, corpus_min_count=p.corpus_min_count,
-            protect=protect, extra_known=p.extra_known))
+            protect=protect, extra_known=p.extra_known, capitalised=p.capitalised,
+            max_unknown_share=p.max_unknown_share))
         if p.vocabulary:
             self.corrector.add_vocabulary(read_word_list(p.vocabulary, with_counts=True))
 
@@ -253,8 +268,10 @@ class CleanTerminology(_Editing, RecordOp):
         from tuneprep.correct.terminology import TermMatcher, load_glossary
 
         self.matcher = TermMatcher(load_glossary(self.params.glossary))
+        self._set_up = True
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        self._ready()
         return audit_record(record, self.name, self.matcher.propose, dry_run=self.params.dry_run,
                             counter=self.counter)
 
