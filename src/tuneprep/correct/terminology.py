@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -225,6 +224,7 @@ class _Entry:
     variant: str
     whole_word: bool
     suffix: str
+    rule: str  # "canonical ← variant", the audit's rule name and the per-term counter key
 
 
 class TermMatcher:
@@ -247,30 +247,36 @@ class TermMatcher:
                     for suffix, form in forms:
                         key = form if cs else form.lower()
                         if key not in a:  # the first (longest listed) owner of a form wins; _check forbids clashes
-                            a.add_word(key, (len(key), _Entry(t.canonical, v, t.whole_word, suffix)))
+                            a.add_word(key, (len(key), _Entry(t.canonical, v, t.whole_word, suffix, f"{t.canonical} ← {v}")))
                             n += 1
             if n:
                 a.make_automaton()
                 self.automata[cs] = a
 
-    def matches(self, text: str) -> Iterator[tuple[int, int, _Entry]]:
+    def matches(self, text: str) -> list[tuple[int, int, _Entry]]:
         """Leftmost-longest, non-overlapping variant occurrences as (start, end, entry)."""
         found: list[tuple[int, int, _Entry]] = []
+        n = len(text)
         for cs, a in self.automata.items():
             hay = text if cs else text.lower()
-            if len(hay) != len(text):  # a character whose lowercase is longer: match case-sensitively
+            if len(hay) != n:  # a character whose lowercase is longer: match case-sensitively
                 hay = text
             for end, (length, entry) in a.iter(hay):
                 start = end - length + 1
-                if entry.whole_word and not _boundary(text, start, end + 1):
+                end += 1
+                if entry.whole_word and ((start > 0 and _is_word(text[start - 1]))
+                                         or (end < n and _is_word(text[end]))):
                     continue
-                found.append((start, end + 1, entry))
-        found.sort(key=lambda m: (m[0], -(m[1] - m[0])))
-        pos = 0
-        for s, e, entry in found:
-            if s >= pos:
-                yield s, e, entry
-                pos = e
+                found.append((start, end, entry))
+        if len(found) < 2:
+            return found
+        found.sort(key=lambda m: (m[0], m[0] - m[1]))
+        out, pos = [], 0
+        for m in found:
+            if m[0] >= pos:
+                out.append(m)
+                pos = m[1]
+        return out
 
     def propose(self, text: str) -> list[Edit]:
         out = []
@@ -280,11 +286,9 @@ class TermMatcher:
             if old[:1].isupper() and entry.canonical.islower():
                 new = new[:1].upper() + new[1:]  # sentence-initial "E-mail" → "Email", not "email"
             if old != new:
-                out.append(Edit(s, e, old, new, f"{entry.canonical} ← {entry.variant}"))
+                out.append(Edit(s, e, old, new, entry.rule))
         return out
 
 
-def _boundary(text: str, start: int, end: int) -> bool:
-    before = text[start - 1] if start > 0 else " "
-    after = text[end] if end < len(text) else " "
-    return not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_")
+def _is_word(c: str) -> bool:
+    return c.isalnum() or c == "_"
