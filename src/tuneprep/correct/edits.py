@@ -105,9 +105,13 @@ def audit_record(record: dict[str, Any], op: str, propose: TextEditor, *, dry_ru
     the edits are logged all the same (the review copy of a correction).
     """
     logged: list[dict[str, Any]] = []
+
+    def propose_changes(t: str) -> list[Edit]:
+        return [e for e in propose(t) if e.old != e.new]  # a rule that proposes no change is no edit
+
     text = record.get("text")
     if isinstance(text, str):
-        edits = propose(text)
+        edits = propose_changes(text)
         if edits:
             logged = [e.as_json() for e in edits]
             if not dry_run:
@@ -117,7 +121,7 @@ def audit_record(record: dict[str, Any], op: str, propose: TextEditor, *, dry_ru
     if isinstance(msgs, list):
         for i, m in enumerate(msgs):
             if isinstance(m, dict) and isinstance(m.get("content"), str):
-                edits = propose(m["content"])
+                edits = propose_changes(m["content"])
                 if edits:
                     logged.extend(e.as_json(message=i) for e in edits)
                     if not dry_run:
