@@ -171,7 +171,7 @@ def main() -> None:
     sc = SpellChecker(language="en")
     t_load = time.perf_counter() - t0
 
-    @functools.lru_cache(maxsize=None)  # the same unknown word is corrected once (it is slow)
+    @functools.cache  # the same unknown word is corrected once (it is slow)
     def pysc_word(low: str) -> str | None:
         return None if low in sc else sc.correction(low)
 

@@ -50,7 +50,7 @@ _PTB_BRACKET = re.compile("|".join(re.escape(k) for k in _PTB_BRACKETS))
 _PTB_CLITIC = re.compile(r"(?<=\w) (n't|'s|'re|'ve|'ll|'d|'m)\b", re.I)
 # `` opening and '' closing double quotes, with the space inside them.
 _PTB_OPEN = re.compile(r"``\s?")
-_PTB_CLOSE = re.compile(r"\s?''")
+_PTB_CLOSE = re.compile(r"\s?''(?!\w)")  # not "it''s", a doubled apostrophe
 _PTB_SINGLE = re.compile(r"` ?([^`'\n]*?[\w.!?]) ?'(?!\w)")
 # Space before closing punctuation after a word or closing bracket/quote: "word ." / "word ,".
 _SPACE_BEFORE = re.compile(r"(?<=[\w)\]\"'%]) +(?=[,.;:!?)\]](?:\s|$|[\"')\]]))")

@@ -23,7 +23,6 @@ from pydantic import Field, field_validator, model_validator
 
 from tuneprep.correct.edits import EditCounter, audit_record
 from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, RecordOp, register
-from tuneprep.ops.text import normalize_for_dedup
 from tuneprep.records import record_text, set_score
 
 
@@ -302,12 +301,12 @@ class DedupConflicts(_Editing, GlobalOp):
     description: ClassVar[str] = "Records sharing a text but not a label: keep the majority, drop all, or flag."
 
     def prepare(self, record: dict[str, Any]) -> Any:
-        import xxhash
+        # the same key as dedup.exact: "same text" means the same thing in both ops
+        from tuneprep.ops.dedup import DedupExact
 
-        text = record_text(record)
-        if self.params.normalize:
-            text = normalize_for_dedup(text)
-        return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))
+        if not hasattr(self, "_exact"):
+            self._exact = DedupExact(normalize=self.params.normalize)
+        return self._exact.prepare(record)
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
         groups: dict[str, Counter[str]] = {}
