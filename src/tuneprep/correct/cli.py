@@ -14,13 +14,13 @@ def diff_cli(run_a: Path, run_b: Path | None, show_edits: bool, op: str | None, 
     from rich.console import Console
     from rich.markup import escape
 
-    from tuneprep.correct.diff import diff_runs, edited_records
+    from tuneprep.correct.diff import diff_runs, edited_records, sample_edits
 
     out, err = Console(), Console(stderr=True)
     try:
         if run_b is None or show_edits:
-            rows = edited_records(run_b or run_a, op, sample, seed)
-            shown = rows if sample else rows[:limit]
+            rows = edited_records(run_b or run_a, op)
+            shown = sample_edits(rows, sample, seed) if sample else rows[:limit]
             if json_out:
                 typer.echo(orjson.dumps({"records_with_edits": len(rows), "records": shown},
                                         option=orjson.OPT_INDENT_2).decode())
@@ -32,7 +32,11 @@ def diff_cli(run_a: Path, run_b: Path | None, show_edits: bool, op: str | None, 
                         where = f"message {e['message']} " if "message" in e else ""
                         out.print(f"  {escape(name)} {where}@{e['start']}: [red]{escape(repr(e['from']))}[/red] → "
                                   f"[green]{escape(repr(e['to']))}[/green]", highlight=False)
-                out.print("  " + escape(row["text"][:300]).replace("\n", " "), highlight=False)
+                # the text after all steps, around the first edit (offsets are before the op: approximate)
+                first = min(e["start"] for es in row["edits"].values() for e in es)
+                lo = max(0, first - 100)
+                snippet = ("…" if lo else "") + row["text"][lo:first + 140]
+                out.print("  " + escape(snippet).replace("\n", " "), highlight=False)
             what = f"{len(shown)} sampled edits of" if sample else f"{len(shown)} of"
             out.print(f"{what} {len(rows):,} records with edits" + (f" by {op}" if op else ""), highlight=False)
             return 0

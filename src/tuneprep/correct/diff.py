@@ -81,13 +81,8 @@ def diff_runs(run_a: str | Path, run_b: str | Path, limit: int = 20) -> RunDiff:
     return res
 
 
-def edited_records(run: str | Path, op: str | None = None, sample: int | None = None,
-                   seed: int = 0) -> list[dict[str, Any]]:
-    """``{id, text, edits: {op: [...]}}`` for records with recorded edits (of ``op`` if given).
-
-    With ``sample``, a uniform random sample of that many *edits* (seeded), each with its record,
-    so every edit has the same chance of review whatever the record it is in.
-    """
+def edited_records(run: str | Path, op: str | None = None) -> list[dict[str, Any]]:
+    """``{id, text, edits: {op: [...]}}`` for the records of a run with recorded edits (of ``op`` if given)."""
     rows = []
     for r in run_records(run):
         edits = (r.get("meta") or {}).get("edits") or {}
@@ -95,8 +90,12 @@ def edited_records(run: str | Path, op: str | None = None, sample: int | None = 
             edits = {k: v for k, v in edits.items() if k == op or k.startswith(op + "#")}
         if edits:
             rows.append({"id": r.get("id"), "text": record_text(r), "edits": edits})
-    if sample is None:
-        return rows
+    return rows
+
+
+def sample_edits(rows: list[dict[str, Any]], n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """A seeded uniform sample of ``n`` *edits* (each with its record), so every edit has the same
+    chance of review whatever record it is in."""
     flat = [(row, k, e) for row in rows for k, es in row["edits"].items() for e in es]
-    picked = random.Random(seed).sample(flat, min(sample, len(flat)))
+    picked = random.Random(seed).sample(flat, min(n, len(flat)))
     return [{"id": row["id"], "text": row["text"], "edits": {k: [e]}} for row, k, e in picked]
