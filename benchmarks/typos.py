@@ -129,8 +129,9 @@ def main() -> None:
     ap.add_argument("--n-clean", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--name", default="typos", help="Result file name (benchmarks/results/NAME.json).")
     args = ap.parse_args()
-    m = Measurement("typos", libraries=["symspellpy", "pyspellchecker", "codespell"])
+    m = Measurement(args.name, libraries=["symspellpy", "pyspellchecker", "codespell"])
 
     from tuneprep.correct.dictionary import english_frequencies
     from tuneprep.correct.edits import apply_edits

@@ -292,3 +292,18 @@ def test_agreement_on_vader_raters():
             assert res["meta"]["scores"]["filter.agreement"] == round(share, 4)
             kept += 1
     assert kept > 100 and dropped > 100
+
+
+def test_edits_of_chat_records_name_the_message(shared_data):
+    rows = json.loads((shared_data / "alpacaeval" / "alpaca-7b" / "model_outputs.json").read_text(encoding="utf-8"))
+    op = build_op("clean.normalize", {})
+    op.setup()
+    n_edits = 0
+    for r in rows[:300]:
+        msgs = [{"role": "user", "content": r["instruction"]}, {"role": "assistant", "content": r["output"]}]
+        rec = op.apply({"messages": [dict(m) for m in msgs]})
+        for e in rec.get("meta", {}).get("edits", {}).get("clean.normalize", []):
+            n_edits += 1
+            before = msgs[e["message"]]["content"]
+            assert before[e["start"]:e["end"]] == e["from"]  # offsets index that message's original content
+    assert n_edits > 0
