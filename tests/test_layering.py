@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "datasets": 3,
     "models": 4,
     "screen_data": 4,  # packaged real data for the screening tests and benchmarks
+    "correct": 4,  # typo, glossary and normalisation engines with their edit audit (ops/correct.py wraps them)
     "textsamples": 4,  # packaged real multilingual text (unicode fast path tests and benchmarks)
     "annotate": 5,
     "serve": 5,

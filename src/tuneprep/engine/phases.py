@@ -98,6 +98,7 @@ class BarrierSteps:
                 if st.records_in % 4096 == 0:
                     self.progress.advance(name, 4096)
         st.seconds += time.perf_counter() - t0
+        st.collect(op)
         self.progress.finish(name)
         return _stage_source(stage)
 

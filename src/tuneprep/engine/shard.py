@@ -131,6 +131,7 @@ def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list
                 kept.append(it)
         st.records_out += len(kept)
         st.seconds += time.perf_counter() - t0
+        st.collect(op)
         items = kept
     return items
 

@@ -38,6 +38,7 @@ OP_MODULES = (
     "tuneprep.ops.quality",
     "tuneprep.ops.language",
     "tuneprep.ops.pii",
+    "tuneprep.ops.correct",
 )
 
 
