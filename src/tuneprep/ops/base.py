@@ -31,6 +31,7 @@ OP_MODULES = (
     "tuneprep.ops.filter",
     "tuneprep.ops.dedup",
     "tuneprep.ops.select",
+    "tuneprep.ops.selection",
     "tuneprep.ops.annotate",
 )
 
