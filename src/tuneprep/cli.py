@@ -60,13 +60,15 @@ def inspect(
 
 
 def _register_areas() -> None:
+    from tuneprep.ablate.cli import register as register_ablate
     from tuneprep.annotate.cli import register as register_annotate
     from tuneprep.demo_cli import register as register_demo
     from tuneprep.evaluate.cli import register as register_evaluate
     from tuneprep.io.cli import register as register_io
     from tuneprep.train.cli import register as register_train
 
-    for register in (register_io, register_train, register_evaluate, register_annotate, register_demo):
+    for register in (register_io, register_train, register_evaluate, register_annotate, register_demo,
+                     register_ablate):
         register(app)
 
 
