@@ -23,7 +23,7 @@ RECIPE = {
 def write_experiment(d: Path, **over) -> Path:
     (d / "recipe.yaml").write_text(yaml.safe_dump(RECIPE))
     exp = {"name": "small", "recipe": "recipe.yaml", "model": "minilm-l6", "method": "encoder",
-           "train": {"epochs": 2, "batch_size": 16, "max_length": 64}, "seeds": [0, 1], "budgets": [120],
+           "train": {"epochs": 1, "batch_size": 16, "max_length": 64}, "seeds": [0, 1], "budgets": [120],
            "variants": {"random": {}, "balance": {"add": [{"op": "select.balance", "n": "budget"}]}}}
     exp.update(over)
     path = d / "experiment.yaml"
@@ -79,3 +79,18 @@ def test_ablate_end_to_end_resumes_and_refuses_a_changed_test_set(tmp_path, rt_p
         fh.write(json.dumps({"id": "x", "text": "extra", "label": "positive"}) + "\n")
     r = run_cli("ablate", str(exp), "--out", str(out))
     assert r.returncode == 2 and "same test set" in r.stdout
+
+
+@pytest.mark.slow
+def test_ablate_probe_method_scores_variants_on_the_same_test_ids(tmp_path, rt_path):
+    """The cheap learner (logistic regression on cached MiniLM embeddings) through the same cells."""
+    from tuneprep.ablate.runner import run_experiment
+
+    exp = write_experiment(tmp_path, method="probe", train={}, budgets=[60, 240])
+    res = run_experiment(exp, tmp_path / "out", log=lambda s: None)
+    assert res["cells"] == 8 and len(res["differences"]) == 2
+    rows = {(r["variant"], r["budget"]): r for r in res["table"]}
+    assert rows[("balance", 240)]["label_counts"]["neutral"] == 80
+    assert rows[("random", 240)]["label_counts"]["neutral"] < 40
+    # More data helps the probe: the learning curve rises.
+    assert rows[("random", 240)]["f1_macro"]["mean"] > rows[("random", 60)]["f1_macro"]["mean"]

@@ -84,7 +84,9 @@ class Experiment(BaseModel):
     """Base recipe file (relative to the experiment file); it must have a split with a test part."""
     test: TestSet = TestSet()
     model: str = "minilm-l6"
-    method: Literal["encoder", "lora", "full"] = "encoder"
+    method: Literal["encoder", "lora", "full", "probe"] = "encoder"
+    """encoder: fine-tune the encoder with a classification head; lora/full: a causal LM (smollm2-135m);
+    probe: a logistic regression on the frozen encoder's (cached) sentence embeddings — seconds per cell."""
     train: dict[str, Any] = {}
     """Extra `tuneprep train` options (epochs, batch_size, lr, max_length, threads...)."""
     seeds: list[int] = [0]
@@ -108,6 +110,8 @@ class Experiment(BaseModel):
         forbidden = {"data", "out", "model", "seed", "limit", "task"} & set(self.train)
         if forbidden:
             raise ValueError(f"train: {sorted(forbidden)} are set by ablate per cell")
+        if self.method == "probe" and set(self.train) - {"c"}:
+            raise ValueError(f"train: method probe takes only c (inverse regularisation), not {sorted(set(self.train) - {'c'})}")
         return self
 
     @property

@@ -184,17 +184,22 @@ class Ablation:
         prep_s = time.time() - t0
         t1 = time.time()
         run_dir = cdir / "run"
-        tcfg = TrainConfig(data=str(prep), out=str(run_dir), task="classify", model=self.exp.model,
-                           method="lora" if self.exp.method == "encoder" else self.exp.method,
-                           limit=cell.budget, seed=cell.seed, **self.exp.train)
-        trained = train(tcfg, overwrite=True, quiet=True)
+        evcfg = EvalConfig(model=str(run_dir), data=str(self.test_path), out=str(cdir / "eval"),
+                           batch_size=self.exp.eval_batch_size, name=cell.variant, report=False)
+        if self.exp.method == "probe":
+            pre, predictor = self._fit_probe(cell, data_files, run_dir)
+            train_metrics: dict[str, Any] = {}
+        else:
+            tcfg = TrainConfig(data=str(prep), out=str(run_dir), task="classify", model=self.exp.model,
+                               method="lora" if self.exp.method == "encoder" else self.exp.method,
+                               limit=cell.budget, seed=cell.seed, **self.exp.train)
+            train_metrics = train(tcfg, overwrite=True, quiet=True).metrics
+            pre = json.loads((run_dir / "preflight.json").read_text())
+            predictor = None
         train_s = time.time() - t1
         t2 = time.time()
-        ev = evaluate(EvalConfig(model=str(run_dir), data=str(self.test_path), out=str(cdir / "eval"),
-                                 batch_size=self.exp.eval_batch_size, name=cell.variant, report=False),
-                      progress=False, log=lambda s: None)
+        ev = evaluate(evcfg, predictor=predictor, progress=False, log=lambda s: None)
         eval_s = time.time() - t2
-        pre = json.loads((run_dir / "preflight.json").read_text()) if (run_dir / "preflight.json").exists() else {}
         m = ev.metrics
         result = {
             "variant": cell.variant, "budget": cell.budget, "seed": cell.seed, "key": key, "recipe_hash": rhash,
@@ -205,16 +210,32 @@ class Ablation:
             "prep_stats": stats,
             "metrics": {"f1_macro": m["f1_macro"], "accuracy": m["accuracy"],
                         "per_class_f1": {lab: v["f1"] for lab, v in m["per_class"].items()}, "n": m["n"]},
-            "train": {k: trained.metrics.get(k) for k in ("steps", "train_seconds_this_session", "peak_rss_mb")},
+            "train": {k: train_metrics.get(k) for k in ("steps", "train_seconds_this_session", "peak_rss_mb")},
             "seconds": {"prep": round(prep_s, 1), "train": round(train_s, 1), "eval": round(eval_s, 1),
                         "total": round(time.time() - t0, 1)},
         }
-        if not self.keep_models:  # weights are the bulk of the disk use; the predictions are what we compare
+        if not self.keep_models and run_dir.is_dir():  # weights are the bulk of the disk use; the predictions are what we compare
             for p in run_dir.iterdir():
                 if p.is_dir() or p.suffix in (".safetensors", ".bin", ".pt"):
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
         _write_json(done, result)
         return result
+
+    def _fit_probe(self, cell: Cell, data_files: list[Path], run_dir: Path) -> tuple[dict[str, Any], Any]:
+        """The probe's training data is the trainer's: the same reader and seeded ``limit`` subsample."""
+        from collections import Counter
+
+        from tuneprep.ablate.probe import ProbePredictor
+        from tuneprep.train.data import read_examples, subsample
+
+        examples = subsample(read_examples(data_files, "classify"), cell.budget, cell.seed)
+        labels = sorted({str(r["label"]) for r in _read_jsonl([self.test_path])} | {e.label for e in examples})
+        pred = ProbePredictor(self.exp.model, labels, seed=cell.seed, **self.exp.train)
+        pred.fit([e.text or "" for e in examples], [e.label for e in examples])
+        pre = {"records_used": len(examples), "label_counts": dict(Counter(e.label for e in examples))}
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_json(run_dir / "preflight.json", pre)
+        return pre, pred
 
     def _refuse_leaks(self, cell: Cell, train_recs: list[dict[str, Any]], prep: Path) -> None:
         test = _read_jsonl([self.test_path])

@@ -14,8 +14,9 @@ Two methods:
   outliers first (good for coverage audits, risky with noisy data). Records get
   ``{distance}`` (to the nearest pick) and, when dropped, the id of that nearest pick.
 
-``per_label: true`` runs within each label at ``field``, the budget shared in proportion to the
-label counts of the input, so the label distribution a preceding ``select.balance`` set is kept.
+``per_label: true`` runs within each label at ``field``, the budget shared among the labels by
+``label_weight`` (``proportional`` keeps the input's distribution; ``equal`` balances the classes
+as ``select.balance`` does, with the same water filling when a class runs out).
 
 Cost on 2 CPU cores: encoding is the bulk (batched MiniLM-L6, measured in
 ``benchmarks/selection.py``), once per text thanks to the cache. k-means is ``MiniBatchKMeans``
@@ -47,7 +48,9 @@ class DiverseParams(OpParams):
     cluster_weight: Strategy = "sqrt"
     """clusters: how the budget is shared among clusters (equal | proportional | sqrt of cluster size)."""
     per_label: bool = False
-    """Select within each label (budget shared in proportion to the input's label counts)."""
+    """Select within each label (the budget shared among labels by label_weight)."""
+    label_weight: Strategy = "proportional"
+    """per_label: share of each label: proportional keeps the input's distribution, equal balances, sqrt between."""
     field: str = "label"
     """Label field or dotted meta path, for per_label (a list: its first label)."""
     model: str = DEFAULT_ENCODER
@@ -107,7 +110,7 @@ class SelectDiverse(GlobalOp):
         groups: dict[str, list[int]] = {}
         for pos, labs in enumerate(data.labels if p.per_label else [[]] * len(data)):
             groups.setdefault(labs[0] if labs else "", []).append(pos)
-        budget = quotas({g: len(m) for g, m in groups.items()}, p.n, "proportional")
+        budget = quotas({g: len(m) for g, m in groups.items()}, p.n, p.label_weight if p.per_label else "proportional")
         keep: set[int] = set()
         info: dict[int, dict[str, Any]] = {}
         why: dict[int, dict[str, Any]] = {}
