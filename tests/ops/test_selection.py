@@ -31,9 +31,12 @@ def run_op(name: str, records: list[dict], **params) -> tuple[list[dict], list[t
 
 @pytest.fixture(scope="module")
 def rt(rt_path) -> list[dict]:
-    """A seeded sample of 2,000 real RT records (neutral = plot summaries, ~8 %)."""
+    """1,300 real RT records (neutral = plot summaries, ~8 %): the seeded sample ``select.sample``
+    (seed 0) takes, so the embeddings cached by examples/ablate serve these tests too."""
+    from tuneprep.ops.selection.common import priority
+
     rows = [json.loads(line) for line in open(rt_path)]
-    return random.Random(0).sample(rows, 2000)
+    return sorted(rows, key=lambda r: priority(0, r))[:1300]
 
 
 def test_quotas_fill_the_budget_and_respect_caps():
@@ -51,30 +54,30 @@ def test_quotas_fill_the_budget_and_respect_caps():
 def test_balance_equal_on_real_labels(rt):
     before = Counter(r["label"] for r in rt)
     assert before["neutral"] < 0.15 * len(rt)
-    kept, dropped = run_op("select.balance", rt, n=450, strategy="equal", seed=1)
+    kept, dropped = run_op("select.balance", rt, n=270, strategy="equal", seed=1)
     after = Counter(r["label"] for r in kept)
-    assert len(kept) == 450 and len(kept) + len(dropped) == len(rt)
-    assert after == {"negative": 150, "neutral": 150, "positive": 150}
+    assert len(kept) == 270 and len(kept) + len(dropped) == len(rt)
+    assert after == {"negative": 90, "neutral": 90, "positive": 90}
     d = dropped[0][1]
-    assert d.reason == "over_budget" and d.detail["quota"] == 150 and d.detail["count"] == before[d.detail["label"]]
+    assert d.reason == "over_budget" and d.detail["quota"] == 90 and d.detail["count"] == before[d.detail["label"]]
     # Seeded: another seed picks other records, the same seed the same ones.
-    again, _ = run_op("select.balance", rt, n=450, strategy="equal", seed=1)
-    other, _ = run_op("select.balance", rt, n=450, strategy="equal", seed=2)
+    again, _ = run_op("select.balance", rt, n=270, strategy="equal", seed=1)
+    other, _ = run_op("select.balance", rt, n=270, strategy="equal", seed=2)
     assert [r["id"] for r in again] == [r["id"] for r in kept]
     assert {r["id"] for r in other} != {r["id"] for r in kept}
 
 
 def test_balance_sqrt_and_caps_and_a_meta_field(rt):
     recs = [dict(r, meta={"topic": r["category"]}) for r in rt]  # fresh / rotten / plot as a meta field
-    kept, _ = run_op("select.balance", recs, n=600, strategy="sqrt", field="meta.topic")
+    kept, _ = run_op("select.balance", recs, n=500, strategy="sqrt", field="meta.topic")
     c = Counter(r["meta"]["topic"] for r in kept)
     base = Counter(r["category"] for r in rt)
-    assert len(kept) == 600
-    assert c["plot"] / 600 > base["plot"] / len(rt)  # the rare class gains share
+    assert len(kept) == 500
+    assert c["plot"] / 500 > base["plot"] / len(rt)  # the rare class gains share
     assert c["fresh"] > c["plot"]  # but stays below the common ones
-    kept, _ = run_op("select.balance", rt, strategy="proportional", max_per_class=300, min_per_class=200)
+    kept, _ = run_op("select.balance", rt, strategy="proportional", max_per_class=300, min_per_class=100)
     c = Counter(r["label"] for r in kept)
-    assert max(c.values()) == 300 and min(c.values()) >= 150
+    assert max(c.values()) == 300 and c["neutral"] == base["plot"]  # capped classes; the rare one whole
 
 
 def test_balance_multilabel(rt):
@@ -95,7 +98,7 @@ def test_top_by_a_meta_score(rt):
     assert len(kept) == 100 and min(r["meta"]["scores"]["filter.length"]["words"] for r in kept) >= words[-100]
     assert dropped[0][1].reason == "not_top" and dropped[0][1].detail["cutoff"] == words[-100]
     kept, _ = run_op("select.top", scored, by="meta.scores.filter.length.words", fraction=0.1, order="asc")
-    assert len(kept) == 200 and max(r["meta"]["scores"]["filter.length"]["words"] for r in kept) <= words[199]
+    assert len(kept) == 130 and max(r["meta"]["scores"]["filter.length"]["words"] for r in kept) <= words[129]
     kept, dropped = run_op("select.top", rt, by="meta.scores.filter.length.words", n=5)  # no scores
     assert not kept and {d.reason for _, d in dropped} == {"missing_score"}
 
@@ -110,7 +113,7 @@ def _coverage(x: np.ndarray, chosen: list[int]) -> tuple[float, float]:
 def test_diverse_covers_better_than_random(rt):
     from tuneprep.annotate.embed import encode
 
-    recs = rt[:1500]
+    recs = rt[:1200]
     x = encode([r["text"] for r in recs])
     pos = {r["id"]: i for i, r in enumerate(recs)}
     rand, _ = run_op("select.sample", recs, n=100, seed=0)
