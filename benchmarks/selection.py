@@ -61,6 +61,13 @@ def ablation(experiment: Path, out: Path, name: str) -> None:
         "note": "2 CPU cores shared with 7 other developers' jobs: wall times are upper bounds",
     }
     m.write(figures)
+    # The plots the README shows, from the same results (SVG, no scripts).
+    from tuneprep.ablate.report import curves_svg, forest_svg
+
+    svg_dir = Path(__file__).resolve().parent / "results"
+    (svg_dir / f"{name}_forest.svg").write_text(forest_svg(res) + "\n")
+    if len({r["budget"] for r in res["table"]}) > 1:
+        (svg_dir / f"{name}_curves.svg").write_text(curves_svg(res) + "\n")
 
 
 def speed(n: int, picks: int) -> None:
@@ -72,9 +79,11 @@ def speed(n: int, picks: int) -> None:
     from tuneprep.ops.selection.diverse import kcenter, kmeans
 
     m = Measurement("selection_speed", libraries=["numpy", "scikit-learn", "sentence-transformers", "torch"])
+    from tuneprep.ops.selection.common import priority
+
     rows = [json.loads(line) for line in open(rotten_tomatoes())]
-    texts = [r["text"] for r in rows]
-    base = encode(texts[:4000])  # cached by earlier runs (the example embeds these)
+    texts = [r["text"] for r in sorted(rows, key=lambda r: priority(0, r))]
+    base = encode(texts[:1200])  # the example's sample: cached by its run
     rng = np.random.default_rng(0)
     x = np.repeat(base, -(-n // len(base)), axis=0)[:n]
     x = x + rng.normal(0, 0.02, x.shape).astype(np.float32)
@@ -87,16 +96,16 @@ def speed(n: int, picks: int) -> None:
     kmeans(x, k, 0)
     mb_s = time.perf_counter() - t
     t = time.perf_counter()
-    KMeans(n_clusters=k, random_state=0, n_init=1, max_iter=100).fit(x)
+    KMeans(n_clusters=k, random_state=0, n_init=1, max_iter=10).fit(x)  # 10 Lloyd passes: a floor for the peer
     full_s = time.perf_counter() - t
-    sample = [t_ + " ." for t_ in texts[5000:5300]]  # changed text: not in the cache
+    sample = [t_ + " ." for t_ in texts[5000:5100]]  # changed text: not in the cache
     t = time.perf_counter()
     encode(sample, cache=False)
     enc_rate = len(sample) / (time.perf_counter() - t)
     m.write({"records": n, "dim": int(x.shape[1]),
-             "vectors": "RT MiniLM embeddings (4,000 real) repeated with N(0, 0.02) jitter, renormalised",
+             "vectors": "RT MiniLM embeddings (1,200 real) repeated with N(0, 0.02) jitter, renormalised",
              "kcenter_picks": picks, "kcenter_s": round(kc_s, 2),
-             "clusters_k": k, "minibatch_kmeans_s": round(mb_s, 2), "sklearn_full_kmeans_s": round(full_s, 2),
+             "clusters_k": k, "sklearn_full_kmeans_max_iter": 10, "minibatch_kmeans_s": round(mb_s, 2), "sklearn_full_kmeans_s": round(full_s, 2),
              "full_over_minibatch": round(full_s / mb_s, 2),
              "encode_texts_per_s": round(enc_rate, 1), "encode_100k_min_estimate": round(100_000 / enc_rate / 60, 1),
              "note": "2 shared CPU cores under load from other jobs; encoding dominates and is cached per text"})

@@ -96,15 +96,25 @@ def _diffs(res: dict[str, Any]) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def forest_svg(res: dict[str, Any]) -> str:
+    """The forest plot of every variant's paired difference against the baseline."""
+    return forest_plot([(f"{d['variant']} @ {d['budget']:,}", d["f1_macro"]["diff"], *d["f1_macro"]["ci95"])
+                        for d in res["differences"]], "paired differences in macro-F1 against the baseline")
+
+
+def curves_svg(res: dict[str, Any]) -> str:
+    """Learning curves: mean macro-F1 over seeds against the training budget, one line per variant."""
+    curves = [(v, [(float(r["budget"]), r["f1_macro"]["mean"]) for r in res["table"] if r["variant"] == v])
+              for v in res["experiment"]["variants"]]
+    return line_chart(curves, "macro-F1 by training budget", "training records (budget)", "macro-F1")
+
+
 def write_report(res: dict[str, Any], out_html: str | Path) -> Path:
     exp = res["experiment"]
     title = f"tuneprep ablate: {exp['name']} ({res['model']}, {res['method']})"
     variants = list(exp["variants"])
-    curves = [(v, [(float(r["budget"]), r["f1_macro"]["mean"]) for r in res["table"] if r["variant"] == v])
-              for v in variants]
     budgets = sorted({r["budget"] for r in res["table"]})
-    forest = forest_plot([(f"{d['variant']} @ {d['budget']:,}", d["f1_macro"]["diff"], *d["f1_macro"]["ci95"])
-                          for d in res["differences"]], "paired differences in macro-F1 against the baseline")
+    forest = forest_svg(res)
     legend = "".join(f'<span class="legend"><span class="swatch" style="background:{color(i)}"></span>'
                      f"{escape(v)}</span>" for i, v in enumerate(variants))
     ts = res["test_set"]
@@ -119,7 +129,7 @@ def write_report(res: dict[str, Any], out_html: str | Path) -> Path:
         f'<div class="card">{forest}</div><div class="card">{_diffs(res)}</div></section>',
         '<section id="curves"><h2>Learning curves</h2>'
         + (f'<div class="card"><div class="legend-row">{legend}</div>'
-           f'{line_chart(curves, "macro-F1 by training budget", "training records (budget)", "macro-F1")}</div>'
+           f'{curves_svg(res)}</div>'
            if len(budgets) > 1 else '<p class="muted">One budget only: add budgets for learning curves.</p>')
         + "</section>",
         '<section id="setup"><h2>Set-up</h2><div class="card"><dl class="facts-list">'
