@@ -95,3 +95,16 @@ def test_ablate_probe_method_scores_variants_on_the_same_test_ids(tmp_path, rt_p
     assert rows[("random", 240)]["label_counts"]["neutral"] < 40
     # More data helps the probe: the learning curve rises.
     assert rows[("random", 240)]["f1_macro"]["mean"] > rows[("random", 60)]["f1_macro"]["mean"]
+
+
+@pytest.mark.parametrize("name", ["experiment.yaml", "experiment-encoder.yaml", "experiment-lora.yaml"])
+def test_example_experiments_resolve(name):
+    """Every variant of the examples resolves to valid steps against the example's base recipe."""
+    from tuneprep.ablate.config import variant_steps
+
+    exp, recipe, _ = load_experiment(Path(__file__).resolve().parents[2] / "examples" / "ablate" / name)
+    assert exp.base_name == "random" and len(exp.variants) >= 2
+    steps = variant_steps(recipe, exp.variants["balance+diverse"], 800, 1)
+    assert [s.op for s in steps][-2:] == ["select.balance", "select.diverse"]
+    assert steps[-2].params()["n"] == 1600 and steps[-1].params()["n"] == 800
+    assert steps[-1].params()["seed"] == 1  # the cell's seed reaches every seeded op
