@@ -192,7 +192,11 @@ def test_label_issues_finds_flipped_labels(rt, classifier):
 
 
 def test_selection_ops_are_listed_with_params():
+    from tuneprep.annotate.embed import DEFAULT_ENCODER
     from tuneprep.ops import all_ops
+    from tuneprep.ops.selection import common
+
+    assert common.DEFAULT_ENCODER == DEFAULT_ENCODER  # one default encoder
 
     ops = all_ops()
     for name in ("select.balance", "select.diverse", "select.relevance", "select.top", "filter.label_issues"):

@@ -1,5 +1,6 @@
-"""``tuneprep ablate``: which data decision helped? Variants of a recipe, trained and scored on one fixed test set."""
+"""``tuneprep ablate``: which data decision helped? Variants of a recipe, trained and scored on one fixed test set.
 
-from tuneprep.ablate.config import AblateError, Experiment, load_experiment
-
-__all__ = ["AblateError", "Experiment", "load_experiment"]
+Library entry points: ``tuneprep.ablate.config.load_experiment`` and
+``tuneprep.ablate.runner.run_experiment``. Nothing is imported here, so that registering the CLI
+verb stays cheap.
+"""

@@ -12,6 +12,9 @@ from tuneprep.ops.select import _priority
 from tuneprep.records import record_text
 
 Strategy = Literal["equal", "proportional", "sqrt"]
+# The same default as annotate.embed.DEFAULT_ENCODER (a test asserts it); not imported from there,
+# since that module loads numpy and operator modules must stay light to import.
+DEFAULT_ENCODER = "minilm-l6"
 
 
 def field_value(record: Mapping[str, Any], path: str) -> Any:

@@ -32,9 +32,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from tuneprep.annotate.embed import DEFAULT_ENCODER
 from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, register
-from tuneprep.ops.selection.common import Collected, Strategy, by_priority, quotas
+from tuneprep.ops.selection.common import DEFAULT_ENCODER, Collected, Strategy, by_priority, quotas
 from tuneprep.records import set_score
 
 

@@ -19,9 +19,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from tuneprep.annotate.embed import DEFAULT_ENCODER
 from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, register
-from tuneprep.ops.selection.common import Collected
+from tuneprep.ops.selection.common import DEFAULT_ENCODER, Collected
 from tuneprep.records import set_score
 
 
