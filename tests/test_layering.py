@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "evaluate": 9,
     "report": 9,
     "api": 10,
+    "ablate": 10,  # experiments: recipe variants → train → evaluate → paired differences
     "studio": 10,  # the annotation web app (uses annotate, io)
     "demo": 11,
     "cli": 12,

@@ -35,6 +35,51 @@ def cross_val_probs(x: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5
     return probs
 
 
+def knn_cross_val_probs(x: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0,
+                        k: int = 10) -> np.ndarray:
+    """``[n, K]`` out-of-fold class probabilities from the k nearest neighbours (cosine, unit vectors).
+
+    Votes are weighted by similarity and by 1 / (class frequency in the training folds), as
+    ``annotate knn`` does, so that a rare class is not outvoted by count alone.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    probs = np.zeros((len(y), n_classes))
+    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    for train, test in skf.split(x, y):
+        freq = np.bincount(y[train], minlength=n_classes).astype(float)
+        kk = min(k, len(train))
+        for lo in range(0, len(test), 1024):  # bounded memory: 1,024 rows of similarities at a time
+            rows = test[lo:lo + 1024]
+            sims = x[rows] @ x[train].T
+            nn = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+            w = np.maximum(np.take_along_axis(sims, nn, axis=1), 0.0) + 1e-6
+            lab = y[train][nn]
+            w = w / np.maximum(freq[lab], 1.0)
+            p = np.zeros((len(rows), n_classes))
+            np.add.at(p, (np.repeat(np.arange(len(rows)), kk), lab.ravel()), w.ravel())
+            probs[rows] = p / p.sum(axis=1, keepdims=True)
+    return probs
+
+
+def confident_learning(x: np.ndarray, y: np.ndarray, n_classes: int, folds: int = 5, seed: int = 0,
+                       filter_by: str = "prune_by_noise_rate",
+                       classifier: str = "logreg") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """cleanlab on out-of-fold probabilities: ``(probs [n, K], flagged indices ranked, label quality [n])``.
+
+    ``classifier``: ``logreg`` (a logistic regression per fold) or ``knn`` (the embedding kNN).
+    """
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    oof = knn_cross_val_probs if classifier == "knn" else cross_val_probs
+    probs = oof(x, y, n_classes, folds, seed)
+    ranked = find_label_issues(labels=y, pred_probs=probs, filter_by=filter_by,
+                               return_indices_ranked_by="self_confidence")
+    quality = get_label_quality_scores(y, probs, method="self_confidence")
+    return probs, np.asarray(ranked, dtype=np.int64), quality
+
+
 def find_issues(
     records: list[dict[str, Any]],
     model: str = DEFAULT_ENCODER,
@@ -42,15 +87,13 @@ def find_issues(
     seed: int = 0,
     filter_by: str = "prune_by_noise_rate",
     embeddings: np.ndarray | None = None,
+    classifier: str = "logreg",
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The review queue (flagged records, ranked) and a summary dict.
 
     Records without a single string label are not judged (counted in the summary). Raises
     AnnotateError when a class has fewer records than ``folds``.
     """
-    from cleanlab.filter import find_label_issues
-    from cleanlab.rank import get_label_quality_scores
-
     if folds < 2:
         raise AnnotateError("--folds must be at least 2")
     judged = [i for i, r in enumerate(records) if has_label(r) and isinstance(r["label"], str)]
@@ -68,10 +111,7 @@ def find_issues(
     sub = [records[i] for i in judged]
     y = np.array([idx[r["label"]] for r in sub])
     x = embeddings[judged] if embeddings is not None else encode(texts_of(sub), model)
-    probs = cross_val_probs(x, y, len(labels_sorted), folds, seed)
-    ranked = find_label_issues(labels=y, pred_probs=probs, filter_by=filter_by,
-                               return_indices_ranked_by="self_confidence")
-    quality = get_label_quality_scores(y, probs, method="self_confidence")
+    probs, ranked, quality = confident_learning(x, y, len(labels_sorted), folds, seed, filter_by, classifier)
     queue = []
     for rank, j in enumerate(ranked, 1):
         rec = dict(sub[j])
@@ -89,6 +129,6 @@ def find_issues(
     summary = {
         "n_records": len(records), "n_judged": len(judged), "n_unlabeled_skipped": skipped,
         "n_issues": len(queue), "folds": folds, "model": model, "labels": dict(counts),
-        "cv_accuracy": float((probs.argmax(1) == y).mean()), "filter_by": filter_by,
+        "cv_accuracy": float((probs.argmax(1) == y).mean()), "filter_by": filter_by, "classifier": classifier,
     }
     return queue, summary

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from tuneprep.cli import annotate, convert, correct, demo, evaluate, run, studio, train
+from tuneprep.cli import ablate, annotate, convert, correct, demo, evaluate, run, studio, train
 from tuneprep.errors import TuneprepError
 from tuneprep.ui import emit, events, make_console, quiet_third_party, settings
 
@@ -45,7 +45,7 @@ def _global_options(
 
 
 # The verb groups, in help order. A new group: a module here with register(app), one line below.
-VERB_GROUPS = (run, convert, correct, train, evaluate, annotate, studio, demo)
+VERB_GROUPS = (run, convert, correct, train, evaluate, annotate, ablate, studio, demo)
 for _group in VERB_GROUPS:
     _group.register(app)
 

@@ -34,6 +34,7 @@ OP_MODULES = (
     "tuneprep.ops.dedup",
     "tuneprep.ops.neardup",
     "tuneprep.ops.select",
+    "tuneprep.ops.selection",
     "tuneprep.ops.annotate",
     "tuneprep.ops.quality",
     "tuneprep.ops.language",
