@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 
 from tuneprep.ops import quality_rules as qr
 from tuneprep.ops.base import Drop, OpParams, RecordOp, register
+from tuneprep.ops.language import judged_text
 from tuneprep.records import set_score
 
 
@@ -221,15 +222,8 @@ class FilterQuality(RecordOp):
         return sum(1 for _ in doc.sents)
 
     def text_of(self, record: dict[str, Any]) -> str:
-        text = record.get("text")
-        if isinstance(text, str):
-            return text
-        msgs = record.get("messages")
-        if isinstance(msgs, list):
-            roles = set(self.params.roles)
-            return "\n\n".join(m["content"] for m in msgs
-                               if isinstance(m, dict) and m.get("role") in roles and isinstance(m.get("content"), str))
-        return ""
+        """The judged text: ``text``, or the chosen roles' contents joined by blank lines (paragraphs)."""
+        return judged_text(record, self.params.roles, "\n\n")
 
     def measure(self, text: str) -> dict[str, dict[str, Any]]:
         """Every measure of the active rule groups, by group."""
