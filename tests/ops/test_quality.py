@@ -60,6 +60,9 @@ def test_same_decisions_and_reasons_as_datatrove_on_real_text(shared_data):
         assert set(rec["meta"]["scores"]["filter.quality"]) == {"gopher_repetition", "gopher_quality", "fineweb", "c4"}
     theirs = _datatrove_verdicts(docs)
     assert ours == [REASONS[t] if t else None for t in theirs]
+    early = build_op("filter.quality", {"preset": "web", "scores": "until_drop"})
+    early.setup()
+    assert [r.reason if isinstance(r := early.apply({"text": t}), Drop) else None for t in docs] == ours
     # the op did something: web thresholds keep some and drop many of these documents
     assert 0 < ours.count(None) < len(docs) - 50
 
