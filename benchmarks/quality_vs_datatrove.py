@@ -7,7 +7,9 @@
   first, it would change what the others see, which ``filter.quality`` (a filter, never an editor)
   does not do.
 * tuneprep: ``filter.quality`` with ``preset: web`` (the same four rule groups, same thresholds,
-  same order), through its ``apply``.
+  same order), through its ``apply``; with its default ``scores: all`` (every measure of every
+  group, for later re-tuning) and with ``scores: until_drop`` (stops at the first failing group, as
+  datatrove does). Order: all, until_drop, datatrove, datatrove, until_drop, all.
 
 Both run in this one process, on one core, over the same documents, interleaved A-B-B-A so that the
 machine's load hits both sides alike; each side's time is the sum of its two passes, as wall time
@@ -105,11 +107,12 @@ def run_datatrove(docs: list[dict[str, Any]]) -> tuple[list[str | None], float, 
     return out, time.perf_counter() - t0, time.process_time() - c0
 
 
-def run_tuneprep(docs: list[dict[str, Any]]) -> tuple[list[str | None], list[dict[str, Any]], float, float]:
+def run_tuneprep(docs: list[dict[str, Any]], scores: str = "all"
+                 ) -> tuple[list[str | None], list[dict[str, Any]], float, float]:
     from tuneprep.ops.base import Drop
     from tuneprep.ops.quality import FilterQuality
 
-    op = FilterQuality(preset="web")
+    op = FilterQuality(preset="web", scores=scores)
     op.setup()
     out: list[str | None] = []
     scores = []
@@ -137,10 +140,12 @@ def main() -> None:
     run_tuneprep(docs[:50])
     run_datatrove(docs[:50])
     ours, scores, t_a1, c_a1 = run_tuneprep(docs)
+    early, _, t_e1, c_e1 = run_tuneprep(docs, "until_drop")
     theirs, t_b1, c_b1 = run_datatrove(docs)
     _, t_b2, c_b2 = run_datatrove(docs)
+    _, _, t_e2, c_e2 = run_tuneprep(docs, "until_drop")
     ours2, _, t_a2, c_a2 = run_tuneprep(docs)
-    assert ours == ours2
+    assert ours == ours2 == early  # same decisions whether or not every measure is computed
     n = len(docs)
     t_ours, t_theirs = t_a1 + t_a2, t_b1 + t_b2
     c_ours, c_theirs = c_a1 + c_a2, c_b1 + c_b2
@@ -153,6 +158,10 @@ def main() -> None:
         print(f"    text: {d['text'][:200]!r}")
     print(f"tuneprep : {t_ours:7.2f} s wall, {c_ours:7.2f} s CPU for 2 passes = {2 * n / t_ours:8.1f} docs/s wall, "
           f"{2 * n / c_ours:8.1f} docs per CPU-second")
+    t_early, c_early = t_e1 + t_e2, c_e1 + c_e2
+    print(f"tuneprep, scores: until_drop: {t_early:7.2f} s wall, {c_early:7.2f} s CPU = "
+          f"{2 * n / t_early:8.1f} docs/s wall, {2 * n / c_early:8.1f} docs per CPU-second "
+          f"({c_theirs / c_early:.2f}x datatrove in CPU time, {t_theirs / t_early:.2f}x wall)")
     print(f"datatrove: {t_theirs:7.2f} s wall, {c_theirs:7.2f} s CPU for 2 passes = {2 * n / t_theirs:8.1f} docs/s wall, "
           f"{2 * n / c_theirs:8.1f} docs per CPU-second")
     print(f"speed ratio tuneprep/datatrove: {c_theirs / c_ours:.2f}x in CPU time, {t_theirs / t_ours:.2f}x in wall "
@@ -181,6 +190,11 @@ def main() -> None:
         "docs_per_cpu_s_datatrove": round(2 * n / c_theirs, 1),
         "speed_ratio_cpu": round(c_theirs / c_ours, 3),
         "speed_ratio_wall": round(t_theirs / t_ours, 3),
+        "until_drop_seconds": [round(t_e1, 3), round(t_e2, 3)],
+        "until_drop_cpu_seconds": [round(c_e1, 3), round(c_e2, 3)],
+        "until_drop_docs_per_cpu_s": round(2 * n / c_early, 1),
+        "until_drop_speed_ratio_cpu": round(c_theirs / c_early, 3),
+        "until_drop_speed_ratio_wall": round(t_theirs / t_early, 3),
         "cores": "1 each (one process, sequential, A-B-B-A)",
         "order": "gopher_repetition, gopher_quality, fineweb, c4 (both sides)",
     })

@@ -30,14 +30,14 @@ class LanguageParams(OpParams):
     """How many (label, score) candidates to keep in meta.scores (the decision uses the first)."""
 
 
-def judged_text(record: dict[str, Any], roles: list[str]) -> str:
-    """``text``, or the contents of the chosen roles' messages joined by newlines."""
+def judged_text(record: dict[str, Any], roles: list[str], sep: str = "\n") -> str:
+    """``text``, or the contents of the chosen roles' messages joined by ``sep`` (the screening ops' input)."""
     text = record.get("text")
     if isinstance(text, str):
         return text
     msgs = record.get("messages")
     if isinstance(msgs, list):
-        return "\n".join(m["content"] for m in msgs
+        return sep.join(m["content"] for m in msgs
                          if isinstance(m, dict) and m.get("role") in roles and isinstance(m.get("content"), str))
     return ""
 

