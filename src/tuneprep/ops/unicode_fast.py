@@ -114,6 +114,11 @@ def _changed_by(fix: Callable[[str], str], lo: int = 0, hi: int = _MAX_CP) -> se
     return _changed_by(fix, lo, mid) | _changed_by(fix, mid, hi)
 
 
+@functools.cache
+def _line_break_chars() -> set[int]:
+    return _changed_by(fixes.fix_line_breaks)  # once per process: every shard's op set-up reuses it
+
+
 # For each ftfy option that can change a segment outside fix_encoding, where the characters it
 # acts on come from: a translate table's keys, the first character of its regex, or (for
 # fix_line_breaks, which is code, not a table) probing the function itself.
@@ -124,7 +129,7 @@ _FIXER_SOURCES: list[tuple[str, Callable[[], set[int]]]] = [
     ("fix_character_width", lambda: set(chardata.WIDTH_MAP)),
     ("uncurl_quotes",
      lambda: _pattern_first_chars(chardata.SINGLE_QUOTE_RE) | _pattern_first_chars(chardata.DOUBLE_QUOTE_RE)),
-    ("fix_line_breaks", lambda: _changed_by(fixes.fix_line_breaks)),
+    ("fix_line_breaks", lambda: _line_break_chars()),
     ("fix_surrogates", lambda: _pattern_first_chars(fixes.SURROGATE_RE)),
     ("remove_terminal_escapes", lambda: _pattern_first_chars(fixes.ANSI_RE)),
     ("remove_control_chars", lambda: set(chardata.CONTROL_CHARS)),
