@@ -24,7 +24,7 @@ Corpora (``--corpus``): **mixed** (``corpus.py --mixed``: 19.5 MB, 73,783 docume
 tweets, headlines, speeches, chats in 28 languages, Chinese novels, instructions, model answers, web
 pages and API documentation, 34.0 % of them with non-ASCII characters) and **ascii** (the
 API-reference-heavy corpus of ``corpus.py``, 0.5 % non-ASCII; ``--ascii-files N`` takes its first N of 8
-files, each holding the same mix).
+files, each holding the same mix, dealt again into 8 files so that datatrove still runs 8 tasks).
 
 Runs are interleaved A-B-B-A: pair 1 runs tuneprep, datatrove, tuneprep with plain ftfy, the floor;
 pair 2 the reverse order; and so on (``--pairs``, default 3). Reported: the median and range of the
@@ -454,12 +454,22 @@ def main() -> None:
         files = corpus.build()
         print("ASCII-heavy corpus:", corpus.describe(files))
         inputs = files[0].parent
-        if a.ascii_files < len(files):  # a slice: the first N files (each holds the same mix)
-            inputs = files[0].parent.parent / f"real-text-first{a.ascii_files}"
-            inputs.mkdir(exist_ok=True)
-            for f in files[: a.ascii_files]:
-                if not (inputs / f.name).exists():
-                    os.symlink(f, inputs / f.name)
+        if a.ascii_files < len(files):
+            # A slice: the first N files (each holds the same mix), dealt again into as many files as
+            # the whole corpus has, so that datatrove (which splits work by file) still gets 8 tasks.
+            inputs = files[0].parent.parent / f"real-text-slice{a.ascii_files}"
+            if not (inputs / "DONE").exists():
+                inputs.mkdir(exist_ok=True)
+                outs = [open(inputs / f.name, "wb") for f in files]  # noqa: SIM115 - closed below
+                i = 0
+                for f in files[: a.ascii_files]:
+                    with open(f, "rb") as fh:
+                        for line in fh:
+                            outs[i % len(outs)].write(line)
+                            i += 1
+                for o in outs:
+                    o.close()
+                (inputs / "DONE").write_text("ok\n")
         work = work_root or files[0].parent.parent / "work"
         work.mkdir(parents=True, exist_ok=True)
         if a.pairs:

@@ -138,3 +138,11 @@ def test_clean_unicode_op_uses_the_fast_path() -> None:
     text = "\u00e2\u20ac\u0153quoted\u00e2\u20ac\u009d \uff26\uff55\uff4c\uff4c and e\u0301\n\u4e2d\u6587\uff0c\u597d"
     assert op.fix(text) == ftfy.fix_text(text, op._config) == unicodedata.normalize("NFC", op.fix(text))
     assert op.fix(text) != text
+
+
+def test_a_fixer_without_a_character_set_is_refused(monkeypatch) -> None:
+    # If ftfy ran a fixer this module knows nothing about, no segment could be vouched for.
+    monkeypatch.setattr(unicode_fast, "_FIXER_SOURCES",
+                        [s for s in unicode_fast._FIXER_SOURCES if s[0] != "fix_character_width"])
+    with pytest.raises(unicode_fast.DerivationError, match="fix_character_width"):
+        fixer_characters(OP_CONFIG)

@@ -114,27 +114,40 @@ def _changed_by(fix: Callable[[str], str], lo: int = 0, hi: int = _MAX_CP) -> se
     return _changed_by(fix, lo, mid) | _changed_by(fix, mid, hi)
 
 
+@functools.cache
+def _line_break_chars() -> set[int]:
+    return _changed_by(fixes.fix_line_breaks)  # once per process: every shard's op set-up reuses it
+
+
+# For each ftfy option that can change a segment outside fix_encoding, where the characters it
+# acts on come from: a translate table's keys, the first character of its regex, or (for
+# fix_line_breaks, which is code, not a table) probing the function itself.
+_FIXER_SOURCES: list[tuple[str, Callable[[], set[int]]]] = [
+    ("unescape_html", lambda: _pattern_first_chars(chardata.HTML_ENTITY_RE)),  # True or "auto"
+    ("fix_c1_controls", lambda: _pattern_first_chars(chardata.C1_CONTROL_RE)),
+    ("fix_latin_ligatures", lambda: set(chardata.LIGATURES)),
+    ("fix_character_width", lambda: set(chardata.WIDTH_MAP)),
+    ("uncurl_quotes",
+     lambda: _pattern_first_chars(chardata.SINGLE_QUOTE_RE) | _pattern_first_chars(chardata.DOUBLE_QUOTE_RE)),
+    ("fix_line_breaks", lambda: _line_break_chars()),
+    ("fix_surrogates", lambda: _pattern_first_chars(fixes.SURROGATE_RE)),
+    ("remove_terminal_escapes", lambda: _pattern_first_chars(fixes.ANSI_RE)),
+    ("remove_control_chars", lambda: set(chardata.CONTROL_CHARS)),
+]
+
+
 def fixer_characters(config: ftfy.TextFixerConfig) -> set[int]:
     """The characters through which ftfy's enabled character fixers can change a segment."""
+    known = {name for name, _ in _FIXER_SOURCES}
+    run_by_ftfy = {name for const in ftfy.fix_and_explain.__code__.co_consts if isinstance(const, tuple)
+                   for name in const if isinstance(name, str) and name in ftfy.FIXERS}
+    unknown = sorted(run_by_ftfy - known)
+    if unknown:  # a fixer this module does not know: it cannot vouch for any segment
+        raise DerivationError(f"ftfy runs fixers this module has no character set for: {unknown}")
     chars: set[int] = set()
-    if config.unescape_html:  # True or "auto": every entity starts with "&"
-        chars |= _pattern_first_chars(chardata.HTML_ENTITY_RE)
-    if config.fix_c1_controls:
-        chars |= _pattern_first_chars(chardata.C1_CONTROL_RE)
-    if config.fix_latin_ligatures:
-        chars |= set(chardata.LIGATURES)
-    if config.fix_character_width:
-        chars |= set(chardata.WIDTH_MAP)
-    if config.uncurl_quotes:
-        chars |= _pattern_first_chars(chardata.SINGLE_QUOTE_RE) | _pattern_first_chars(chardata.DOUBLE_QUOTE_RE)
-    if config.fix_line_breaks:
-        chars |= _changed_by(fixes.fix_line_breaks)  # code, not a table: probe it
-    if config.fix_surrogates:
-        chars |= _pattern_first_chars(fixes.SURROGATE_RE)
-    if config.remove_terminal_escapes:
-        chars |= _pattern_first_chars(fixes.ANSI_RE)
-    if config.remove_control_chars:
-        chars |= set(chardata.CONTROL_CHARS)
+    for name, source in _FIXER_SOURCES:
+        if getattr(config, name):
+            chars |= source()
     return chars
 
 
