@@ -12,16 +12,7 @@ from typing import Any
 
 import typer
 
-from tuneprep.annotate.agreement import AgreementError, agreement_report, consensus, load_judgements
-from tuneprep.annotate.core import AnnotateError, check_labels, summarize
-from tuneprep.annotate.interchange import export_records, import_records
-from tuneprep.annotate.issues import find_issues
-from tuneprep.annotate.methods import annotate_records
-from tuneprep.annotate.report import annotator_report, load_gold, render_table
 from tuneprep.datasets import SENTIMENT_LABELS
-from tuneprep.io.readers import InputError, load_records
-from tuneprep.io.writers import write_records
-from tuneprep.serve import ServeError, serve
 
 annotate_app = typer.Typer(
     name="annotate",
@@ -40,6 +31,10 @@ def _fail(message: str) -> None:
 
 def _errors() -> tuple[type[BaseException], ...]:
     from pydantic import ValidationError
+
+    from tuneprep.annotate.agreement import AgreementError
+    from tuneprep.annotate.core import AnnotateError
+    from tuneprep.io.readers import InputError
 
     return (AnnotateError, AgreementError, InputError, ValidationError, FileNotFoundError)
 
@@ -117,6 +112,12 @@ def label_cmd(
     """Label records with one method; every record gets meta.annotation, gold labels are kept."""
     from rich.console import Console
 
+    from tuneprep.annotate.core import check_labels, summarize
+    from tuneprep.annotate.methods import annotate_records
+    from tuneprep.annotate.report import annotator_report, load_gold, render_table
+    from tuneprep.io.readers import load_records
+    from tuneprep.io.writers import write_records
+
     try:
         import yaml
 
@@ -156,6 +157,9 @@ def report_cmd(
     """Per method/rule/member: coverage, overlap, conflict rate, accuracy and macro-F1 vs gold."""
     from rich.console import Console
 
+    from tuneprep.annotate.report import annotator_report, load_gold, render_table
+    from tuneprep.io.readers import load_records
+
     try:
         records = load_records(data, text_field=None)
         rep = annotator_report(records, load_gold(str(gold), label_field=label_field) if gold else None)
@@ -180,6 +184,9 @@ def agreement_cmd(
     show_pairs: int = typer.Option(10, help="Table: how many annotator pairs to list."),
 ) -> None:
     """Percent agreement, Cohen's kappa (per pair and mean), Fleiss' kappa, Krippendorff's alpha."""
+    from tuneprep.annotate.agreement import agreement_report, consensus, load_judgements
+    from tuneprep.io.writers import write_records
+
     try:
         j = load_judgements(file, level, _split(order) or None)  # type: ignore[arg-type]
         rep = agreement_report(j)
@@ -232,6 +239,10 @@ def issues_cmd(
     """Find likely label errors (cross-validated probabilities + cleanlab) and write a review queue."""
     from rich.console import Console
 
+    from tuneprep.annotate.issues import find_issues
+    from tuneprep.io.readers import load_records
+    from tuneprep.io.writers import write_records
+
     try:
         records = load_records(data, text_field=text_field, label_field=label_field, id_field=id_field)
         queue, summary = find_issues(records, model=model, folds=folds, seed=seed)
@@ -253,6 +264,9 @@ def export_cmd(
     labels: str | None = typer.Option(None, "--labels", help="Label set (Label Studio: also writes OUT.config.xml)."),
 ) -> None:
     """Export records for a labeling UI, with the method's answers as pre-annotations."""
+    from tuneprep.annotate.interchange import export_records
+    from tuneprep.io.readers import load_records
+
     try:
         n = export_records(load_records(data, text_field=None), to, out, _split(labels) or None)
     except _errors() as e:
@@ -271,6 +285,9 @@ def import_cmd(
     label_field: str = typer.Option("label", help="CSV: label column."),
 ) -> None:
     """Import human labels from a labeling UI's export (every annotator's judgement kept in meta)."""
+    from tuneprep.annotate.interchange import import_records
+    from tuneprep.io.writers import write_records
+
     try:
         records, judged = import_records(file, from_, text_field=text_field, label_field=label_field)
         write_records(out, records)
@@ -291,6 +308,8 @@ def serve_cmd(
 ) -> None:
     """Serve a model or tuned run with an OpenAI-compatible API (/v1/chat/completions, /v1/completions)."""
     import logging
+
+    from tuneprep.serve import ServeError, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:

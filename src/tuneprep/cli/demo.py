@@ -6,8 +6,6 @@ from pathlib import Path
 
 import typer
 
-from tuneprep.demo import MODEL, run_demo
-
 
 def register(app: typer.Typer) -> None:
     """Add the demo command. Keep heavy imports inside the command."""
@@ -20,6 +18,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Raw real data → cleaned split → zero-shot vs LoRA-tuned model → comparison and report."""
         from rich.console import Console
+
+        from tuneprep.demo import MODEL, run_demo
 
         console = Console()
         res = run_demo(out, quick=quick, workers=workers, log=lambda s: console.print(s, highlight=False))

@@ -13,12 +13,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tuneprep.datasets import DatasetError
-from tuneprep.engine.local import RunError, run_recipe
-from tuneprep.io.readers import InputError
-from tuneprep.ops.base import UnknownOpError, all_ops, get_op
-from tuneprep.recipe import RecipeError, load_recipe
-
 err = Console(stderr=True)
 stdout = Console()
 
@@ -75,6 +69,11 @@ def stats_table(stats: dict[str, Any]) -> Table:
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
+    from tuneprep.datasets import DatasetError
+    from tuneprep.engine.local import RunError, run_recipe
+    from tuneprep.io.readers import InputError
+    from tuneprep.recipe import RecipeError, load_recipe
+
     try:
         recipe = load_recipe(recipe_path)
     except RecipeError as e:
@@ -119,6 +118,8 @@ def _type_name(ann: Any) -> str:
 
 def print_ops(name: str | None = None, json_out: bool = False) -> int:
     """``tuneprep ops``: every operator with its parameters and defaults."""
+    from tuneprep.ops.base import UnknownOpError, all_ops, get_op
+
     try:
         ops = {name: get_op(name)} if name else all_ops()
     except UnknownOpError as e:

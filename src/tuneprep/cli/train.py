@@ -7,13 +7,6 @@ from pathlib import Path
 
 import typer
 
-from tuneprep.io.readers import load_records
-from tuneprep.models.registry import ModelError, list_models, load_model
-from tuneprep.models.scoring import generate, predict_labels
-from tuneprep.train.config import TrainConfig
-from tuneprep.train.data import TrainDataError
-from tuneprep.train.trainer import RunDirError, prepare, train
-
 
 def _labels_opt(labels: str | None) -> list[str] | None:
     if labels is None:
@@ -86,6 +79,11 @@ def register(app: typer.Typer) -> None:
         from pydantic import ValidationError
         from rich.console import Console
 
+        from tuneprep.models.registry import ModelError
+        from tuneprep.train.config import TrainConfig
+        from tuneprep.train.data import TrainDataError
+        from tuneprep.train.trainer import RunDirError, prepare, train
+
         err = Console(stderr=True)
         try:
             cfg = TrainConfig(data=data, out=str(out), task=task, model=model, method=method, epochs=epochs,
@@ -129,6 +127,10 @@ def register(app: typer.Typer) -> None:
         """Predict labels (classify runs) or generate answers (SFT runs) for --text or --file."""
         from rich.console import Console
 
+        from tuneprep.io.readers import load_records
+        from tuneprep.models.registry import ModelError, load_model
+        from tuneprep.models.scoring import generate, predict_labels
+
         err = Console(stderr=True)
         texts = list(text or [])
         ids: list[str | None] = [None] * len(texts)
@@ -160,6 +162,8 @@ def register(app: typer.Typer) -> None:
         """List the registry models (offline defaults) and whether they are installed/converted."""
         from rich.console import Console
         from rich.table import Table
+
+        from tuneprep.models.registry import list_models
 
         rows = list_models()
         if json_out:
