@@ -13,16 +13,7 @@ from typing import Any
 
 import typer
 
-from tuneprep.annotate.agreement import AgreementError, agreement_report, consensus, load_judgements
-from tuneprep.annotate.core import AnnotateError, check_labels, summarize
-from tuneprep.annotate.interchange import export_records, import_records
-from tuneprep.annotate.issues import find_issues
-from tuneprep.annotate.methods import annotate_records
-from tuneprep.annotate.report import annotator_report, load_gold, render_table
 from tuneprep.datasets import SENTIMENT_LABELS
-from tuneprep.io.readers import InputError, load_records
-from tuneprep.io.writers import write_records
-from tuneprep.serve import ServeError, serve
 
 annotate_app = typer.Typer(
     name="annotate",
@@ -41,6 +32,10 @@ def _fail(message: str) -> None:
 
 def _errors() -> tuple[type[BaseException], ...]:
     from pydantic import ValidationError
+
+    from tuneprep.annotate.agreement import AgreementError
+    from tuneprep.annotate.core import AnnotateError
+    from tuneprep.io.readers import InputError
 
     return (AnnotateError, AgreementError, InputError, ValidationError, FileNotFoundError)
 
@@ -116,6 +111,11 @@ def label_cmd(
     gold: Path | None = typer.Option(None, "--gold", help="Gold labels (records with id + label) for the report."),
 ) -> None:
     """Label records with one method; every record gets meta.annotation, gold labels are kept."""
+    from tuneprep.annotate.core import check_labels, summarize
+    from tuneprep.annotate.methods import annotate_records
+    from tuneprep.annotate.report import annotator_report, load_gold, render_table
+    from tuneprep.io.readers import load_records
+    from tuneprep.io.writers import write_records
     from tuneprep.ui.console import make_console
 
     try:
@@ -160,6 +160,8 @@ def report_cmd(
     out: Path | None = typer.Option(None, "--out", help="Also write the JSON here."),
 ) -> None:
     """Per method/rule/member: coverage, overlap, conflict rate, accuracy and macro-F1 vs gold."""
+    from tuneprep.annotate.report import annotator_report, load_gold, render_table
+    from tuneprep.io.readers import load_records
     from tuneprep.ui.console import make_console
 
     try:
@@ -186,6 +188,9 @@ def agreement_cmd(
     show_pairs: int = typer.Option(10, help="Table: how many annotator pairs to list."),
 ) -> None:
     """Percent agreement, Cohen's kappa (per pair and mean), Fleiss' kappa, Krippendorff's alpha."""
+    from tuneprep.annotate.agreement import agreement_report, consensus, load_judgements
+    from tuneprep.io.writers import write_records
+
     try:
         j = load_judgements(file, level, _split(order) or None)  # type: ignore[arg-type]
         rep = agreement_report(j)
@@ -237,6 +242,9 @@ def issues_cmd(
     id_field: str | None = typer.Option(None, help="Field holding the record id."),
 ) -> None:
     """Find likely label errors (cross-validated probabilities + cleanlab) and write a review queue."""
+    from tuneprep.annotate.issues import find_issues
+    from tuneprep.io.readers import load_records
+    from tuneprep.io.writers import write_records
     from tuneprep.ui.console import make_console
 
     try:
@@ -260,6 +268,9 @@ def export_cmd(
     labels: str | None = typer.Option(None, "--labels", help="Label set (Label Studio: also writes OUT.config.xml)."),
 ) -> None:
     """Export records for a labeling UI, with the method's answers as pre-annotations."""
+    from tuneprep.annotate.interchange import export_records
+    from tuneprep.io.readers import load_records
+
     try:
         n = export_records(load_records(data, text_field=None), to, out, _split(labels) or None)
     except _errors() as e:
@@ -278,6 +289,9 @@ def import_cmd(
     label_field: str = typer.Option("label", help="CSV: label column."),
 ) -> None:
     """Import human labels from a labeling UI's export (every annotator's judgement kept in meta)."""
+    from tuneprep.annotate.interchange import import_records
+    from tuneprep.io.writers import write_records
+
     try:
         records, judged = import_records(file, from_, text_field=text_field, label_field=label_field)
         write_records(out, records)
@@ -298,6 +312,8 @@ def serve_cmd(
 ) -> None:
     """Serve a model or tuned run with an OpenAI-compatible API (/v1/chat/completions, /v1/completions)."""
     import logging
+
+    from tuneprep.serve import ServeError, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     try:

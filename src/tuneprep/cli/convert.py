@@ -6,9 +6,6 @@ from pathlib import Path
 
 import typer
 
-from tuneprep.io.converters import convert_file
-from tuneprep.io.inspect import inspect_cli
-from tuneprep.io.readers import FORMATS, InputError
 from tuneprep.ui.console import make_console
 
 
@@ -19,6 +16,9 @@ def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt
     0 on success, 1 when ``strict`` and some rows were rejected, 2 when the input cannot be read.
     """
     import orjson
+
+    from tuneprep.io.converters import convert_file
+    from tuneprep.io.readers import InputError
 
     err = make_console(stderr=True)
     try:
@@ -39,7 +39,8 @@ def convert_cli(src: Path, dst: Path, from_style: str | None, to_style: str, fmt
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands to the main app. Keep heavy imports inside the commands."""
+    """Add this area's commands to the main app. The library is imported inside the commands."""
+    from tuneprep.io.rows import FORMATS  # the reader registry's format list (a leaf: no pydantic)
 
     @app.command("convert")
     def convert(
@@ -69,6 +70,8 @@ def register(app: typer.Typer) -> None:
         char_ngrams: int | None = typer.Option(None, help="--near-dups on character n-grams of this size (short texts)."),
     ) -> None:
         """Profile a data file: counts, lengths, duplicates, labels, fields, parse errors."""
+        from tuneprep.io.inspect import inspect_cli
+
         if not near_dups:
             raise typer.Exit(inspect_cli(path, format, text_field, label_field, json_out))
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from tuneprep.demo import MODEL, run_demo
 from tuneprep.ui.console import make_console
 
 
@@ -20,6 +19,8 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(0, "--workers", "-w", help="Workers for the data recipe (0 = all cores)."),
     ) -> None:
         """Raw real data → cleaned split → zero-shot vs LoRA-tuned model → comparison and report."""
+        from tuneprep.demo import MODEL, run_demo
+
         console = make_console()
         res = run_demo(out, quick=quick, workers=workers, log=lambda s: console.print(s, highlight=False))
 

@@ -12,17 +12,7 @@ from typing import Any
 
 import typer
 
-from tuneprep.api import build_report
-from tuneprep.api import evaluate as api_evaluate
-from tuneprep.evaluate.compare import CompareError, compare_runs
-from tuneprep.evaluate.data import EvalDataError
-from tuneprep.evaluate.genmetrics import GENERATION_SCORES
-from tuneprep.evaluate.metrics import MetricsInputError, metrics_from_file
-from tuneprep.evaluate.predictions import EvalDirError
-from tuneprep.evaluate.runner import EvalConfig, EvalError
-from tuneprep.io.readers import InputError
-from tuneprep.io.writers import atomic_open
-from tuneprep.models.registry import ModelError
+from tuneprep.ui.console import make_console, protect_identifiers
 
 
 def _fail(msg: str) -> None:
@@ -62,7 +52,7 @@ def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
     """A readable summary of a metrics dict (classification or generation)."""
     from rich.table import Table
 
-    from tuneprep.ui.console import make_console, protect_identifiers
+    from tuneprep.evaluate.genmetrics import GENERATION_SCORES
 
     con = make_console()
     if m.get("kind") == "generation":
@@ -109,7 +99,6 @@ def print_metrics(m: dict[str, Any], title: str = "Metrics") -> None:
 def print_compare(res: dict[str, Any]) -> None:
     from rich.table import Table
 
-    from tuneprep.ui.console import make_console, protect_identifiers
 
     con = make_console()
     names = [r["name"] for r in res["runs"]]
@@ -152,6 +141,9 @@ def register(app: typer.Typer) -> None:
 
         Predictions outside the label set (or missing) are 'unparseable' and count as wrong.
         """
+        from tuneprep.evaluate.metrics import MetricsInputError, metrics_from_file
+        from tuneprep.io.readers import InputError
+
 
         try:
             m = metrics_from_file(str(pred_file), label_field, pred_field, labels=_labels(labels),
@@ -185,6 +177,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a model on held-out records: metrics, predictions, review queue, HTML report."""
         from pydantic import ValidationError
+
+        from tuneprep.api import evaluate as api_evaluate
+        from tuneprep.evaluate.data import EvalDataError
+        from tuneprep.evaluate.runner import EvalConfig, EvalError
+        from tuneprep.io.readers import InputError
+        from tuneprep.models.registry import ModelError
 
         if method not in (None, "loglik", "generate"):
             _fail(f"--method must be loglik or generate, not {method!r}")
@@ -225,6 +223,11 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Compare eval runs on the same test ids: paired bootstrap CIs of differences, McNemar's test."""
+        from tuneprep.api import build_report
+        from tuneprep.evaluate.compare import CompareError, compare_runs
+        from tuneprep.evaluate.predictions import EvalDirError
+        from tuneprep.io.writers import atomic_open
+
 
         try:
             res = compare_runs(dirs, n_boot=n_boot, seed=seed)

@@ -10,11 +10,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tuneprep.datasets import DatasetError
-from tuneprep.engine.local import RunError, run_recipe
-from tuneprep.io.readers import InputError
-from tuneprep.ops.base import UnknownOpError, all_ops, get_op
-from tuneprep.recipe import RecipeError, load_recipe
 from tuneprep.ui import make_console, make_progress
 from tuneprep.ui.console import Column, build_table, fit_table
 
@@ -41,6 +36,11 @@ def _log(message: str) -> None:
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
+    from tuneprep.datasets import DatasetError
+    from tuneprep.engine.local import RunError, run_recipe
+    from tuneprep.io.readers import InputError
+    from tuneprep.recipe import RecipeError, load_recipe
+
     try:
         recipe = load_recipe(recipe_path)
     except RecipeError as e:
@@ -83,6 +83,8 @@ def _type_name(ann: Any) -> str:
 
 def print_ops(name: str | None = None, json_out: bool = False) -> int:
     """``tuneprep ops``: every operator with its parameters and defaults."""
+    from tuneprep.ops.base import UnknownOpError, all_ops, get_op
+
     try:
         ops = {name: get_op(name)} if name else all_ops()
     except UnknownOpError as e:

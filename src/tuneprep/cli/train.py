@@ -7,12 +7,6 @@ from pathlib import Path
 
 import typer
 
-from tuneprep.io.readers import load_records
-from tuneprep.models.registry import ModelError, list_models, load_model
-from tuneprep.models.scoring import generate, predict_labels
-from tuneprep.train.config import TrainConfig
-from tuneprep.train.data import TrainDataError
-from tuneprep.train.trainer import RunDirError, prepare, train
 from tuneprep.ui.console import Column, fit_table, make_console
 
 
@@ -85,6 +79,11 @@ def register(app: typer.Typer) -> None:
         """Fine-tune a model (LoRA or full; encoder head for minilm-l6) and write a run directory."""
         from pydantic import ValidationError
 
+        from tuneprep.models.registry import ModelError
+        from tuneprep.train.config import TrainConfig
+        from tuneprep.train.data import TrainDataError
+        from tuneprep.train.trainer import RunDirError, prepare, train
+
         err = make_console(stderr=True)
         try:
             cfg = TrainConfig(data=data, out=str(out), task=task, model=model, method=method, epochs=epochs,
@@ -126,6 +125,10 @@ def register(app: typer.Typer) -> None:
         max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="SFT runs: generation length."),
     ) -> None:
         """Predict labels (classify runs) or generate answers (SFT runs) for --text or --file."""
+        from tuneprep.io.readers import load_records
+        from tuneprep.models.registry import ModelError, load_model
+        from tuneprep.models.scoring import generate, predict_labels
+
         err = make_console(stderr=True)
         texts = list(text or [])
         ids: list[str | None] = [None] * len(texts)
@@ -155,6 +158,8 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     def models_cmd(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """List the registry models (offline defaults) and whether they are installed/converted."""
+        from tuneprep.models.registry import list_models
+
         rows = list_models()
         if json_out:
             print(json.dumps(rows, indent=2))
