@@ -6,7 +6,9 @@ character 5-gram shingle sets >= ``threshold`` (default 0.8). Candidates come fr
 (64 multiply-shift hash functions, 16 bands of 4 rows: a pair at Jaccard 0.8 becomes a candidate
 with probability 1 - (1 - 0.8^4)^16 > 0.9999) and every candidate is then verified with the
 exact Jaccard, so reported pairs have no false positives. Shingle hashes and signatures are
-computed with numpy over all texts at once (no Python loop per shingle or per hash function).
+computed with numpy over all texts at once (no Python loop per shingle or per hash function), by
+:mod:`tuneprep.neardup.minhash`, the project's one MinHash: ``split.dedup: minhash`` uses these
+very hash functions and bands, so a split made with it has no overlap this check can find.
 """
 
 from __future__ import annotations
