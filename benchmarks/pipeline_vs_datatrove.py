@@ -48,7 +48,7 @@ Usage::
 
     python benchmarks/corpus.py --mixed                          # build the mixed corpus once (~1 min)
     python benchmarks/pipeline_vs_datatrove.py --corpus mixed --pairs 3 --result pipeline_vs_datatrove_mixed
-    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --ascii-files 1 --pairs 3 \\
+    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --ascii-files 1 --ascii-docs 40000 --pairs 3 \\
         --result pipeline_vs_datatrove_ascii
     python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 0 --no-extra --scaling 5   # RSS vs size
 """
