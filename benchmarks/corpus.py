@@ -20,7 +20,10 @@ Rows are ``{"id", "text", "source"}``; documents are dealt round-robin into ``n_
 every file holds the same mix (datatrove splits work between tasks by file). Nothing is invented or
 generated; the text is as the archives hold it (decoded as UTF-8).
 
-Usage: ``python benchmarks/corpus.py [--out DIR] [--files 8] [--repeat 5]`` prints what it used.
+``--mixed`` builds the mixed-script corpus instead (``iter_mixed``: 34 % of documents non-ASCII, from
+``tuneprep.textsamples`` and this corpus), in ``$TUNEPREP_CACHE/bench/mixed/``.
+
+Usage: ``python benchmarks/corpus.py [--mixed] [--out DIR] [--files 8] [--repeat 5]`` prints what it used.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ Usage::
 
     python benchmarks/corpus.py --mixed                          # build the mixed corpus once (~1 min)
     python benchmarks/pipeline_vs_datatrove.py --corpus mixed --pairs 3 --result pipeline_vs_datatrove_mixed
-    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --ascii-files 1 --pairs 3 \\
+    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --ascii-files 1 --ascii-docs 40000 --pairs 3 \\
         --result pipeline_vs_datatrove_ascii
     python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 0 --no-extra --scaling 5   # RSS vs size
 """
@@ -407,6 +407,7 @@ def main() -> None:
     ap.add_argument("--corpus", choices=["mixed", "ascii", "both"], default="both",
                     help="mixed: 34%% non-ASCII real text (corpus.py --mixed); ascii: the API-reference-heavy corpus")
     ap.add_argument("--ascii-files", type=int, default=8, help="how many of the ASCII-heavy corpus' 8 files to use")
+    ap.add_argument("--ascii-docs", type=int, default=0, help="only the first N documents of those files")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pairs", type=int, default=3, help="interleaved A-B-B-A pairs per corpus")
     ap.add_argument("--no-extra", action="store_true", help="skip the plain-ftfy tuneprep runs and the floor")
@@ -454,10 +455,12 @@ def main() -> None:
         files = corpus.build()
         print("ASCII-heavy corpus:", corpus.describe(files))
         inputs = files[0].parent
-        if a.ascii_files < len(files):
-            # A slice: the first N files (each holds the same mix), dealt again into as many files as
-            # the whole corpus has, so that datatrove (which splits work by file) still gets 8 tasks.
-            inputs = files[0].parent.parent / f"real-text-slice{a.ascii_files}"
+        if a.ascii_files < len(files) or a.ascii_docs:
+            # A slice: the first N files (each holds the same mix), or their first N documents, dealt
+            # again into as many files as the whole corpus has, so that datatrove (which splits work
+            # by file) still gets 8 tasks.
+            label = f"{a.ascii_docs}docs" if a.ascii_docs else str(a.ascii_files)
+            inputs = files[0].parent.parent / f"real-text-slice{label}"
             if not (inputs / "DONE").exists():
                 inputs.mkdir(exist_ok=True)
                 outs = [open(inputs / f.name, "wb") for f in files]  # noqa: SIM115 - closed below
@@ -465,6 +468,8 @@ def main() -> None:
                 for f in files[: a.ascii_files]:
                     with open(f, "rb") as fh:
                         for line in fh:
+                            if a.ascii_docs and i >= a.ascii_docs:
+                                break
                             outs[i % len(outs)].write(line)
                             i += 1
                 for o in outs:
@@ -473,7 +478,9 @@ def main() -> None:
         work = work_root or files[0].parent.parent / "work"
         work.mkdir(parents=True, exist_ok=True)
         if a.pairs:
-            results["corpora"].append(bench_corpus(f"ascii-heavy ({a.ascii_files} of {len(files)} files)", inputs,
+            results["corpora"].append(bench_corpus(
+                f"ascii-heavy ({f'first {a.ascii_docs:,} documents' if a.ascii_docs else f'{a.ascii_files} of {len(files)} files'})",
+                inputs,
                                                    work, a.workers, a.pairs, not a.no_extra))
         if a.scaling:
             results["scaling"] = scaling(files, work, a.workers, a.scaling)
