@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tuneprep.annotate.core import AnnotateError, Vote, texts_of
@@ -30,6 +31,7 @@ from tuneprep.io.readers import load_records
 from tuneprep.models.prompt import DEFAULT_INSTRUCTION, ClassifyTemplate
 from tuneprep.models.registry import DEFAULT_CAUSAL, load_model
 from tuneprep.models.scoring import score_labels
+from tuneprep.ui.progress import TaskBar
 
 
 class LlmConfig(BaseModel):
@@ -135,8 +137,15 @@ class LlmLabeler:
     # -- registry model ------------------------------------------------------------------------
     def _label_local(self, texts: list[str]) -> list[Vote]:
         max_len = self._run_cfg.get("max_length") or self.config.max_length
-        probs = score_labels(self._model, self._tok, self.template, texts, batch_size=self.config.batch_size,
-                             max_length=max_len)
+        # Scored in chunks so that a long labeling run reports progress (lines off a terminal).
+        chunk = self.config.batch_size * 8
+        parts = []
+        with TaskBar("annotate llm", len(texts), "records") as bar:
+            for i in range(0, len(texts), chunk):
+                parts.append(score_labels(self._model, self._tok, self.template, texts[i:i + chunk],
+                                          batch_size=self.config.batch_size, max_length=max_len))
+                bar.update(len(texts[i:i + chunk]))
+        probs = np.concatenate(parts) if parts else np.zeros((0, len(self.labels_order())))
         out = []
         for p in probs:
             j = int(p.argmax())
