@@ -97,7 +97,8 @@ def test_ablate_probe_method_scores_variants_on_the_same_test_ids(tmp_path, rt_p
     assert rows[("random", 240)]["f1_macro"]["mean"] > rows[("random", 60)]["f1_macro"]["mean"]
 
 
-@pytest.mark.parametrize("name", ["experiment.yaml", "experiment-encoder.yaml", "experiment-lora.yaml"])
+@pytest.mark.parametrize("name", ["experiment.yaml", "experiment-encoder.yaml", "experiment-encoder-3ep.yaml",
+                                  "experiment-lora.yaml"])
 def test_example_experiments_resolve(name):
     """Every variant of the examples resolves to valid steps against the example's base recipe."""
     from tuneprep.ablate.config import variant_steps
