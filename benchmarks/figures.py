@@ -72,10 +72,6 @@ def _ci(pair: list[float]) -> str:
     return f"[{pair[0]:.3f}–{pair[1]:.3f}]"
 
 
-def _ratio(s: dict) -> str:
-    return f"**{s['median']:.2f}×** (range {s['min']:.2f}–{s['max']:.2f}, {s['n']} pairs)"
-
-
 def _annotate(dataset: str) -> Callable[[dict], str]:
     def render(f: dict) -> str:
         s = f["summary"][dataset]
@@ -101,69 +97,18 @@ def _issues(f: dict) -> str:
 def _quality(f: dict) -> str:
     zs = f"zero-shot {_f1(f['zero_shot']['macro_f1'])} → " if "zero_shot" in f else ""
     t = f["tuned"]
-    return (f"{zs}tuned **{_f1(t['macro_f1'])}** {_ci(t['macro_f1_ci95'])} on {f['test_records']} test records, "
-            f"{f['train_records']:,} train records, training {f['train']['wall_s']:.0f} s")
-
-
-def _throughput(f: dict) -> str:
-    tps = f["loop_tokens_per_s"]
-    return (f"{tps['tuneprep']['median']:.0f} vs {tps['baseline']['median']:.0f} tokens/s in the training loop, "
-            f"{_ratio(f['ratio_loop_tokens_per_s'])}; whole process {_ratio(f['ratio_process_wall'])}; "
-            f"peak RSS {f['peak_rss_mb']['tuneprep']:,} vs {f['peak_rss_mb']['baseline']:,} MB")
-
-
-def _demo_data(f: dict) -> str:
-    d = f["data"]
-    reasons = ", ".join(f"{k} {v:,}" for k, v in d["dropped_by_reason"].items())
-    splits = " / ".join(f"{v:,}" for v in d["splits"].values())
-    return (f"{d['records_in']:,} records in = {d['kept']:,} kept + {d['rejected']:,} rejected ({reasons}); "
-            f"split {splits} ({' / '.join(d['splits'])})")
-
-
-def _demo_model(key: str) -> Callable[[dict], str]:
-    def render(f: dict) -> str:
-        m = f[key]
-        per = ", ".join(f"{k} {v:.2f}" for k, v in m["per_class_f1"].items())
-        return (f"macro-F1 **{_f1(m['macro_f1'])}** {_ci(m['macro_f1_ci95'])}, accuracy {_f1(m['accuracy'])}; "
-                f"per-class F1 {per} ({m['n']} test records)")
-    return render
-
-
-def _demo_train(f: dict) -> str:
-    t, size = f["train"], f["size"]
-    return (f"{size['train_records']:,} train records, {t['steps']} steps in {t['train_seconds_this_session']:.0f} s, "
-            f"{t['tokens_per_s']:.0f} tokens/s, loss {t['train_loss_first']:.2f} → {t['train_loss_last10']:.2f}, "
-            f"peak RSS {t['peak_rss_mb'] / 1024:.1f} GB")
-
-
-def _demo_diff(f: dict) -> str:
-    d = f["difference"]
-    return (f"macro-F1 {d['macro_f1']:+.3f} [{d['macro_f1_ci95'][0]:+.3f}–{d['macro_f1_ci95'][1]:+.3f}], accuracy "
-            f"{d['accuracy']:+.3f}; McNemar: {d['only_tuned_correct']} records only the tuned model gets right, "
-            f"{d['only_zero_shot_correct']} only zero-shot, p = {d['mcnemar_p']:.1e}")
-
-
-def _demo_wall(f: dict) -> str:
-    return f"**{f['wall_minutes']:.1f} min**"
+    per = ", ".join(f"{k} {v:.2f}" for k, v in t["per_class_f1"].items())
+    return (f"{zs}tuned **{_f1(t['macro_f1'])}** {_ci(t['macro_f1_ci95'])} on {f['test_records']} stratified test "
+            f"records (per-class F1 {per}), {f['train_records']:,} train records, {f['train']['steps']} steps")
 
 
 BLOCKS: dict[str, list[Figure]] = {
-    "demo": [
-        Figure("data (examples/sentiment/recipe.yaml)", "demo", _demo_data),
-        Figure("zero-shot `smollm2-135m`", "demo", _demo_model("zero_shot")),
-        Figure("LoRA (r=16, all linear layers), 1 epoch", "demo", _demo_train),
-        Figure("tuned, same test records", "demo", _demo_model("tuned")),
-        Figure("paired difference (tuned − zero-shot)", "demo", _demo_diff),
-        Figure("wall time, all stages", "demo", _demo_wall),
-    ],
     "performance": [
         Figure("Annotation quality, Rotten Tomatoes (3 classes; defaults chosen here), 100 seed labels, "
                "macro-F1 on 1,000 held-out records, mean of 5 draws", "annotate_quality", _annotate("rotten_tomatoes")),
         Figure("Annotation quality, SST-2 (2 classes; out of sample: not used to choose defaults)",
                "annotate_quality", _annotate("sst2")),
         Figure("Label issues found (10 % labels flipped at random)", "annotate_quality", _issues),
-        Figure("Training throughput vs plain Trainer + PEFT (smollm2-135m LoRA, same data, A-B-B-A)",
-               "train_throughput", _throughput),
         Figure("Encoder fast path (`minilm-l6`), Rotten Tomatoes", "train_quality_minilm-l6", _quality),
     ],
 }
@@ -172,11 +117,11 @@ BLOCKS: dict[str, list[Figure]] = {
 def render_block(name: str) -> str:
     rows = ["| figure | measured | command | when, load |", "|---|---|---|---|"]
     rows += [fig.row() for fig in BLOCKS[name]]
-    return "\n".join(rows)
+    return "\n".join(rows) + "\n"
 
 
 def _pattern(name: str) -> re.Pattern[str]:
-    return re.compile(rf"(<!-- figures:{name} -->\n)(.*?)(\n<!-- /figures:{name} -->)", re.S)
+    return re.compile(rf"(<!-- figures:{name} -->\n)(.*?)(<!-- /figures:{name} -->)", re.S)
 
 
 def readme_blocks(text: str) -> dict[str, str]:

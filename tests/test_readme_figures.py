@@ -40,5 +40,5 @@ def test_a_changed_figure_is_caught(tmp_path):
     digits = [i for i, ch in enumerate(rendered) if ch.isdigit()]
     i = digits[len(digits) // 2]
     tampered = rendered[:i] + str((int(rendered[i]) + 1) % 10) + rendered[i + 1:]
-    text = f"x\n<!-- figures:{name} -->\n{tampered}\n<!-- /figures:{name} -->\n"
+    text = f"x\n<!-- figures:{name} -->\n{tampered}<!-- /figures:{name} -->\n"
     assert figures.readme_blocks(text)[name] != rendered
