@@ -33,7 +33,7 @@ def test_ops_names_and_bracketed_docs_intact_under_a_pipe():
     assert res.returncode == 0, res.stderr
     first_cells = {line.split("│")[1].strip() for line in res.stdout.splitlines() if line.startswith("│")}
     assert set(all_ops()) <= first_cells
-    assert "…" not in res.stdout
+    assert not [c for c in first_cells if c.endswith("…")]  # descriptions may hold "…"; names are never cut
     # Rich markup must not eat "[...]" in parameter docs.
     assert "[{method, name?, params}]" in res.stdout
 
