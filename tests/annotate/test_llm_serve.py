@@ -118,7 +118,8 @@ def test_llm_endpoint_and_registry_agree(server, rt_records, monkeypatch, tmp_pa
     for r in via_registry:  # verbalizer scoring always answers within the label set
         ann = r["meta"]["annotation"]
         assert r["label"] in SENTIMENT_LABELS
-        assert abs(sum(ann["scores"].values()) - 1) < 1e-6 and ann["confidence"] == max(ann["scores"].values())
+        # scores are stored rounded to 6 decimals: three of them may sum to 1 ± 1.5e-6
+        assert abs(sum(ann["scores"].values()) - 1) < 2e-6 and ann["confidence"] == max(ann["scores"].values())
     # the same model asked the same prompt: greedy answers and verbalizer scores mostly agree
     both = [(a["label"], b["label"]) for a, b in zip(via_endpoint, via_registry) if "label" in a]
     assert both and sum(x == y for x, y in both) / len(both) >= 0.6, both

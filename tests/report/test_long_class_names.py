@@ -23,9 +23,9 @@ def test_confusion_matrix_and_bars_show_long_class_names_whole():
 
 
 def test_ops_keeps_bracketed_text_and_inspect_names_format_option(tmp_path):
-    proc = run_cli("ops", "annotate.ensemble")
+    proc = run_cli("ops", "filter.fields")
     assert proc.returncode == 0
-    assert "[{method" in proc.stdout.replace("\n", "")
+    assert "[positive, negative, neutral]" in proc.stdout.replace("\n", "")
     p = tmp_path / "clauses.dat"
     p.write_text("a\n")
     proc = run_cli("inspect", str(p))
