@@ -102,6 +102,17 @@ def _quality(f: dict) -> str:
             f"records (per-class F1 {per}), {f['train_records']:,} train records, {f['train']['steps']} steps")
 
 
+def _ratio(s: dict) -> str:
+    return f"**{s['median']:.2f}×** (range {s['min']:.2f}–{s['max']:.2f}, {s['n']} pairs)"
+
+
+def _throughput(f: dict) -> str:
+    tps = f["loop_tokens_per_s"]
+    return (f"{tps['tuneprep']['median']:.0f} vs {tps['baseline']['median']:.0f} tokens/s in the training loop, "
+            f"{_ratio(f['ratio_loop_tokens_per_s'])}; whole process {_ratio(f['ratio_process_wall'])}; "
+            f"peak RSS {f['peak_rss_mb']['tuneprep']:,} vs {f['peak_rss_mb']['baseline']:,} MB")
+
+
 BLOCKS: dict[str, list[Figure]] = {
     "performance": [
         Figure("Annotation quality, Rotten Tomatoes (3 classes; defaults chosen here), 100 seed labels, "
@@ -109,6 +120,8 @@ BLOCKS: dict[str, list[Figure]] = {
         Figure("Annotation quality, SST-2 (2 classes; out of sample: not used to choose defaults)",
                "annotate_quality", _annotate("sst2")),
         Figure("Label issues found (10 % labels flipped at random)", "annotate_quality", _issues),
+        Figure("Training throughput vs plain Trainer + PEFT (smollm2-135m LoRA, same data, A-B-B-A)",
+               "train_throughput", _throughput),
         Figure("Encoder fast path (`minilm-l6`), Rotten Tomatoes", "train_quality_minilm-l6", _quality),
     ],
 }
