@@ -1,8 +1,7 @@
-"""CSV and TSV readers (header row), as ``RawRow`` streams; see ``readers`` for the contract."""
+"""The plain TSV reader and the header/row helpers shared with ``io/dialect.py`` (which reads CSV)."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -17,45 +16,6 @@ from tuneprep.io.rows import (
     _utf8_error,
     open_binary,
 )
-
-
-class _LineFeed:
-    """Feeds text lines to ``csv.reader`` and remembers the bytes each record was made of.
-
-    Decoding happens per line, so a line with invalid UTF-8 rejects only the record it belongs
-    to (its bytes are kept via surrogateescape until the record is known).
-    """
-
-    def __init__(self, fh: IO[bytes]):
-        self.fh = fh
-        self.lineno = 0
-        self.parts: list[bytes] = []
-        self.bad: str | None = None
-
-    def __iter__(self) -> _LineFeed:
-        return self
-
-    def __next__(self) -> str:
-        line = self.fh.readline()
-        if not line:
-            raise StopIteration
-        self.lineno += 1
-        if self.lineno == 1 and line.startswith(BOM):
-            line = line[3:]
-        self.parts.append(line)
-        try:
-            return line.decode("utf-8")
-        except UnicodeDecodeError:
-            if self.bad is None:
-                self.bad = f"invalid UTF-8 on line {self.lineno}: {_utf8_error(line)}"
-            return line.decode("utf-8", errors="surrogateescape")
-
-    def take(self) -> tuple[int, bytes, str | None]:
-        """(first line of the record just read, its bytes, UTF-8 error) and start a new record."""
-        first = self.lineno - len(self.parts) + 1
-        raw, bad = b"".join(self.parts), self.bad
-        self.parts, self.bad = [], None
-        return first, raw, bad
 
 
 def _header_names(cells: list[str]) -> list[str]:
@@ -85,55 +45,17 @@ def _row_to_obj(header: list[str], cells: list[str], delimiter: str) -> dict[str
     return dict(zip(header, cells, strict=False))
 
 
-def read_csv(path: str | Path, delimiter: str = ",") -> Iterator[RawRow]:
-    """CSV/TSV with a header row, every value a string. Line numbers are file lines (header = 1);
-    a quoted CSV value spanning lines gets the number of its first line.
+def read_tsv(path: str | Path) -> Iterator[RawRow]:
+    """TSV with a header row, every value a string; line numbers are file lines (header = 1).
 
-    CSV follows RFC 4180 quoting (``csv`` module, no field size limit); a header that holds no
-    comma but a semicolon means a ``;``-separated file (Excel's CSV in many locales). TSV has
-    no quoting at all (IANA TSV, as GLUE writes it): each line is one row split on tabs, and
+    No quoting at all (IANA TSV, as GLUE writes it): each line is one row split on tabs, and
     ``"`` is an ordinary character. A UTF-8 BOM, and the mojibake BOM ``ï»¿`` (a BOM decoded
     once as cp1252, as in MRPC), are dropped from the first header cell. Rows with invalid
     UTF-8, or with fewer columns than the header (or non-empty extra ones), are error rows;
-    blank lines are passed over.
+    blank lines are passed over. CSV (quoting, broken quotes) is read by ``io/dialect.py``.
     """
     with open_binary(path) as fh:
-        if delimiter == "\t":
-            yield from _read_tsv(fh, path)
-            return
-        csv.field_size_limit(2**31 - 1)  # the default (128 KiB) rejects long documents
-        feed = _LineFeed(fh)
-        reader = csv.reader(feed, delimiter=delimiter)
-        header: list[str] | None = None
-        while True:
-            try:
-                cells = next(reader)
-                error = None
-            except StopIteration:
-                return
-            except csv.Error as e:
-                cells, error = [], f"CSV error: {e}"
-            first, raw, bad = feed.take()
-            if not raw.strip():  # a blank line; `,` or `""` is a row of empty values
-                continue
-            if header is None:
-                if error or bad:
-                    raise InputError(f"{path}:{first}: unreadable header row: {error or bad}")
-                if delimiter == "," and len(cells) == 1 and ";" in cells[0]:
-                    # Excel in locales with a decimal comma writes ';'-separated "CSV".
-                    delimiter = ";"
-                    cells = next(csv.reader([raw.decode("utf-8").lstrip("\ufeff")], delimiter=delimiter))
-                    reader = csv.reader(feed, delimiter=delimiter)
-                header = _header_names(cells)
-                continue
-            if error or bad:
-                yield RawRow(first, raw=_raw_text(raw), error=error or bad)
-                continue
-            obj = _row_to_obj(header, cells, delimiter)
-            if isinstance(obj, str):
-                yield RawRow(first, raw=_raw_text(raw), error=obj)
-            else:
-                yield RawRow(first, obj=obj)
+        yield from _read_tsv(fh, path)
 
 
 def _read_tsv(fh: IO[bytes], path: str | Path) -> Iterator[RawRow]:

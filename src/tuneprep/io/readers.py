@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from tuneprep.io.chat import convert_input
-from tuneprep.io.delimited import read_csv
+from tuneprep.io.delimited import read_tsv
 from tuneprep.io.dialect import ReadOptions, read_with_options
 from tuneprep.io.jsonfile import _read_all, read_json
 from tuneprep.io.lines import byte_ranges, is_splittable, read_jsonl, read_txt
@@ -47,7 +47,7 @@ from tuneprep.io.rows import (
 from tuneprep.records import FieldMapping, RecordError, to_record
 
 __all__ = ["BOM", "COMPRESSED", "FORMATS", "LINE_FORMATS", "MOJIBAKE_BOM", "PARQUET_JSON_COLUMNS_KEY",
-           "InputError", "RawRow", "open_binary", "read_csv", "read_rows", "load_records", "detect_format",
+           "InputError", "RawRow", "open_binary", "read_tsv", "read_rows", "load_records", "detect_format",
            "expand_inputs", "byte_ranges", "is_splittable"]
 
 def detect_format(path: str | Path) -> str:
@@ -198,8 +198,8 @@ def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None
         return read_txt_doc(path)
     if fmt == "json":
         return read_json(path)
-    if fmt in ("csv", "tsv"):
-        return read_csv(path, "\t" if fmt == "tsv" else ",")
+    if fmt == "tsv":
+        return read_tsv(path)
     if fmt == "parquet":
         return read_parquet(path)
     return read_hf(path)
