@@ -208,3 +208,29 @@ def test_real_tsv_with_label_map(tmp_path, shared_data, fmt):
 
     labels = Counter(r["label"] for r in outputs(tmp_path / "out")["data"])
     assert labels == {"positive": 444, "negative": 428}
+
+
+def test_per_record_step_after_a_global_step_is_set_up(tmp_path, rt_path):
+    """A per-record op placed after dedup runs in the driver (phase B): it must be set up there too."""
+    from tuneprep.ops.base import _REGISTRY, RecordOp, register
+
+    @register
+    class NeedsSetup(RecordOp):
+        name = "testonly.needs_setup"
+
+        def setup(self) -> None:
+            self.suffix = " [set up]"
+
+        def apply(self, record):
+            return {**record, "text": record["text"] + self.suffix}  # AttributeError without setup()
+
+    recipe = parse_recipe({"input": {"path": str(rt_path)},
+                           "steps": [{"op": "dedup.exact"}, {"op": "testonly.needs_setup"}],
+                           "output": {"path": str(tmp_path / "out")}})
+    try:
+        res = run_recipe(recipe, workers=1)
+    finally:
+        _REGISTRY.pop(NeedsSetup.name)  # other tests list every registered operator
+    kept = outputs(tmp_path / "out")["data"]
+    assert len(kept) == res.kept > 13_000
+    assert all(r["text"].endswith(" [set up]") for r in kept)

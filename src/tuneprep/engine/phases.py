@@ -108,6 +108,8 @@ class BarrierSteps:
         for i in range(k, len(self.ops)):
             op = self.ops[i]
             if not isinstance(op, GlobalOp):
+                # Phase A set up its own copies in the workers; this one runs here, in the driver.
+                op.setup()
                 self.pending.append(i)
                 continue
             if op is not self.ops[k] or self.pending:
