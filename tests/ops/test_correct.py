@@ -272,6 +272,36 @@ def test_conflicts_resolve_modes(rt_plus_vader):
     assert d.reason == "conflicting_labels" and len(d.detail["conflicting_labels"]) >= 2
 
 
+def test_conflicts_near_groups_near_duplicate_texts(rt_plus_vader):
+    """near: true groups a MinHash cluster: every exact conflict is still found, plus texts that differ
+    only by hyphens, dashes or spacing ("life size" / "life-size") and carry different labels."""
+    import difflib
+
+    from tuneprep.ops.base import Item
+
+    def drops(params, with_keys):
+        op = build_op("dedup.conflicts", {"resolve": "drop", **params})
+        # half the items arrive with the engine's prepared key, half without (a later global step)
+        keys = op.prepare_batch(rt_plus_vader) if with_keys else [None] * len(rt_plus_vader)
+        items = [Item(f"s:{i}", dict(r), keys[i] if i % 2 else None) for i, r in enumerate(rt_plus_vader)]
+        out = list(op.apply_global(lambda: iter(items)))
+        assert len(out) == len(rt_plus_vader)
+        return {it.record["id"]: d for it, d in out if d is not None}
+
+    exact, near = drops({}, False), drops({"near": True}, True)
+    assert set(exact) <= set(near)
+    only_near = set(near) - set(exact)
+    assert len(only_near) > 100
+    by_id = {r["id"]: r for r in rt_plus_vader}
+    ratios = []
+    for rid in only_near:
+        d = near[rid]
+        assert d.reason == "conflicting_labels" and len(d.detail["conflicting_labels"]) >= 2
+        other = by_id[d.detail["near_cluster"]]["text"]  # the cluster's first record (clusters are transitive)
+        ratios.append(difflib.SequenceMatcher(None, by_id[rid]["text"], other, autojunk=False).ratio())
+    assert min(ratios) > 0.5 and sum(r > 0.9 for r in ratios) > 0.9 * len(ratios)
+
+
 def test_agreement_on_vader_raters():
     from tuneprep.annotate.vader_data import load_ratings, rating_to_label
     from tuneprep.datasets import vader_ground_truth_dir

@@ -284,6 +284,16 @@ class ConflictsParams(OpParams):
     drop: reject every record of a conflicting group; flag: keep all, noting meta.conflicting_labels."""
     normalize: bool = True
     """Group by NFKC-casefolded text with whitespace collapsed (False: byte-exact text)."""
+    near: bool = False
+    """Group near-duplicates instead of equal texts: records of one ``dedup.minhash`` cluster (same
+    algorithm and parameters below) form a group; rejects then name the cluster (``near_cluster``: the id
+    of its first record)."""
+    threshold: float = Field(0.7, gt=0, le=1)
+    """With near: Jaccard similarity of n-gram sets at or above which two records are one group."""
+    ngram: int = Field(5, ge=1, le=64)
+    """With near: words per shingle."""
+    char_ngrams: int | None = Field(None, ge=1, le=64)
+    """With near: character n-grams of this size instead of words (short texts)."""
 
 
 def _label_key(label: Any) -> str | None:
@@ -298,30 +308,53 @@ class DedupConflicts(_Editing, GlobalOp):
 
     name: ClassVar[str] = "dedup.conflicts"
     Params: ClassVar[type[OpParams]] = ConflictsParams
-    description: ClassVar[str] = "Records sharing a text but not a label: keep the majority, drop all, or flag."
+    description: ClassVar[str] = ("Records sharing a text (or, near: true, a near-duplicate cluster) but not a label: "
+                                  "keep the majority, drop all, or flag.")
+
+    def _grouper(self) -> Any:
+        # "same text" means what dedup.exact means; "near" what dedup.minhash means (one algorithm each)
+        if not hasattr(self, "_group_op"):
+            p = self.params
+            if p.near:
+                from tuneprep.ops.neardup import DedupMinHash
+
+                self._group_op = DedupMinHash(threshold=p.threshold, ngram=p.ngram, char_ngrams=p.char_ngrams)
+            else:
+                from tuneprep.ops.dedup import DedupExact
+
+                self._group_op = DedupExact(normalize=p.normalize)
+        return self._group_op
+
+    def prepare_batch(self, records: list[dict[str, Any]]) -> list[Any]:
+        return self._grouper().prepare_batch(records)
 
     def prepare(self, record: dict[str, Any]) -> Any:
-        # the same key as dedup.exact: "same text" means the same thing in both ops
-        from tuneprep.ops.dedup import DedupExact
+        return self.prepare_batch([record])[0]
 
-        if not hasattr(self, "_exact"):
-            self._exact = DedupExact(normalize=self.params.normalize)
-        return self._exact.prepare(record)
+    def _group_keys(self, open_items: Callable[[], Iterator[Item]]) -> Callable[[int, Item], Any]:
+        """Group key of the i-th item: its cluster's survivor index (near) or its text key."""
+        if self.params.near:
+            _labels, surv, _sims = self._grouper().clusters(open_items)
+            return lambda i, it: int(surv[i])
+        return lambda i, it: it.key if it.key is not None else self.prepare(it.record)
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
-        groups: dict[str, Counter[str]] = {}
-        for it in open_items():
+        group_of = self._group_keys(open_items)
+        groups: dict[Any, Counter[str]] = {}
+        cluster_ids: dict[Any, str] = {}  # near: the id of each cluster's first record
+        for i, it in enumerate(open_items()):
             lab = _label_key(it.record.get("label"))
+            if self.params.near:
+                cluster_ids.setdefault(group_of(i, it), str(it.record.get("id", "")))
             if lab is not None:
-                key = it.key if it.key is not None else self.prepare(it.record)
-                groups.setdefault(key, Counter())[lab] += 1
+                groups.setdefault(group_of(i, it), Counter())[lab] += 1
         conflicts = {k: c for k, c in groups.items() if len(c) > 1}
         groups.clear()
         resolve = self.params.resolve
-        for it in open_items():
+        for i, it in enumerate(open_items()):
             lab = _label_key(it.record.get("label"))
-            key = (it.key if it.key is not None else self.prepare(it.record)) if lab is not None else None
-            counts = conflicts.get(key) if key is not None else None
+            group = group_of(i, it) if lab is not None else None
+            counts = conflicts.get(group) if group is not None else None
             if counts is None:
                 yield it, None
                 continue
@@ -338,6 +371,8 @@ class DedupConflicts(_Editing, GlobalOp):
                 why = "drop" if resolve == "drop" else ("tie" if winner is None else "minority")
                 self.counter.add(f"resolution:{why}")
                 detail: dict[str, Any] = {"conflicting_labels": seen, "resolution": why}
+                if self.params.near:
+                    detail["near_cluster"] = cluster_ids[group]
                 if winner is not None and resolve == "majority":
                     detail["majority_label"] = winner
                 yield it, Drop("conflicting_labels", detail)

@@ -148,7 +148,12 @@ class DedupMinHash(_ClusterDedup):
 
         return encode_keys(self.config(), [record_content(r) for r in records])
 
-    def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
+    def clusters(self, open_items: Callable[[], Iterator[Item]]) -> tuple[Any, Any, Any]:
+        """One pass over the items: cluster labels, survivors and similarity to the survivor (input order).
+
+        ``Item.key`` is this op's ``prepare`` key when the engine computed it; ``None`` keys are
+        computed here. ``dedup.conflicts near: true`` groups records by these clusters too.
+        """
         import numpy as np
 
         from tuneprep.neardup.cluster import SignatureStore, choose_survivors, minhash_clusters
@@ -180,6 +185,10 @@ class DedupMinHash(_ClusterDedup):
             sims[rej] = store.similarity(rej, surv[rej])
             store.release()
         self.last_stats = {**stats, "rejected": int(len(rej)), "method": cfg.describe()}
+        return labels, surv, sims
+
+    def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
+        labels, surv, sims = self.clusters(open_items)
         yield from self._emit(open_items, labels, surv, sims, {})
 
 
