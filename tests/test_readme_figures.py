@@ -42,3 +42,16 @@ def test_a_changed_figure_is_caught(tmp_path):
     tampered = rendered[:i] + str((int(rendered[i]) + 1) % 10) + rendered[i + 1:]
     text = f"x\n<!-- figures:{name} -->\n{tampered}<!-- /figures:{name} -->\n"
     assert figures.readme_blocks(text)[name] != rendered
+
+
+def test_performance_section_quotes_no_figure_outside_its_block():
+    """The Performance section reads as a table: a measured value typed into its prose (a ratio, a
+    time, a rate, a size) would be a second, unchecked source of truth."""
+    import re
+
+    text = figures.README.read_text()
+    section = text[text.index("## Performance"):]
+    section = section[:section.index("\n## ", 1)]
+    prose = re.sub(r"<!-- figures:(\w+) -->.*?<!-- /figures:\1 -->", "", section, flags=re.S)
+    measured = re.findall(r"\d[\d,.]*\s*(?:×|x\b|ms\b|s\b|min\b|MB\b|GB\b|%|docs|records/s|tokens/s|req/s)", prose)
+    assert not measured, f"figures typed into the Performance prose (put them in a result file): {measured}"
