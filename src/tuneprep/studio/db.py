@@ -216,6 +216,7 @@ class Sessions(sessionmaker):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine, expire_on_commit=False)
+        self.engine = engine
         self._write_bind = engine.execution_options(studio_write=True)
         # SQLite has one writer at a time anyway; queueing writers of this process on a lock wakes
         # the next one at once, instead of SQLite's busy handler sleeping in 1–100 ms steps.
@@ -226,6 +227,16 @@ class Sessions(sessionmaker):
     def begin(self) -> Iterator[Session]:
         with self._write_lock, self(bind=self._write_bind) as session, session.begin():
             yield session
+
+    def read(self) -> Any:
+        """A plain Core connection for prebuilt read statements (cheaper than an ORM session)."""
+        return self.engine.connect()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Any]:
+        """A Core connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
+        with self._write_lock, self._write_bind.begin() as conn:
+            yield conn
 
 
 def session_factory(engine: Engine) -> Sessions:
