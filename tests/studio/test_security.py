@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from tests.conftest import run_cli
 from tests.studio.kit import StudioClient, build_studio, rt_records
 from tuneprep.studio.db import Adjudication, Assignment, Item, StudioError, User
-from tuneprep.studio.security import RateLimiter
+from tuneprep.studio.ratelimit import LoginLimits
 
 XSS_IMG = '<img src=x onerror="document.title=\'pwned\'">'
 XSS_SCRIPT = "<script>document.title='pwned'</script>"
@@ -34,7 +34,7 @@ def studio(rt_path, tmp_path_factory):
     s = build_studio(f"sqlite:///{tmp_path_factory.mktemp('sec') / 'studio.db'}", tmp_path_factory.mktemp("x"),
                      recs, ["ann0", "ann1", "outsider"], overlap=2, guidelines=GUIDELINES,
                      main_members=["ann0", "ann1"], extra_projects={"other": other},
-                     limiter=RateLimiter(limit=5, window=300))
+                     limits=LoginLimits(per_user=5, window_s=300))
     yield s
     s.stop()
 

@@ -259,13 +259,15 @@ def serve_cmd(
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host."),
     https: bool = typer.Option(False, "--https", help="Served over HTTPS (by a proxy): Secure cookies."),
     secret_file: Path | None = typer.Option(None, "--secret-file", help=SECRET_HELP),
+    workers: int = typer.Option(1, "--workers", help="Server processes (same database and secret; "
+                                "the login rate limit is in the database, so it holds across them)."),
 ) -> None:
     """Start the web app."""
     try:
         from tuneprep.studio.db import resolve_url
         from tuneprep.studio.server import serve
 
-        serve(resolve_url(db), host, port, allow_remote, secret_file, https)
+        serve(resolve_url(db), host, port, allow_remote, secret_file, https, workers)
     except _errors() as e:
         _fail(str(e))
 

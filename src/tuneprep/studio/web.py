@@ -48,9 +48,9 @@ from tuneprep.studio.projects import (
     review_queue,
     user_by_name,
 )
+from tuneprep.studio.ratelimit import LoginLimiter, LoginLimits
 from tuneprep.studio.security import (
     SECURITY_HEADERS,
-    RateLimiter,
     csrf_ok,
     csrf_token,
     new_token,
@@ -135,7 +135,7 @@ def render_markdown(text: str) -> str:
 
 
 def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
-               limiter: RateLimiter | None = None) -> FastAPI:
+               limits: LoginLimits | None = None) -> FastAPI:
     """The ASGI app for one database. ``secret`` must come from ``security.load_secret``."""
     from markupsafe import Markup
 
@@ -145,7 +145,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
     create_schema(engine)
     sf = session_factory(engine)
     env = _templates()
-    limiter = limiter or RateLimiter()
+    limiter = LoginLimiter(sf, limits)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine, app.state.sf, app.state.limiter = engine, sf, limiter
 
@@ -240,7 +240,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         if not _same_origin(request) or not csrf_ok(secret, pre, csrf, "login"):
             raise HTTPError(403, "missing or invalid CSRF token (reload the login page)")
         client = request.client.host if request.client else "?"
-        keys = (f"ip:{client}", f"user:{username.lower()}")
+        keys = limiter.keys(client, username)
         if limiter.blocked(*keys):
             raise HTTPError(429, "too many failed logins; wait a few minutes")
         with sf() as s:
@@ -250,7 +250,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
             limiter.fail(*keys)
             resp = page(request, "login.html", 401, login_csrf=csrf, error="wrong user name or password")
             return resp
-        limiter.reset(f"user:{username.lower()}")
+        limiter.reset(keys[1])
         token = new_token()
         with sf.begin() as s:
             s.execute(delete(WebSession).where(WebSession.expires_at < now()))
