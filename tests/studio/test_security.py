@@ -208,7 +208,10 @@ def test_idor_and_roles(studio):
 
 def test_no_self_signup_and_no_file_paths_from_requests(studio):
     paths = {getattr(r, "path", "") for r in studio.app.routes}
-    assert not any(re.search(r"sign|regist|user|invite", p) for p in paths)
+    # the only account page is the invite link's, and it needs a token an admin created
+    assert not any(re.search(r"sign|regist|user", p) for p in paths)
+    assert [p for p in paths if "invite" in p] == ["/invite/{token}"]
+    assert StudioClient(studio.url).http.get("/invite/x").status_code == 404
     c = StudioClient(studio.url)
     for path in ("/signup", "/register", "/users", "/docs", "/openapi.json"):
         assert c.http.get(path).status_code == 404

@@ -262,6 +262,51 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         resp.delete_cookie(PRE_COOKIE, path="/")
         return resp
 
+    # ---- invite links: a one-time page where a person sets their own password --------------
+    def _invite_purpose(token: str) -> str:
+        # the form's CSRF token is bound to the pre-login cookie and to this invite
+        return "invite:" + token_hash(token)
+
+    def _invite_page(request: Request, token: str, name: str, pre: str, code: int = 200,
+                     error: str | None = None) -> HTMLResponse:
+        from tuneprep.studio.invites import MIN_PASSWORD
+
+        resp = page(request, "invite.html", code, name=name, token=token, error=error, min_length=MIN_PASSWORD,
+                    invite_csrf=csrf_token(secret, pre, _invite_purpose(token)))
+        resp.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=secure_cookies, path="/")
+        return resp
+
+    @app.get("/invite/{token}")
+    def invite_form(request: Request, token: str) -> HTMLResponse:
+        from tuneprep.studio.invites import InviteInvalid, invite_user
+
+        try:
+            name = invite_user(sf, token)
+        except InviteInvalid as e:
+            raise HTTPError(404, str(e)) from None
+        return _invite_page(request, token, name, request.cookies.get(PRE_COOKIE) or new_token())
+
+    @app.post("/invite/{token}")
+    def invite_set(request: Request, token: str, password: str = Form(""), password2: str = Form(""),
+                   csrf: str = Form("")) -> Response:
+        from tuneprep.studio.invites import InviteInvalid, check_new_password, invite_user, redeem
+
+        pre = request.cookies.get(PRE_COOKIE)
+        if not _same_origin(request) or not csrf_ok(secret, pre, csrf, _invite_purpose(token)):
+            raise HTTPError(403, "missing or invalid CSRF token (reload the invite page)")
+        try:
+            name = invite_user(sf, token)
+            try:
+                check_new_password(password, password2)
+            except StudioError as e:
+                return _invite_page(request, token, name, pre, 400, str(e))
+            redeem(sf, token, password)
+        except InviteInvalid as e:
+            raise HTTPError(404, str(e)) from None
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(PRE_COOKIE, path="/")
+        return resp
+
     @app.post("/logout")
     def logout(request: Request, user: Viewer = Depends(user_csrf)) -> Response:
         with sf.begin() as s:
