@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from tests.conftest import run_cli
 from tests.studio.kit import StudioClient, build_studio, rt_records
-from tuneprep.studio.db import Adjudication, Assignment, Item, StudioError, User
+from tuneprep.studio.db import Adjudication, Assignment, Invite, Item, StudioError, User
+from tuneprep.studio.invites import create_invite
 from tuneprep.studio.ratelimit import LoginLimits
 
 XSS_IMG = '<img src=x onerror="document.title=\'pwned\'">'
@@ -155,12 +156,14 @@ def test_every_post_route_refuses_a_missing_or_forged_csrf_token(studio):
     assert len(posts) >= 6  # login, logout, label, skip, undo, review
     # no other state-changing verb exists: POST is the only one, and every POST is checked below
     assert all(set(getattr(r, "methods", None) or {"GET"}) <= {"GET", "HEAD", "POST"} for r in studio.app.routes)
-    fill = {"project_id": str(pid), "item_id": str(item)}
+    # a live invite, so its set-password form is attacked with a real token
+    fill = {"project_id": str(pid), "item_id": str(item), "token": create_invite(studio.sf, "outsider")}
     with studio.sf() as s:
         before = s.execute(select(func.count()).select_from(Assignment).where(Assignment.status == "done")).scalar()
     for path in posts:
         url = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
-        data = {"label": "positive", "username": "ann1", "password": studio.passwords["ann1"]}
+        data = {"label": "positive", "username": "ann1", "password": studio.passwords["ann1"],
+                "password2": studio.passwords["ann1"]}
         assert c.post(url, data, csrf=False).status_code == 403, url
         assert c.http.post(url, data={**data, "csrf": "0" * 64}).status_code == 403, url
     # a valid token from a foreign origin is refused too
@@ -169,6 +172,8 @@ def test_every_post_route_refuses_a_missing_or_forged_csrf_token(studio):
     with studio.sf() as s:
         after = s.execute(select(func.count()).select_from(Assignment).where(Assignment.status == "done")).scalar()
     assert after == before
+    with studio.sf() as s:
+        assert s.scalar(select(func.count()).select_from(Invite).where(Invite.used_at.is_not(None))) == 0
     assert c.label(pid, item, "positive").status_code == 303  # and the real form still works
 
 
