@@ -113,6 +113,24 @@ def _throughput(f: dict) -> str:
             f"peak RSS {f['peak_rss_mb']['tuneprep']:,} vs {f['peak_rss_mb']['baseline']:,} MB")
 
 
+def _studio(f: dict) -> str:
+    out = []
+    for w in f.get("workers", [1]):
+        sq, pg = ("sqlite", "postgresql") if w == 1 else (f"sqlite_{w}workers", f"postgresql_{w}workers")
+        out.append(f"{w} worker{'s' if w > 1 else ''}: SQLite {f[sq + '_requests_per_s']:.0f} req/s, p95 "
+                   f"{f[sq + '_p95_request_ms']:,.0f} ms; PostgreSQL {f[pg + '_requests_per_s']:.0f} req/s, p95 "
+                   f"{f[pg + '_p95_request_ms']:,.0f} ms")
+    met = "met" if f["target_sqlite_p95_request_ms_below_50"] else "**not met**"
+    return (f"{'; '.join(out)}; one client alone p95 {f['sqlite_one_client_p95_request_ms']:.0f} ms (SQLite), "
+            f"{f['postgresql_one_client_p95_request_ms']:.0f} ms (PostgreSQL); target p95 < 50 ms with 20 clients {met}")
+
+
+def _studio_cpu(f: dict) -> str:
+    return (f"**{f['after_cpu_ms_per_request']:.1f} ms** vs {f['before_cpu_ms_per_request']:.1f} ms before "
+            f"({f['before_over_after']:.2f}× less; next {f['after_cpu_ms_next']:.1f}, item page "
+            f"{f['after_cpu_ms_page']:.1f}, label {f['after_cpu_ms_submit']:.1f} ms)")
+
+
 BLOCKS: dict[str, list[Figure]] = {
     "performance": [
         Figure("Annotation quality, Rotten Tomatoes (3 classes; defaults chosen here), 100 seed labels, "
@@ -123,6 +141,10 @@ BLOCKS: dict[str, list[Figure]] = {
         Figure("Training throughput vs plain Trainer + PEFT (smollm2-135m LoRA, same data, A-B-B-A)",
                "train_throughput", _throughput),
         Figure("Encoder fast path (`minilm-l6`), Rotten Tomatoes", "train_quality_minilm-l6", _quality),
+        Figure("Annotation studio, 20 concurrent clients, next → item page → label (3 requests), "
+               "100 RT items × overlap 2, A-B-B-A", "studio", _studio),
+        Figure("Studio server CPU per request (in-process, SQLite, same loop; before = the studio at the "
+               "base revision, A-B-B-A)", "studio_cpu", _studio_cpu),
     ],
 }
 

@@ -97,7 +97,17 @@ def run_clients(base: str, pid: int, users: dict[str, str], on_start=None) -> di
     barrier = threading.Barrier(len(users) + 1)
 
     def client(name: str, password: str) -> None:
-        c = httpx.Client(base_url=base, follow_redirects=False, timeout=60)
+        try:
+            loop(name, password)
+        except Exception as e:  # a client that dies would silently leave the others less contention
+            errors.append(f"{name}: {type(e).__name__}: {e}")
+            raise
+
+    def loop(name: str, password: str) -> None:
+        # idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them under us
+        # (waiting at the barrier while 19 others log in can take longer than that)
+        c = httpx.Client(base_url=base, follow_redirects=False, timeout=60,
+                         limits=httpx.Limits(keepalive_expiry=4.0))
         tok = _token(c.get("/login").text)
         c.post("/login", data={"username": name, "password": password, "csrf": tok})
         barrier.wait()
@@ -138,7 +148,7 @@ def run_clients(base: str, pid: int, users: dict[str, str], on_start=None) -> di
         t.join()
     wall = time.perf_counter() - t0
     if errors:
-        raise RuntimeError(f"{len(errors)} failed submits, first: {errors[0]}")
+        raise RuntimeError(f"{len(errors)} failed clients or submits, first: {errors[0]}")
     n = len(lat["pair"])
     ms = {k: np.array(v) * 1000 for k, v in lat.items()}
     return {"labels_submitted": n, "wall_s": round(wall, 2), "requests_per_s": round(3 * n / wall, 1),
