@@ -15,7 +15,7 @@ import httpx
 
 from tuneprep.studio.db import create_schema, make_engine, session_factory
 from tuneprep.studio.projects import add_members, add_user, create_project
-from tuneprep.studio.security import RateLimiter
+from tuneprep.studio.ratelimit import LoginLimits
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]*)"')
 
@@ -108,11 +108,8 @@ class StudioClient:
 def build_studio(db_url: str, tmp: Path, records: list[dict[str, Any]], annotators: list[str],
                  overlap: int = 2, labels: tuple[str, ...] = ("positive", "negative", "neutral"),
                  guidelines: str = "", extra_projects: dict[str, list[dict[str, Any]]] | None = None,
-                 limiter: RateLimiter | None = None, main_members: list[str] | None = None) -> Studio:
+                 limits: LoginLimits | None = None, main_members: list[str] | None = None) -> Studio:
     """Schema, an admin, a reviewer, the annotators, project ``main`` (+ extras), then a live server."""
-    import uvicorn
-
-    from tuneprep.studio.pgtemp import free_port
     from tuneprep.studio.web import create_app
 
     cheap_hashing()
@@ -127,7 +124,17 @@ def build_studio(db_url: str, tmp: Path, records: list[dict[str, Any]], annotato
     for name, recs in (extra_projects or {}).items():
         projects[name] = create_project(sf, name, recs, list(labels), overlap)
     engine.dispose()
-    app = create_app(db_url, secrets.token_hex(32).encode(), limiter=limiter)
+    app = create_app(db_url, secrets.token_hex(32).encode(), limits=limits)
+    url, server, thread = serve_app(app)
+    return Studio(url, db_url, app.state.sf, app, pw, projects, server, thread)
+
+
+def serve_app(app: Any) -> tuple[str, Any, threading.Thread]:
+    """Run an ASGI app with uvicorn in a daemon thread on a free loopback port."""
+    import uvicorn
+
+    from tuneprep.studio.pgtemp import free_port
+
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -137,4 +144,4 @@ def build_studio(db_url: str, tmp: Path, records: list[dict[str, Any]], annotato
             break
         time.sleep(0.05)
     assert server.started, "studio server did not start"
-    return Studio(f"http://127.0.0.1:{port}", db_url, app.state.sf, app, pw, projects, server, thread)
+    return f"http://127.0.0.1:{port}", server, thread

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from tests.conftest import run_cli
 from tests.studio.kit import StudioClient, build_studio, rt_records
-from tuneprep.studio.db import Adjudication, Assignment, Item, StudioError, User
-from tuneprep.studio.security import RateLimiter
+from tuneprep.studio.db import Adjudication, Assignment, Invite, Item, StudioError, User
+from tuneprep.studio.invites import create_invite
+from tuneprep.studio.ratelimit import LoginLimits
 
 XSS_IMG = '<img src=x onerror="document.title=\'pwned\'">'
 XSS_SCRIPT = "<script>document.title='pwned'</script>"
@@ -34,7 +35,7 @@ def studio(rt_path, tmp_path_factory):
     s = build_studio(f"sqlite:///{tmp_path_factory.mktemp('sec') / 'studio.db'}", tmp_path_factory.mktemp("x"),
                      recs, ["ann0", "ann1", "outsider"], overlap=2, guidelines=GUIDELINES,
                      main_members=["ann0", "ann1"], extra_projects={"other": other},
-                     limiter=RateLimiter(limit=5, window=300))
+                     limits=LoginLimits(per_user=5, window_s=300))
     yield s
     s.stop()
 
@@ -155,12 +156,14 @@ def test_every_post_route_refuses_a_missing_or_forged_csrf_token(studio):
     assert len(posts) >= 6  # login, logout, label, skip, undo, review
     # no other state-changing verb exists: POST is the only one, and every POST is checked below
     assert all(set(getattr(r, "methods", None) or {"GET"}) <= {"GET", "HEAD", "POST"} for r in studio.app.routes)
-    fill = {"project_id": str(pid), "item_id": str(item)}
+    # a live invite, so its set-password form is attacked with a real token
+    fill = {"project_id": str(pid), "item_id": str(item), "token": create_invite(studio.sf, "outsider")}
     with studio.sf() as s:
         before = s.execute(select(func.count()).select_from(Assignment).where(Assignment.status == "done")).scalar()
     for path in posts:
         url = re.sub(r"\{(\w+)\}", lambda m: fill[m.group(1)], path)
-        data = {"label": "positive", "username": "ann1", "password": studio.passwords["ann1"]}
+        data = {"label": "positive", "username": "ann1", "password": studio.passwords["ann1"],
+                "password2": studio.passwords["ann1"]}
         assert c.post(url, data, csrf=False).status_code == 403, url
         assert c.http.post(url, data={**data, "csrf": "0" * 64}).status_code == 403, url
     # a valid token from a foreign origin is refused too
@@ -169,6 +172,8 @@ def test_every_post_route_refuses_a_missing_or_forged_csrf_token(studio):
     with studio.sf() as s:
         after = s.execute(select(func.count()).select_from(Assignment).where(Assignment.status == "done")).scalar()
     assert after == before
+    with studio.sf() as s:
+        assert s.scalar(select(func.count()).select_from(Invite).where(Invite.used_at.is_not(None))) == 0
     assert c.label(pid, item, "positive").status_code == 303  # and the real form still works
 
 
@@ -208,7 +213,10 @@ def test_idor_and_roles(studio):
 
 def test_no_self_signup_and_no_file_paths_from_requests(studio):
     paths = {getattr(r, "path", "") for r in studio.app.routes}
-    assert not any(re.search(r"sign|regist|user|invite", p) for p in paths)
+    # the only account page is the invite link's, and it needs a token an admin created
+    assert not any(re.search(r"sign|regist|user", p) for p in paths)
+    assert [p for p in paths if "invite" in p] == ["/invite/{token}"]
+    assert StudioClient(studio.url).http.get("/invite/x").status_code == 404
     c = StudioClient(studio.url)
     for path in ("/signup", "/register", "/users", "/docs", "/openapi.json"):
         assert c.http.get(path).status_code == 404

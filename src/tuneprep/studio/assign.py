@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, bindparam, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tuneprep.studio.db import Assignment, Item, Project, StudioError, now
+from tuneprep.studio.db import Assignment, Item, Project, Sessions, StudioError, now
 
 RETRIES = 8
 
@@ -32,16 +33,6 @@ class Progress:
     done: int
     skipped: int
     open_items: int  # items this person could still be given
-
-
-def current(s: Session, project_id: int, user_id: int) -> Assignment | None:
-    """The person's open assignment (the most recently opened one, so an undo comes back first)."""
-    return s.scalars(
-        select(Assignment)
-        .where(Assignment.project_id == project_id, Assignment.user_id == user_id, Assignment.status == "assigned")
-        .order_by(Assignment.assigned_at.desc(), Assignment.id.desc())
-        .limit(1)
-    ).first()
 
 
 def _take_slot(s: Session, item_id: int, overlap: int) -> bool:
@@ -70,31 +61,54 @@ def _retrying(fn):
     return wrapper
 
 
+# The hot statements, built once (see hot.py for why); values are bound parameters.
+_A, _I, _P = Assignment.__table__, Item.__table__, Project.__table__
+_CURRENT = (select(_A.c.item_id)
+            .where(_A.c.project_id == bindparam("pid"), _A.c.user_id == bindparam("uid"), _A.c.status == "assigned")
+            .order_by(_A.c.assigned_at.desc(), _A.c.id.desc()).limit(1))
+_OVERLAP = select(_P.c.overlap).where(_P.c.id == bindparam("pid"))
+_LABELS = select(_P.c.labels).where(_P.c.id == bindparam("pid"))
+_CANDIDATES = (select(_I.c.id)
+               .where(_I.c.project_id == bindparam("pid"), _I.c.n_assigned < bindparam("overlap"),
+                      ~exists().where(_A.c.item_id == _I.c.id, _A.c.user_id == bindparam("uid")))
+               .order_by(_I.c.position).limit(8))
+_TAKE = (update(_I).where(_I.c.id == bindparam("b_iid"), _I.c.n_assigned < bindparam("b_overlap"))
+         .values(n_assigned=_I.c.n_assigned + 1))
+_NEW = insert(_A)
+_OPEN = select(_A.c.id, _A.c.status, _A.c.assigned_at).where(
+    _A.c.project_id == bindparam("pid"), _A.c.item_id == bindparam("iid"), _A.c.user_id == bindparam("uid"))
+_DONE = (update(_A).where(_A.c.id == bindparam("b_aid"), _A.c.status == "assigned")
+         .values(status="done", label=bindparam("b_label"), comment=bindparam("b_comment"),
+                 submitted_at=bindparam("b_at"), duration_ms=bindparam("b_ms")))
+_COUNT_DONE = update(_I).where(_I.c.id == bindparam("b_iid")).values(n_done=_I.c.n_done + 1)
+
+
 @_retrying
-def next_item(sf: sessionmaker, project_id: int, user_id: int) -> int | None:
-    """The id of the item this person should label now (assigning a new one if needed), or None."""
-    with sf.begin() as s:
-        mine = current(s, project_id, user_id)
+def next_item(sf: Sessions, project_id: int, user_id: int, overlap: int | None = None) -> int | None:
+    """The id of the item this person should label now (assigning a new one if needed), or None.
+    ``overlap``: the project's, when the caller has already read it (saves a query)."""
+    ids = {"pid": project_id, "uid": user_id}
+    with sf.read() as conn:  # the common case "I have an open item" needs no write lock
+        mine = conn.execute(_CURRENT, ids).scalar()
+    if mine is not None:
+        return mine
+    with sf.write() as conn:
+        mine = conn.execute(_CURRENT, ids).scalar()  # again, under the lock: a double click
         if mine is not None:
-            return mine.item_id
-        overlap = s.scalar(select(Project.overlap).where(Project.id == project_id))
+            return mine
         if overlap is None:
-            raise StudioError(f"no project with id {project_id}")
-        already = exists().where(Assignment.item_id == Item.id, Assignment.user_id == user_id)
+            overlap = conn.execute(_OVERLAP, ids).scalar()
+            if overlap is None:
+                raise StudioError(f"no project with id {project_id}")
         # A few candidates in order: if a concurrent annotator fills the first, try the next.
         while True:
-            candidates = s.scalars(
-                select(Item.id)
-                .where(Item.project_id == project_id, Item.n_assigned < overlap, ~already)
-                .order_by(Item.position)
-                .limit(8)
-            ).all()
+            candidates = conn.execute(_CANDIDATES, {**ids, "overlap": overlap}).scalars().all()
             if not candidates:
                 return None
             for item_id in candidates:
-                if _take_slot(s, item_id, overlap):
-                    s.add(Assignment(project_id=project_id, item_id=item_id, user_id=user_id))
-                    s.flush()  # a unique-constraint race raises here and the whole transaction retries
+                if conn.execute(_TAKE, {"b_iid": item_id, "b_overlap": overlap}).rowcount == 1:
+                    # a unique-constraint race raises here and the whole transaction retries
+                    conn.execute(_NEW, {"project_id": project_id, "item_id": item_id, "user_id": user_id})
                     return item_id
 
 
@@ -106,30 +120,31 @@ def _open_assignment(s: Session, project_id: int, user_id: int, item_id: int) ->
     return a
 
 
-def _duration_ms(a: Assignment, t: dt.datetime) -> int:
+def _duration_ms(a: Any, t: dt.datetime) -> int:
     # measured by the server from the moment the item was handed out (or reopened)
     return max(0, int((t - a.assigned_at).total_seconds() * 1000))
 
 
 @_retrying
-def submit(sf: sessionmaker, project_id: int, user_id: int, item_id: int, label: str, comment: str = "") -> None:
-    """Record a label. Refuses labels outside the project's set and items not open for this person."""
-    with sf.begin() as s:
-        labels = s.scalar(select(Project.labels).where(Project.id == project_id)) or []
+def submit(sf: Sessions, project_id: int, user_id: int, item_id: int, label: str, comment: str = "",
+           labels: list[str] | None = None) -> None:
+    """Record a label. Refuses labels outside the project's set and items not open for this person.
+    ``labels``: the project's label set, when the caller has already read it (saves a query)."""
+    ids = {"pid": project_id, "uid": user_id, "iid": item_id}
+    with sf.write() as conn:
+        if labels is None:
+            labels = conn.execute(_LABELS, ids).scalar() or []
         if label not in labels:
             raise StudioError(f"label {label!r} is not one of this project's labels")
-        a = _open_assignment(s, project_id, user_id, item_id)
+        a = conn.execute(_OPEN, ids).first()
+        if a is None or a.status != "assigned":
+            raise NotAssigned("this item is not assigned to you")
         t = now()
-        res = s.execute(
-            update(Assignment)
-            .where(Assignment.id == a.id, Assignment.status == "assigned")
-            .values(status="done", label=label, comment=comment[:5000], submitted_at=t, duration_ms=_duration_ms(a, t))
-            .execution_options(synchronize_session=False)
-        )
+        res = conn.execute(_DONE, {"b_aid": a.id, "b_label": label, "b_comment": comment[:5000], "b_at": t,
+                                   "b_ms": _duration_ms(a, t)})
         if res.rowcount != 1:  # a double submit that lost the race: already counted once
             raise NotAssigned("this item was already submitted")
-        s.execute(update(Item).where(Item.id == item_id).values(n_done=Item.n_done + 1)
-                  .execution_options(synchronize_session=False))
+        conn.execute(_COUNT_DONE, {"b_iid": item_id})
 
 
 @_retrying

@@ -99,18 +99,30 @@ def init_cmd(
 def user_add_cmd(
     name: str = typer.Argument(..., help="User name."),
     role: str = typer.Option("annotator", "--role", help="annotator | reviewer | admin."),
+    invite: bool = typer.Option(False, "--invite", help="Print a one-time link where the person sets their "
+                                "own password, instead of a generated password."),
+    invite_hours: float = typer.Option(72.0, "--invite-hours", help="How long the invite link works."),
+    base_url: str = typer.Option("http://127.0.0.1:8765", "--url", help="The studio's address, for the link."),
     db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
-    """Add a person; prints a generated password once."""
+    """Add a person; prints a generated password once (or, with --invite, a one-time link)."""
     try:
+        from tuneprep.studio.invites import check_hours, create_invite
         from tuneprep.studio.projects import add_user
 
+        if invite:
+            check_hours(invite_hours)  # before the account exists: no user without a way in
         _url, sf = _open(db)
-        password = add_user(sf, name, role)
+        password = add_user(sf, name, role)  # with --invite: random, never shown, replaced via the link
+        token = create_invite(sf, name, invite_hours) if invite else None
     except _errors() as e:
         _fail(str(e))
         return
-    typer.echo(f"user {name} ({role}) created; password: {password}")
+    if token is None:
+        typer.echo(f"user {name} ({role}) created; password: {password}")
+        return
+    typer.echo(f"user {name} ({role}) created; invite link (works once, for {invite_hours:g} h):")
+    typer.echo(f"{base_url.rstrip('/')}/invite/{token}")
 
 
 @user_app.command("reset-password")
@@ -259,13 +271,15 @@ def serve_cmd(
     allow_remote: bool = typer.Option(False, "--allow-remote", help="Allow a non-loopback --host."),
     https: bool = typer.Option(False, "--https", help="Served over HTTPS (by a proxy): Secure cookies."),
     secret_file: Path | None = typer.Option(None, "--secret-file", help=SECRET_HELP),
+    workers: int = typer.Option(1, "--workers", help="Server processes (same database and secret; "
+                                "the login rate limit is in the database, so it holds across them)."),
 ) -> None:
     """Start the web app."""
     try:
         from tuneprep.studio.db import resolve_url
         from tuneprep.studio.server import serve
 
-        serve(resolve_url(db), host, port, allow_remote, secret_file, https)
+        serve(resolve_url(db), host, port, allow_remote, secret_file, https, workers)
     except _errors() as e:
         _fail(str(e))
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -155,6 +156,30 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class LoginFailure(Base):
+    """One failed login, kept for the rate limit's window. In the database (not in a process) so
+    the limit holds across server workers and restarts. ``key``: ``ip:ADDRESS`` or ``user:NAME``."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_at", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=now, index=True)
+
+
+class Invite(Base):
+    """A one-time link where a person sets their own password: only the SHA-256 of the random
+    token is stored; it expires, and is spent by a conditional UPDATE (so it works once)."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=now)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 def resolve_url(db: str | None) -> str:
     """``--db`` wins, then ``TUNEPREP_STUDIO_DB``, then ``sqlite:///studio.db``. A bare path means SQLite."""
     url = db or os.environ.get(ENV_DB) or DEFAULT_DB
@@ -216,6 +241,7 @@ class Sessions(sessionmaker):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine, expire_on_commit=False)
+        self.engine = engine
         self._write_bind = engine.execution_options(studio_write=True)
         # SQLite has one writer at a time anyway; queueing writers of this process on a lock wakes
         # the next one at once, instead of SQLite's busy handler sleeping in 1–100 ms steps.
@@ -226,6 +252,16 @@ class Sessions(sessionmaker):
     def begin(self) -> Iterator[Session]:
         with self._write_lock, self(bind=self._write_bind) as session, session.begin():
             yield session
+
+    def read(self) -> Any:
+        """A plain Core connection for prebuilt read statements (cheaper than an ORM session)."""
+        return self.engine.connect()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Any]:
+        """A Core connection in a write transaction (BEGIN IMMEDIATE on SQLite), committed on exit."""
+        with self._write_lock, self._write_bind.begin() as conn:
+            yield conn
 
 
 def session_factory(engine: Engine) -> Sessions:

@@ -1,4 +1,4 @@
-"""Passwords, the session secret, session tokens, CSRF tokens, login rate limit, HTTP headers.
+"""Passwords, the session secret, session tokens, CSRF tokens, HTTP headers (the login rate limit: ratelimit.py).
 
 Nothing here has a default credential or key: passwords and the secret are generated with
 ``secrets`` and shown/stored once; the server refuses to start without a proper secret file.
@@ -11,9 +11,6 @@ import hmac
 import os
 import secrets
 import stat
-import threading
-import time
-from collections import defaultdict, deque
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -136,46 +133,6 @@ def csrf_ok(secret: bytes, bound_to: str | None, given: str | None, purpose: str
     if not bound_to or not given:
         return False
     return hmac.compare_digest(csrf_token(secret, bound_to, purpose), given)
-
-
-# --------------------------------------------------------------------------------------------
-# login rate limit
-
-class RateLimiter:
-    """At most ``limit`` failed logins per key in ``window`` seconds (keys: client address and
-    user name, so neither one address nor one account can be hammered). In memory: one server
-    process; behind several workers each has its own counters."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0, per_address: int = 30) -> None:
-        # an address may hold many users (an office behind one NAT): it gets a larger budget
-        self.limit, self.window, self.per_address = limit, window, per_address
-        self._fails: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _prune(self, key: str, t: float) -> deque[float]:
-        q = self._fails[key]
-        while q and q[0] <= t - self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, *keys: str) -> bool:
-        t = time.monotonic()
-        with self._lock:
-            return any(len(self._prune(k, t)) >= self._limit(k) for k in keys)
-
-    def _limit(self, key: str) -> int:
-        return self.per_address if key.startswith("ip:") else self.limit
-
-    def fail(self, *keys: str) -> None:
-        t = time.monotonic()
-        with self._lock:
-            for k in keys:
-                self._prune(k, t).append(t)
-
-    def reset(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._fails.pop(k, None)
 
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")

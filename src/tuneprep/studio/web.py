@@ -16,6 +16,7 @@ shortcuts. Security, route by route:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from importlib import resources
 from typing import Any
 
@@ -24,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 
-from tuneprep.studio import assign
+from tuneprep.studio import assign, hot
 from tuneprep.studio.db import (
     ApiToken,
     Assignment,
@@ -38,18 +39,18 @@ from tuneprep.studio.db import (
     now,
     session_factory,
 )
+from tuneprep.studio.hot import Viewer
 from tuneprep.studio.projects import (
     adjudicate,
     adjudications,
-    is_member,
     project_stats,
     projects_of,
     review_queue,
     user_by_name,
 )
+from tuneprep.studio.ratelimit import LoginLimiter, LoginLimits
 from tuneprep.studio.security import (
     SECURITY_HEADERS,
-    RateLimiter,
     csrf_ok,
     csrf_token,
     new_token,
@@ -80,26 +81,61 @@ class LoginRequired(Exception):
     pass
 
 
+_HEADER_PAIRS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding the security headers to every response (unless a route set
+    its own, e.g. static files' Cache-Control). Starlette's ``@app.middleware("http")`` would
+    run every request through an extra task and stream — measurable CPU per request."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                have = {k.lower() for k, _ in headers}
+                headers += [(k, v) for k, v in _HEADER_PAIRS if k not in have]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _templates() -> Any:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    # autoescape on for every template: all data is untrusted
+    # autoescape on for every template: all data is untrusted. Created once per app; templates
+    # ship inside the package, so auto_reload (a stat() per get_template) is off.
     env = Environment(loader=PackageLoader("tuneprep.studio", "templates"), autoescape=True,
-                      undefined=StrictUndefined)
+                      undefined=StrictUndefined, auto_reload=False)
     return env
 
 
-def render_markdown(text: str) -> str:
-    """Guideline Markdown → HTML with raw HTML disabled (escaped) and no images; markdown-it's
-    link validation drops javascript:/vbscript:/data: URLs."""
+@functools.lru_cache(maxsize=1)
+def _markdown() -> Any:
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"html": False}).disable("image")
-    return md.render(text or "")
+    # building the parser costs more than rendering a page of guidelines: build it once
+    return MarkdownIt("commonmark", {"html": False}).disable("image")
+
+
+@functools.lru_cache(maxsize=64)
+def render_markdown(text: str) -> str:
+    """Guideline Markdown → HTML with raw HTML disabled (escaped) and no images; markdown-it's
+    link validation drops javascript:/vbscript:/data: URLs. Cached by text: a project's
+    guidelines are shown on every item page and change rarely."""
+    return _markdown().render(text or "")
 
 
 def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
-               limiter: RateLimiter | None = None) -> FastAPI:
+               limits: LoginLimits | None = None) -> FastAPI:
     """The ASGI app for one database. ``secret`` must come from ``security.load_secret``."""
     from markupsafe import Markup
 
@@ -109,16 +145,11 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
     create_schema(engine)
     sf = session_factory(engine)
     env = _templates()
-    limiter = limiter or RateLimiter()
+    limiter = LoginLimiter(sf, limits)
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engine, app.state.sf, app.state.limiter = engine, sf, limiter
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next):
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     def page(request: Request, template: str, code: int = 200, **ctx: Any) -> HTMLResponse:
         ctx.setdefault("user", getattr(request.state, "user", None))
@@ -138,19 +169,18 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         return RedirectResponse("/login", status_code=303)
 
     # ---- who is asking -------------------------------------------------------------------
-    def _session_user(request: Request) -> User | None:
+    def _session_user(request: Request) -> Viewer | None:
         token = request.cookies.get(SESSION_COOKIE)
         if not token:
             return None
-        with sf() as s:
-            row = s.execute(select(User, WebSession.expires_at).join(WebSession, WebSession.user_id == User.id)
-                            .where(WebSession.token_hash == token_hash(token))).first()
-        if row is None or row[1] < now() or not row[0].active:
+        with sf.read() as conn:
+            u = hot.viewer(conn, token_hash(token))
+        if u is None:
             return None
-        request.state.user, request.state.token = row[0], token
-        return row[0]
+        request.state.user, request.state.token = u, token
+        return u
 
-    def user_page(request: Request) -> User:
+    def user_page(request: Request) -> Viewer:
         u = _session_user(request)
         if u is None:
             raise LoginRequired()
@@ -163,7 +193,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         host = request.headers.get("host", "")
         return origin.split("://", 1)[-1] == host
 
-    def user_csrf(request: Request, csrf: str = Form("")) -> User:
+    def user_csrf(request: Request, csrf: str = Form("")) -> Viewer:
         """The user of a state-changing request, after the CSRF and Origin checks."""
         u = _session_user(request)
         if u is None:
@@ -172,13 +202,18 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
             raise HTTPError(403, "missing or invalid CSRF token")
         return u
 
-    def member_project(s: Any, project_id: int, user: User) -> Project:
-        p = s.get(Project, project_id)
-        if p is None or not is_member(s, project_id, user):
+    def member_project(conn: Any, project_id: int, user: Viewer | User) -> Any:
+        """The project row (columns as attributes) if the user may see it; else 404."""
+        p = hot.project_for(conn, project_id, user)
+        if p is None:
             raise HTTPError(404, "no such project")
         return p
 
-    def reviewer(user: User) -> None:
+    def project_of(project_id: int, user: Viewer | User) -> Any:
+        with sf.read() as conn:
+            return member_project(conn, project_id, user)
+
+    def reviewer(user: Viewer) -> None:
         if user.role not in ("reviewer", "admin"):
             raise HTTPError(403, "reviewers and admins only")
 
@@ -205,7 +240,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         if not _same_origin(request) or not csrf_ok(secret, pre, csrf, "login"):
             raise HTTPError(403, "missing or invalid CSRF token (reload the login page)")
         client = request.client.host if request.client else "?"
-        keys = (f"ip:{client}", f"user:{username.lower()}")
+        keys = limiter.keys(client, username)
         if limiter.blocked(*keys):
             raise HTTPError(429, "too many failed logins; wait a few minutes")
         with sf() as s:
@@ -215,7 +250,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
             limiter.fail(*keys)
             resp = page(request, "login.html", 401, login_csrf=csrf, error="wrong user name or password")
             return resp
-        limiter.reset(f"user:{username.lower()}")
+        limiter.reset(keys[1])
         token = new_token()
         with sf.begin() as s:
             s.execute(delete(WebSession).where(WebSession.expires_at < now()))
@@ -227,8 +262,53 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         resp.delete_cookie(PRE_COOKIE, path="/")
         return resp
 
+    # ---- invite links: a one-time page where a person sets their own password --------------
+    def _invite_purpose(token: str) -> str:
+        # the form's CSRF token is bound to the pre-login cookie and to this invite
+        return "invite:" + token_hash(token)
+
+    def _invite_page(request: Request, token: str, name: str, pre: str, code: int = 200,
+                     error: str | None = None) -> HTMLResponse:
+        from tuneprep.studio.invites import MIN_PASSWORD
+
+        resp = page(request, "invite.html", code, name=name, token=token, error=error, min_length=MIN_PASSWORD,
+                    invite_csrf=csrf_token(secret, pre, _invite_purpose(token)))
+        resp.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=secure_cookies, path="/")
+        return resp
+
+    @app.get("/invite/{token}")
+    def invite_form(request: Request, token: str) -> HTMLResponse:
+        from tuneprep.studio.invites import InviteInvalid, invite_user
+
+        try:
+            name = invite_user(sf, token)
+        except InviteInvalid as e:
+            raise HTTPError(404, str(e)) from None
+        return _invite_page(request, token, name, request.cookies.get(PRE_COOKIE) or new_token())
+
+    @app.post("/invite/{token}")
+    def invite_set(request: Request, token: str, password: str = Form(""), password2: str = Form(""),
+                   csrf: str = Form("")) -> Response:
+        from tuneprep.studio.invites import InviteInvalid, check_new_password, invite_user, redeem
+
+        pre = request.cookies.get(PRE_COOKIE)
+        if not _same_origin(request) or not csrf_ok(secret, pre, csrf, _invite_purpose(token)):
+            raise HTTPError(403, "missing or invalid CSRF token (reload the invite page)")
+        try:
+            name = invite_user(sf, token)
+            try:
+                check_new_password(password, password2)
+            except StudioError as e:
+                return _invite_page(request, token, name, pre, 400, str(e))
+            redeem(sf, token, password)
+        except InviteInvalid as e:
+            raise HTTPError(404, str(e)) from None
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(PRE_COOKIE, path="/")
+        return resp
+
     @app.post("/logout")
-    def logout(request: Request, user: User = Depends(user_csrf)) -> Response:
+    def logout(request: Request, user: Viewer = Depends(user_csrf)) -> Response:
         with sf.begin() as s:
             s.execute(delete(WebSession).where(WebSession.token_hash == token_hash(request.state.token)))
         resp = RedirectResponse("/login", status_code=303)
@@ -237,16 +317,16 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
 
     # ---- pages ---------------------------------------------------------------------------
     @app.get("/")
-    def home(request: Request, user: User = Depends(user_page)) -> HTMLResponse:
+    def home(request: Request, user: Viewer = Depends(user_page)) -> HTMLResponse:
         with sf() as s:
             projects = projects_of(s, user)
             progress = {p.id: assign.progress(s, p.id, user.id) for p in projects}
         return page(request, "home.html", projects=projects, progress=progress)
 
     @app.get("/p/{project_id}")
-    def project_page(request: Request, project_id: int, user: User = Depends(user_page)) -> HTMLResponse:
+    def project_page(request: Request, project_id: int, user: Viewer = Depends(user_page)) -> HTMLResponse:
+        p = project_of(project_id, user)
         with sf() as s:
-            p = member_project(s, project_id, user)
             mine = assign.progress(s, p.id, user.id)
             stats = project_stats(s, p) if user.role in ("reviewer", "admin") else None
             queue = len(review_queue(s, p.id)) if stats else None
@@ -254,10 +334,9 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
                     guidelines=Markup(render_markdown(p.guidelines)))
 
     @app.get("/p/{project_id}/next")
-    def next_page(request: Request, project_id: int, user: User = Depends(user_page)) -> Response:
-        with sf() as s:
-            p = member_project(s, project_id, user)
-        item_id = assign.next_item(sf, p.id, user.id)
+    def next_page(request: Request, project_id: int, user: Viewer = Depends(user_page)) -> Response:
+        p = project_of(project_id, user)
+        item_id = assign.next_item(sf, p.id, user.id, p.overlap)
         if item_id is None:
             with sf() as s:
                 mine = assign.progress(s, p.id, user.id)
@@ -265,16 +344,15 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         return RedirectResponse(f"/p/{p.id}/items/{item_id}", status_code=303)
 
     @app.get("/p/{project_id}/items/{item_id}")
-    def item_page(request: Request, project_id: int, item_id: int, user: User = Depends(user_page)) -> HTMLResponse:
-        with sf() as s:
-            p = member_project(s, project_id, user)
-            a = s.scalars(select(Assignment).where(Assignment.project_id == p.id, Assignment.item_id == item_id,
-                                                   Assignment.user_id == user.id)).first()
-            if a is None:  # not yours: same answer as "does not exist"
+    def item_page(request: Request, project_id: int, item_id: int, user: Viewer = Depends(user_page)) -> HTMLResponse:
+        with sf.read() as conn:
+            p = member_project(conn, project_id, user)
+            item = hot.my_item(conn, p.id, item_id, user.id)
+            if item is None:  # not yours: same answer as "does not exist"
                 raise HTTPError(404, "no such item")
-            item = s.get(Item, item_id)
-            mine = assign.progress(s, p.id, user.id, with_open=False)
-        return page(request, "item.html", project=p, item=item, assignment=a, mine=mine,
+            counts = hot.my_counts(conn, p.id, user.id)
+        mine = assign.Progress(done=counts.get("done", 0), skipped=counts.get("skipped", 0), open_items=-1)
+        return page(request, "item.html", project=p, item=item, assignment=item, mine=mine,
                     guidelines=Markup(render_markdown(p.guidelines)))
 
     def _act(fn, *args) -> None:
@@ -287,23 +365,20 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
 
     @app.post("/p/{project_id}/items/{item_id}/label")
     def label_item(project_id: int, item_id: int, label: str = Form(...), comment: str = Form(""),
-                   user: User = Depends(user_csrf)) -> Response:
-        with sf() as s:
-            p = member_project(s, project_id, user)
-        _act(assign.submit, p.id, user.id, item_id, label, comment)
+                   user: Viewer = Depends(user_csrf)) -> Response:
+        p = project_of(project_id, user)
+        _act(assign.submit, p.id, user.id, item_id, label, comment, p.labels)
         return RedirectResponse(f"/p/{p.id}/next", status_code=303)
 
     @app.post("/p/{project_id}/items/{item_id}/skip")
-    def skip_item(project_id: int, item_id: int, user: User = Depends(user_csrf)) -> Response:
-        with sf() as s:
-            p = member_project(s, project_id, user)
+    def skip_item(project_id: int, item_id: int, user: Viewer = Depends(user_csrf)) -> Response:
+        p = project_of(project_id, user)
         _act(assign.skip, p.id, user.id, item_id)
         return RedirectResponse(f"/p/{p.id}/next", status_code=303)
 
     @app.post("/p/{project_id}/undo")
-    def undo(project_id: int, user: User = Depends(user_csrf)) -> Response:
-        with sf() as s:
-            p = member_project(s, project_id, user)
+    def undo(project_id: int, user: Viewer = Depends(user_csrf)) -> Response:
+        p = project_of(project_id, user)
         try:
             item_id = assign.undo(sf, p.id, user.id)
         except StudioError as e:
@@ -313,19 +388,19 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
 
     # ---- review --------------------------------------------------------------------------
     @app.get("/p/{project_id}/review")
-    def review_list(request: Request, project_id: int, user: User = Depends(user_page)) -> HTMLResponse:
+    def review_list(request: Request, project_id: int, user: Viewer = Depends(user_page)) -> HTMLResponse:
         reviewer(user)
+        p = project_of(project_id, user)
         with sf() as s:
-            p = member_project(s, project_id, user)
             queue = review_queue(s, p.id)
             texts = {i.id: i.text for i in s.scalars(select(Item).where(Item.id.in_([q["item_id"] for q in queue])))}
         return page(request, "review_list.html", project=p, queue=queue, texts=texts)
 
     @app.get("/p/{project_id}/review/{item_id}")
-    def review_item(request: Request, project_id: int, item_id: int, user: User = Depends(user_page)) -> HTMLResponse:
+    def review_item(request: Request, project_id: int, item_id: int, user: Viewer = Depends(user_page)) -> HTMLResponse:
         reviewer(user)
+        p = project_of(project_id, user)
         with sf() as s:
-            p = member_project(s, project_id, user)
             item = s.get(Item, item_id)
             if item is None or item.project_id != p.id:
                 raise HTTPError(404, "no such item")
@@ -338,31 +413,29 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
 
     @app.post("/p/{project_id}/review/{item_id}")
     def review_submit(project_id: int, item_id: int, label: str = Form(...), comment: str = Form(""),
-                      user: User = Depends(user_csrf)) -> Response:
+                      user: Viewer = Depends(user_csrf)) -> Response:
         reviewer(user)
-        with sf() as s:
-            p = member_project(s, project_id, user)
+        p = project_of(project_id, user)
         try:
             adjudicate(sf, p.id, user.id, item_id, label, comment)
         except StudioError as e:
             raise HTTPError(400, str(e)) from None
         return RedirectResponse(f"/p/{p.id}/review", status_code=303)
 
-    def _export(project_id: int, user: User) -> Response:
+    def _export(project_id: int, user: Viewer | User) -> Response:
         import orjson
 
         from tuneprep.studio.export import export_records
 
         reviewer(user)
-        with sf() as s:
-            p = member_project(s, project_id, user)
+        p = project_of(project_id, user)
         records, _summary = export_records(sf, p.name)
         body = b"".join(orjson.dumps(r) + b"\n" for r in records)
         return Response(body, media_type="application/x-ndjson",
                         headers={"Content-Disposition": f'attachment; filename="project-{p.id}.jsonl"'})
 
     @app.get("/p/{project_id}/export.jsonl")
-    def export_jsonl(project_id: int, user: User = Depends(user_page)) -> Response:
+    def export_jsonl(project_id: int, user: Viewer = Depends(user_page)) -> Response:
         return _export(project_id, user)
 
     # ---- API for scripts: bearer tokens scoped to one project; cookies are ignored here, so
@@ -378,11 +451,11 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
                 raise HTTPError(403, "invalid or revoked API token")
             if row[1].project_id != project_id:  # scoped: other projects do not exist for it
                 raise HTTPError(404, "no such project")
-            member_project(s, project_id, row[0])
+        project_of(project_id, row[0])
         return row[0]
 
     @app.get("/api/p/{project_id}/next")
-    def api_next(project_id: int, user: User = Depends(api_user)) -> dict[str, Any]:
+    def api_next(project_id: int, user: Viewer = Depends(api_user)) -> dict[str, Any]:
         item_id = assign.next_item(sf, project_id, user.id)
         with sf() as s:
             labels = s.get(Project, project_id).labels
@@ -391,12 +464,12 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         return {"item": out, "labels": labels}
 
     @app.post("/api/p/{project_id}/items/{item_id}/label")
-    def api_label(project_id: int, item_id: int, body: LabelIn, user: User = Depends(api_user)) -> dict[str, Any]:
+    def api_label(project_id: int, item_id: int, body: LabelIn, user: Viewer = Depends(api_user)) -> dict[str, Any]:
         _act(assign.submit, project_id, user.id, item_id, body.label, body.comment)
         return {"ok": True, "item": item_id, "label": body.label}
 
     @app.get("/api/p/{project_id}/export.jsonl")
-    def api_export(project_id: int, user: User = Depends(api_user)) -> Response:
+    def api_export(project_id: int, user: Viewer = Depends(api_user)) -> Response:
         return _export(project_id, user)
 
     return app
