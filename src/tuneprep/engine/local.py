@@ -121,17 +121,18 @@ def input_fingerprints(shards: list[Shard], with_hash: bool = True) -> list[dict
     return list(seen.values())
 
 
-def _plan_hash(recipe: Recipe, shards: list[Shard]) -> str:
-    blob = json.dumps({"recipe": recipe.hash(), "version": __version__,
+def _plan_hash(recipe: Recipe, shards: list[Shard], engine: str) -> str:
+    blob = json.dumps({"recipe": recipe.hash(), "version": __version__, "engine": engine,
                        "shards": [asdict(s) for s in shards],
                        "inputs": [_fingerprint(p) for p in dict.fromkeys(s.path for s in shards)]},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _prepare_workdir(recipe: Recipe, shards: list[Shard], wd: WorkDir, fresh: bool) -> None:
-    """Keep the work directory of an interrupted run of the same plan (resume); else start afresh."""
-    plan = _plan_hash(recipe, shards)
+def _prepare_workdir(recipe: Recipe, shards: list[Shard], wd: WorkDir, fresh: bool, engine: str) -> None:
+    """Keep the work directory of an interrupted run of the same plan and engine (resume); else
+    start afresh (the engines' shard files may hold different steps)."""
+    plan = _plan_hash(recipe, shards, engine)
     if fresh or not wd.plan.exists() or json.loads(wd.plan.read_text()).get("plan") != plan:
         shutil.rmtree(wd.path, ignore_errors=True)
         wd.path.mkdir(parents=True)
@@ -247,12 +248,15 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
             log(f"{fp.path}: encoding {fp.encoding.describe()}")
         for w in fp.warnings:
             log(f"warning: {w}")
-    _prepare_workdir(recipe, shards, wd, fresh)
+    _prepare_workdir(recipe, shards, wd, fresh, engine)
     names = step_names([s.op for s in recipe.steps])
     ops = [build_op(s.op, s.params()) for s in recipe.steps]
     k = n_parallel_steps(ops)
 
     results, resumed = (phase_a or _run_workers)(recipe, shards, wd, workers, progress, log)
+    # Phase A may have run the first global step too (the Ray engine's distributed exact dedup):
+    # the shard results then hold one more step, and phase B starts after it.
+    k = max((len(r["steps"]) for r in results.values()), default=k + 1) - 1
     step_stats = [StepStats(n) for n in names]
     for idx in sorted(results):
         for j, d in enumerate(results[idx]["steps"]):

@@ -22,6 +22,7 @@ engine's own code on the driver: the results are byte-identical to the local eng
 from __future__ import annotations
 
 import io
+import logging
 import os
 from array import array
 from collections.abc import Callable, Iterator
@@ -39,6 +40,7 @@ from tuneprep.engine.shard import (
     Shard,
     _apply_steps,
     _id_hash,
+    _reject,
     kept_line,
     n_parallel_steps,
     read_chunks,
@@ -66,10 +68,6 @@ def connect(address: str | None = None) -> bool:
         import ray
     except ImportError as e:  # pragma: no cover - the extra is part of `all`
         raise RunError("engine: ray needs Ray Data: pip install 'tuneprep[ray]'") from e
-    import logging
-
-    # Ray Data logs each execution plan at INFO on the driver; tuneprep reports its own progress.
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
@@ -119,24 +117,40 @@ class _Rows:
     kind: list[str] = field(default_factory=list)
     label: list[str] = field(default_factory=list)
     data: list[bytes] = field(default_factory=list)
+    pos: list[int] = field(default_factory=list)  # an item's place in its shard (its canonical order)
+    key: list[str | None] = field(default_factory=list)  # an item's exact-dedup key (distributed dedup)
+    rid: list[bytes | None] = field(default_factory=list)  # an item's id as JSON (the survivor's name)
 
-    def add(self, shard: int, kind: str, label: str, data: bytes) -> None:
+    def add(self, shard: int, kind: str, label: str, data: bytes, pos: int = -1, key: str | None = None,
+            rid: bytes | None = None) -> None:
         self.shard.append(shard)
         self.kind.append(kind)
         self.label.append(label)
         self.data.append(data)
+        self.pos.append(pos)
+        self.key.append(key)
+        self.rid.append(rid)
 
-    def emit(self, shard: int, items: list[Item], bufs: dict[str, io.BytesIO], stats: list[StepStats],
-             prep: GlobalOp | None) -> None:
+    def emit(self, shard: int, items: list[Item], pos: list[int], bufs: dict[str, io.BytesIO],
+             stats: list[StepStats], prep: tuple[GlobalOp | None, GlobalOp | None] = (None, None)) -> None:
+        """Rejects, then the kept items, then the stats; ``prep``: (the op whose key goes in the
+        kept line, the exact-dedup op whose key goes in the ``key`` column)."""
         for label, buf in bufs.items():  # one step's rejects keep their record order
             for line in buf.getvalue().split(b"\n")[:-1]:
                 self.add(shard, REJECT, label, line + b"\n")
-        keys = prep.prepare_batch([it.record for it in items]) if prep is not None and items else None
+        line_op, dedup_op = prep
+        records = [it.record for it in items]
+        keys = line_op.prepare_batch(records) if line_op is not None and items else None
+        dkeys = dedup_op.prepare_batch(records) if dedup_op is not None and items else None
         for j, it in enumerate(items):
-            if prep is not None:
-                self.add(shard, ITEM, "", kept_line(it, keys[j] if keys is not None else None))
+            if line_op is not None or dedup_op is not None:
+                data = kept_line(it, keys[j] if keys is not None else None)
             else:
-                self.add(shard, ITEM, "", orjson.dumps({"s": it.source, "r": it.record}))
+                data = orjson.dumps({"s": it.source, "r": it.record})
+            if dkeys is None:
+                self.add(shard, ITEM, "", data, pos[j])
+            else:
+                self.add(shard, ITEM, "", data, pos[j], dkeys[j], orjson.dumps(it.record.get("id", "")))
         for st in stats:  # raw counters: capped per shard on the driver, as the local engine does
             self.add(shard, STATS, st.step, orjson.dumps(_stats_json(st)))
 
@@ -144,7 +158,9 @@ class _Rows:
         import pyarrow as pa
 
         return pa.table({"shard": pa.array(self.shard, pa.int64()), "kind": pa.array(self.kind, pa.string()),
-                         "label": pa.array(self.label, pa.string()), "data": pa.array(self.data, pa.binary())})
+                         "label": pa.array(self.label, pa.string()), "data": pa.array(self.data, pa.binary()),
+                         "pos": pa.array(self.pos, pa.int64()), "key": pa.array(self.key, pa.string()),
+                         "rid": pa.array(self.rid, pa.binary())})
 
 
 def _stats_json(st: StepStats) -> dict[str, Any]:
@@ -157,6 +173,7 @@ def _from_stats_json(d: dict[str, Any]) -> StepStats:
 
 
 _OPS: dict[tuple[str, int], Op] = {}
+DISTRIBUTED_GLOBAL = "dedup.exact"  # global steps the cluster runs (hash-partitioned grouping)
 
 
 def _op(recipe: Recipe, i: int) -> Op:
@@ -169,55 +186,77 @@ def _op(recipe: Recipe, i: int) -> Op:
     return _OPS[key]
 
 
-def _prep_op(recipe: Recipe, k: int) -> GlobalOp | None:
-    """The first global step, whose per-record key is computed on the cluster (no setup needed)."""
-    if k >= len(recipe.steps):
-        return None
-    op = build_op(recipe.steps[k].op, recipe.steps[k].params())
-    return op if isinstance(op, GlobalOp) else None
+def first_global(recipe: Recipe) -> int:
+    """The index of the first global step (``len(steps)`` when there is none)."""
+    ops = [build_op(s.op, s.params()) for s in recipe.steps]
+    return n_parallel_steps(ops)
+
+
+def distributed_dedup(recipe: Recipe) -> bool:
+    """Whether the first global step is exact dedup, which the cluster runs itself."""
+    k = first_global(recipe)
+    return k < len(recipe.steps) and recipe.steps[k].op == DISTRIBUTED_GLOBAL
+
+
+def _preps(recipe: Recipe) -> tuple[GlobalOp | None, GlobalOp | None]:
+    """(the step whose per-record key goes in the kept line, the exact dedup whose key goes in the
+    ``key`` column): the keys phase A prepares on the cluster for what follows it."""
+    k = first_global(recipe)
+    ops = [build_op(s.op, s.params()) for s in recipe.steps]
+    if k >= len(ops):
+        return None, None
+    if distributed_dedup(recipe):
+        nxt = ops[k + 1] if k + 1 < len(ops) and isinstance(ops[k + 1], GlobalOp) else None
+        return nxt, ops[k]  # type: ignore[return-value]
+    return ops[k], None  # type: ignore[return-value]
 
 
 def read_shards(batch: Any, recipe_json: str, with_prep: bool) -> Iterator[Any]:
     """Ray task: read the shards of ``batch`` (one per row); yields Arrow tables chunk by chunk."""
     recipe = Recipe.model_validate_json(recipe_json)
-    prep = _prep_op(recipe, 0) if with_prep else None
+    prep = _preps(recipe) if with_prep else (None, None)
     for row in batch.to_pylist():
         shard = Shard(**row)
         read_st = StepStats("read")
         bufs: dict[str, io.BytesIO] = {}
+        n = 0
         for chunk in read_chunks(shard, recipe, read_st, lambda label, b=bufs: b.setdefault(label, io.BytesIO())):
             rows = _Rows()
-            rows.emit(shard.index, chunk, bufs, [], prep)
+            rows.emit(shard.index, chunk, list(range(n, n + len(chunk))), bufs, [], prep)
+            n += len(chunk)
             bufs.clear()
             yield rows.table()
         rows = _Rows()
-        rows.emit(shard.index, [], bufs, [read_st], None)
+        rows.emit(shard.index, [], [], bufs, [read_st])
         yield rows.table()
 
 
-def apply_stage(batch: Any, recipe: Recipe, ops: list[Op], first: int, prep: GlobalOp | None) -> Any:
+def apply_stage(batch: Any, recipe: Recipe, ops: list[Op], first: int,
+                prep: tuple[GlobalOp | None, GlobalOp | None]) -> Any:
     """Steps ``first..`` of ``ops`` over the items of ``batch`` (other rows pass through), per shard."""
     names = step_names([s.op for s in recipe.steps])[first + 1: first + 1 + len(ops)]
-    shards = batch.column("shard").to_pylist()
-    kinds = batch.column("kind").to_pylist()
-    labels = batch.column("label").to_pylist()
-    datas = batch.column("data").to_pylist()
+    cols = {c: batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos")}
     order: dict[int, list[int]] = {}
-    for j, s in enumerate(shards):  # a batch may join the end of one shard and the start of the next
+    for j, s in enumerate(cols["shard"]):  # a batch may join the end of one shard and the start of the next
         order.setdefault(s, []).append(j)
     rows = _Rows()
     for shard, idx in order.items():
-        items = []
+        items, pos = [], []
         for j in idx:
-            if kinds[j] == ITEM:
-                d = orjson.loads(datas[j])
-                items.append(Item(d["s"], d["r"]))
+            if cols["kind"][j] == ITEM:
+                d = orjson.loads(cols["data"][j])
+                it = Item(d["s"], d["r"])
+                it.key = cols["pos"][j]  # carried through _apply_steps, which keeps the Item objects
+                items.append(it)
             else:
-                rows.add(shard, kinds[j], labels[j], datas[j])
+                rows.add(shard, cols["kind"][j], cols["label"][j], cols["data"][j])
         bufs: dict[str, io.BytesIO] = {}
         stats = [StepStats(n) for n in names]
         items = _apply_steps(items, ops, names, stats, lambda label, b=bufs: b.setdefault(label, io.BytesIO()))
-        rows.emit(shard, items, bufs, stats, prep)
+        for it in items:
+            pos.append(it.key)
+            it.key = None
+        rows.emit(shard, items, pos, bufs, stats, prep)
     return rows.table()
 
 
@@ -225,7 +264,7 @@ def run_stage(batch: Any, recipe_json: str, first: int, last: int, with_prep: bo
     """Ray task: a stage of plain per-record steps (operators cached per worker process)."""
     recipe = Recipe.model_validate_json(recipe_json)
     ops = [_op(recipe, i) for i in range(first, last + 1)]
-    return apply_stage(batch, recipe, ops, first, _prep_op(recipe, last + 1) if with_prep else None)
+    return apply_stage(batch, recipe, ops, first, _preps(recipe) if with_prep else (None, None))
 
 
 class ActorStage:
@@ -237,7 +276,7 @@ class ActorStage:
         self.ops = [build_op(self.recipe.steps[i].op, self.recipe.steps[i].params()) for i in range(first, last + 1)]
         for op in self.ops:
             op.setup()
-        self.prep = _prep_op(self.recipe, last + 1) if with_prep else None
+        self.prep = _preps(self.recipe) if with_prep else (None, None)
 
     def __call__(self, batch: Any) -> Any:
         return apply_stage(batch, self.recipe, self.ops, self.first, self.prep)
@@ -274,28 +313,77 @@ def build_dataset(recipe: Recipe, todo: list[Shard], workers: int) -> Any:
     return ds
 
 
+def _dedup_keys(batch: Any) -> Any:
+    """The items' (key, shard, pos, rid) columns: what exact dedup groups."""
+    import pyarrow.compute as pc
+
+    items = batch.filter(pc.equal(batch.column("kind"), ITEM))
+    return items.select(["key", "shard", "pos", "rid"])
+
+
+def _duplicates(group: Any) -> Any:
+    """One key's items: the first by (shard, pos), i.e. by input order, survives (as in the local
+    engine, where the first seen survives); the others are duplicates of it."""
+    import pyarrow as pa
+
+    group = group.sort_by([("shard", "ascending"), ("pos", "ascending")])
+    n = group.num_rows
+    survivor = group.column("rid")[0].as_py()
+    return pa.table({"shard": group.column("shard").slice(1), "pos": group.column("pos").slice(1),
+                     "dup_of": pa.array([survivor] * (n - 1), pa.binary())})
+
+
+def find_duplicates(ds: Any, partitions: int) -> dict[tuple[int, int], Any]:
+    """Exact dedup on the cluster: items hash-partitioned by key (Ray Data's hash shuffle), grouped,
+    the survivor picked per group; only the duplicates (shard, pos) -> survivor id come back."""
+    dups: dict[tuple[int, int], Any] = {}
+    groups = ds.map_batches(_dedup_keys, batch_format="pyarrow").groupby("key", num_partitions=partitions).map_groups(
+        _duplicates, batch_format="pyarrow")
+    for batch in groups.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for shard, pos, rid in zip(*(batch.column(c).to_pylist() for c in ("shard", "pos", "dup_of")), strict=True):
+            dups[(shard, pos)] = orjson.loads(rid)
+    return dups
+
+
 # --- the driver: rows back into the work directory -------------------------------------------------
 
 
 class _ShardSink:
-    """One shard's work files, written as a local worker writes them (``shard.process_shard``)."""
+    """One shard's work files, written as a local worker writes them (``shard.process_shard``).
 
-    def __init__(self, shard: int, wd: WorkDir, names: list[str]):
-        self.shard, self.wd = shard, wd
+    With ``dedup`` (the distributed exact dedup: step name and the duplicates found on the
+    cluster) the shard's duplicates go to that step's rejects, as phase B would write them.
+    """
+
+    def __init__(self, shard: int, wd: WorkDir, names: list[str],
+                 dedup: tuple[str, dict[tuple[int, int], Any]] | None = None):
+        self.shard, self.wd, self.dedup = shard, wd, dedup
         self.stack = ExitStack()
         self.kept: IO[bytes] = self.stack.enter_context(atomic_open(wd.kept(shard)))
         self.rejects = RejectFiles(wd.rejects_prefix(shard))
         self.ids = array("Q")
         self.stats = {n: StepStats(n) for n in names}
 
-    def add(self, kind: str, label: str, data: bytes) -> None:
+    def add(self, kind: str, label: str, data: bytes, pos: int) -> None:
         if kind == ITEM:
-            self.ids.append(_id_hash(orjson.loads(data)["r"]))
+            line = orjson.loads(data)
+            if self.dedup is not None:
+                name, dups = self.dedup
+                st = self.stats[name]
+                st.records_in += 1
+                survivor = dups.get((self.shard, pos), _KEPT)
+                if survivor is not _KEPT:
+                    st.dropped["duplicate"] += 1
+                    _reject(self.rejects(name), name.split(":", 1)[1], "duplicate", line["s"], record=line["r"],
+                            detail={"duplicate_of": survivor})
+                    return
+                st.records_out += 1
+            self.ids.append(_id_hash(line["r"]))
             self.kept.write(data)
         elif kind == REJECT:
             self.rejects(label).write(data)
         else:
-            self.stats[label].merge(_from_stats_json(orjson.loads(data)))
+            self.stats[label].merge(StepStats.from_json(orjson.loads(data)))
 
     def close(self) -> dict[str, Any]:
         self.stack.close()
@@ -307,12 +395,20 @@ class _ShardSink:
         return result
 
 
+_KEPT = object()
+
+
 def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, progress: Progress,
                 log: Callable[[str], None]) -> tuple[dict[int, dict[str, Any]], int]:
-    """Phase A on the cluster (``local.PhaseA``): work files per shard, then the shard results."""
+    """Phase A on the cluster (``local.PhaseA``): work files per shard, then the shard results.
+
+    When the first global step is exact dedup it runs here too (its results then count as part
+    of phase A); a resumed run then redoes every shard, since dedup spans them all.
+    """
     import ray
 
-    results = done_results(shards, wd)
+    dedup = distributed_dedup(recipe)
+    results = {} if dedup else done_results(shards, wd)
     resumed = len(results)
     if resumed:
         log(f"resuming: {resumed} of {len(shards)} shards already done")
@@ -324,21 +420,29 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # rows come back in shard order
         ctx.enable_progress_bars = False
-        ops = [build_op(s.op, s.params()) for s in recipe.steps]
-        names = step_names([s.op for s in recipe.steps])[: n_parallel_steps(ops) + 1]
+        ctx.print_on_execution_start = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)  # its INFO lines: each execution plan
+        k = first_global(recipe)
+        names = step_names([s.op for s in recipe.steps])[: k + 1 + dedup]
         size = {s.index: s.size for s in todo}
+        ds = build_dataset(recipe, todo, workers)
+        sink_dedup = None
+        if dedup:
+            ds = ds.materialize()  # read once: the grouping and the stream below both use it
+            # One partition per shard (4-64 MB of input each), at least one per CPU.
+            sink_dedup = (names[k + 1], find_duplicates(ds, max(workers, min(200, len(todo)))))
         sink: _ShardSink | None = None
-        for batch in build_dataset(recipe, todo, workers).iter_batches(batch_size=None, batch_format="pyarrow"):
-            cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data")]
-            for shard, kind, label, data in zip(*cols, strict=True):
+        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos")]
+            for shard, kind, label, data, pos in zip(*cols, strict=True):
                 if sink is None or sink.shard != shard:
                     if sink is not None:
                         results[sink.shard] = sink.close()
                         progress.advance(phase, size[sink.shard], results[sink.shard]["steps"][0]["in"])
                     if shard in results:
                         raise RunError(f"ray engine: rows of shard {shard} arrived out of order")
-                    sink = _ShardSink(shard, wd, names)
-                sink.add(kind, label, data)
+                    sink = _ShardSink(shard, wd, names, sink_dedup)
+                sink.add(kind, label, data, pos)
         if sink is not None:
             results[sink.shard] = sink.close()
         missing = [s.index for s in todo if s.index not in results]
