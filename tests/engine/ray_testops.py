@@ -16,7 +16,7 @@ from tuneprep.ops.base import OpParams, RecordOp, register
 
 class PauseParams(OpParams):
     pid_dir: str
-    seconds: float = 4.0
+    seconds: float = 2.0
 
 
 _PAUSED = False

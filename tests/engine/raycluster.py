@@ -54,7 +54,8 @@ class LocalCluster:
                     f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
                     f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
                     "--disable-usage-stats"]
-            args += ["--head", f"--port={port}", "--include-dashboard=false"] if head else [f"--address={self.address}"]
+            args += (["--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={free_port()}"]
+                     if head else [f"--address={self.address}"])
             proc = subprocess.run(args, env=self.env, capture_output=True, text=True, timeout=180)
             if proc.returncode != 0:
                 self.stop()

@@ -143,10 +143,7 @@ class _Rows:
         keys = line_op.prepare_batch(records) if line_op is not None and items else None
         dkeys = dedup_op.prepare_batch(records) if dedup_op is not None and items else None
         for j, it in enumerate(items):
-            if line_op is not None or dedup_op is not None:
-                data = kept_line(it, keys[j] if keys is not None else None)
-            else:
-                data = orjson.dumps({"s": it.source, "r": it.record})
+            data = kept_line(it, keys[j] if keys is not None else None)  # as phase A writes it
             if dkeys is None:
                 self.add(shard, ITEM, "", data, pos[j])
             else:
@@ -460,12 +457,14 @@ def run_recipe_ray(recipe: Recipe, address: str | None = None, fresh: bool = Fal
     ``address``: ``ray://host:10001``, ``host:6379`` or ``auto``; default ``RAY_ADDRESS``, else
     a Ray instance started for this run (and stopped after it).
     """
+    import ray
+
     started = connect(address)
     try:
+        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
+        log(f"ray cluster: {nodes} node{'s' * (nodes != 1)}, {cluster_cpus()} CPUs")
         return run_recipe(recipe, workers=cluster_cpus(), fresh=fresh, progress=progress, log=log,
                           shard_bytes=shard_bytes, phase_a=ray_phase_a, engine="ray")
     finally:
         if started:
-            import ray
-
             ray.shutdown()
