@@ -173,7 +173,7 @@ def main() -> None:
     inputs.mkdir()
     for f in files:
         os.symlink(f, inputs / f.name)
-    print(describe(files), "|", _load(), flush=True)
+    print(describe(files).splitlines()[0], "|", _load(), flush=True)
     cluster = Cluster(a.workers)
     print(f"ray cluster started in {cluster.start_seconds:.1f} s", flush=True)
     runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
@@ -191,7 +191,7 @@ def main() -> None:
     ratios = [rr["seconds"] / rl["seconds"] for rl, rr in zip(runs["local"], runs["ray"], strict=True)]
     same = all(r["digest"] == runs["local"][0]["digest"] for side in runs.values() for r in side)
     figures: dict[str, Any] = {
-        "corpus": describe(files), "documents": runs["local"][0]["records_in"], "workers": a.workers,
+        "corpus": describe(files).splitlines()[0], "documents": runs["local"][0]["records_in"], "workers": a.workers,
         "pairs": a.pairs, "ray_cluster_start_seconds": round(cluster.start_seconds, 1),
         "ray_over_local_wall": {"median": round(statistics.median(ratios), 3), "all": [round(x, 3) for x in ratios],
                                 "target": 1.5},
