@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -434,9 +435,13 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
                 ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
             except ImportError:  # pragma: no cover
                 pass
+            t0 = time.perf_counter()
             ds = ds.materialize()  # read once: the grouping and the stream below both use it
+            t1 = time.perf_counter()
             # One partition per shard (4-64 MB of input each), at least one per CPU.
             sink_dedup = (names[k + 1], find_duplicates(ds, max(workers, min(200, len(todo)))))
+            log(f"ray: read + per-record steps {t1 - t0:.1f} s, exact dedup {time.perf_counter() - t1:.1f} s "
+                f"({len(sink_dedup[1]):,} duplicates)")
         sink: _ShardSink | None = None
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos")]
