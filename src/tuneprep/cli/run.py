@@ -67,7 +67,7 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     stdout.print(stats_table(stats))
     where = ", ".join(f"{k}: {v:,}" for k, v in result.splits.items())
     stdout.print(f"records in {result.records_in:,} = kept {result.kept:,} + rejected {result.rejected:,}  "
-              f"[green]✓[/green]  ({where}; {result.seconds:.1f} s, {stats['workers']} workers)", highlight=False)
+              f"[green]✓[/green]  ({where}; {result.seconds:.1f} s, {stats['workers']} workers, {stats['engine']} engine)", highlight=False)
     stdout.print(f"output: {result.out_dir}  (rejects in {result.out_dir / 'rejects'})", highlight=False)
     return 0
 
