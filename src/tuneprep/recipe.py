@@ -69,6 +69,17 @@ class InputConfig(ReadOptions):
                             messages_field="messages" if self.convert_from else self.messages_field)
 
 
+class StepResources(BaseModel):
+    """What one step asks of a Ray cluster (``engine: ray``); the local engine ignores it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    num_cpus: float | None = Field(None, gt=0, description="CPUs per task or actor.")
+    num_gpus: float | None = Field(None, ge=0, description="GPUs per task or actor (a model op on a GPU).")
+    memory: int | None = Field(None, gt=0, description="Bytes of memory per task or actor (for scheduling).")
+    concurrency: int | None = Field(None, gt=0, description="Actors of a model step (default: up to one per CPU).")
+
+
 class StepConfig(BaseModel):
     """One operator application: ``op`` plus that operator's parameters."""
 
@@ -77,6 +88,9 @@ class StepConfig(BaseModel):
     op: str
     # Stop the run when this step drops more than this fraction of its input (overrides the recipe's).
     max_reject_fraction: float | None = Field(None, ge=0, le=1)
+    # Where a step runs does not change what it does: left out of the dump, so of the recipe hash
+    # and of the manifest, which stay the same for both engines.
+    resources: StepResources | None = Field(None, exclude=True)
 
     def params(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -127,7 +141,8 @@ class Recipe(BaseModel):
     steps: list[StepConfig] = []
     split: SplitConfig | None = None
     output: OutputConfig
-    engine: Literal["local"] = "local"
+    # Where the recipe runs: this machine, or a Ray cluster (``tuneprep.engine.ray``); same results.
+    engine: Literal["local", "ray"] = "local"
     # Stop the run when a step drops more than this fraction of its input (1.0: never stop).
     max_reject_fraction: float = Field(0.5, ge=0, le=1)
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from tuneprep.annotate.methods import annotate_records
 from tuneprep.api.reporting import build_report
-from tuneprep.engine.local import RunResult, run_recipe
+from tuneprep.engine.execute import Engine, execute
+from tuneprep.engine.local import RunResult
 from tuneprep.evaluate import predictions as eval_files
 from tuneprep.evaluate.compare import compare_runs, write_compare
 from tuneprep.evaluate.runner import EvalConfig, EvalResult, Predictor
@@ -42,17 +43,20 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def run(recipe: Recipe | str | Path, *, out: str | Path | None = None, workers: int = 0, fresh: bool = False,
         shard_bytes: int | None = None, log: Callable[[str], None] | None = None,
-        progress: Any = None) -> RunResult:
+        progress: Any = None, engine: Engine | None = None, address: str | None = None) -> RunResult:
     """Run a recipe (``tuneprep run``): data/ or split folders, rejects/, stats.json, manifest.json.
 
     ``recipe``: a loaded Recipe or a path to its YAML; ``out`` overrides ``output.path``.
     Returns the counts (records in = kept + rejected) and the output directory. ``progress``: an
     object with ``start/advance/finish`` (``tuneprep.ui.make_progress()`` gives the CLI's).
+    ``engine``: ``local`` or ``ray`` (default: the recipe's ``engine``); ``address``: the Ray
+    cluster (default ``RAY_ADDRESS``, else Ray on this machine). Both engines write the same files.
     """
     r = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if out is not None:
         r = r.model_copy(update={"output": r.output.model_copy(update={"path": str(out)})})
-    return run_recipe(r, workers=workers, fresh=fresh, shard_bytes=shard_bytes, log=log, progress=progress)
+    return execute(r, engine=engine, address=address, workers=workers, fresh=fresh, shard_bytes=shard_bytes,
+                   log=log or (lambda s: None), progress=progress)
 
 
 def read_records(path: str | Path, *, format: str | None = None, **mapping: Any) -> Iterator[dict[str, Any]]:

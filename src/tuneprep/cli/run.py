@@ -34,10 +34,12 @@ def _log(message: str) -> None:
 
 
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
-                   quiet: bool = False, shard_bytes: int | None = None) -> int:
+                   quiet: bool = False, shard_bytes: int | None = None, engine: str | None = None,
+                   address: str | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
     from tuneprep.datasets import DatasetError
-    from tuneprep.engine.local import RunError, run_recipe
+    from tuneprep.engine.execute import execute
+    from tuneprep.engine.local import RunError
     from tuneprep.io.readers import InputError
     from tuneprep.recipe import RecipeError, load_recipe
 
@@ -48,10 +50,13 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
         return 2
     if out is not None:
         recipe.output.path = str(out)
+    if engine not in (None, "local", "ray"):
+        err.print(f"[red]error:[/red] --engine {escape(engine)}: choose local or ray", highlight=False)
+        return 2
     try:
         with make_progress(quiet) as prog:
-            result = run_recipe(recipe, workers=workers, fresh=fresh, progress=prog, shard_bytes=shard_bytes,
-                                log=_log)
+            result = execute(recipe, engine=engine, address=address, workers=workers,  # type: ignore[arg-type]
+                             fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=_log)
     except (InputError, DatasetError) as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2
@@ -62,7 +67,7 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     stdout.print(stats_table(stats))
     where = ", ".join(f"{k}: {v:,}" for k, v in result.splits.items())
     stdout.print(f"records in {result.records_in:,} = kept {result.kept:,} + rejected {result.rejected:,}  "
-              f"[green]✓[/green]  ({where}; {result.seconds:.1f} s, {stats['workers']} workers)", highlight=False)
+              f"[green]✓[/green]  ({where}; {result.seconds:.1f} s, {stats['workers']} workers, {stats['engine']} engine)", highlight=False)
     stdout.print(f"output: {result.out_dir}  (rejects in {result.out_dir / 'rejects'})", highlight=False)
     return 0
 
@@ -118,10 +123,15 @@ def register(app: typer.Typer) -> None:
         fresh: bool = typer.Option(False, "--fresh", help="Ignore completed shards of an earlier run."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
         shard_bytes: int | None = typer.Option(None, "--shard-bytes", help="Shard size in bytes (default: automatic)."),
+        engine: str | None = typer.Option(None, "--engine",
+                                          help="local (this machine) or ray (a Ray cluster); default: the "
+                                               "recipe's engine. Same results either way."),
+        address: str | None = typer.Option(None, "--address", help="Ray cluster for --engine ray, e.g. "
+                                           "ray://head:10001 (default: RAY_ADDRESS, else Ray on this machine)."),
     ) -> None:
         """Run a recipe: read, clean, filter, dedup, split; write data, rejects, stats, manifest."""
         raise typer.Exit(run_recipe_cli(recipe, workers=workers, out=out, fresh=fresh, quiet=quiet,
-                                        shard_bytes=shard_bytes))
+                                        shard_bytes=shard_bytes, engine=engine, address=address))
 
     @app.command()
     def ops(

@@ -121,31 +121,38 @@ def input_fingerprints(shards: list[Shard], with_hash: bool = True) -> list[dict
     return list(seen.values())
 
 
-def _plan_hash(recipe: Recipe, shards: list[Shard]) -> str:
-    blob = json.dumps({"recipe": recipe.hash(), "version": __version__,
+def _plan_hash(recipe: Recipe, shards: list[Shard], engine: str) -> str:
+    blob = json.dumps({"recipe": recipe.hash(), "version": __version__, "engine": engine,
                        "shards": [asdict(s) for s in shards],
                        "inputs": [_fingerprint(p) for p in dict.fromkeys(s.path for s in shards)]},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def _prepare_workdir(recipe: Recipe, shards: list[Shard], wd: WorkDir, fresh: bool) -> None:
-    """Keep the work directory of an interrupted run of the same plan (resume); else start afresh."""
-    plan = _plan_hash(recipe, shards)
+def _prepare_workdir(recipe: Recipe, shards: list[Shard], wd: WorkDir, fresh: bool, engine: str) -> None:
+    """Keep the work directory of an interrupted run of the same plan and engine (resume); else
+    start afresh (the engines' shard files may hold different steps)."""
+    plan = _plan_hash(recipe, shards, engine)
     if fresh or not wd.plan.exists() or json.loads(wd.plan.read_text()).get("plan") != plan:
         shutil.rmtree(wd.path, ignore_errors=True)
         wd.path.mkdir(parents=True)
         wd.plan.write_text(json.dumps({"plan": plan, "shards": len(shards)}))
 
 
-def _run_workers(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, progress: Progress,
-                 log: Callable[[str], None]) -> tuple[dict[int, dict[str, Any]], int]:
-    """Phase A: every shard not done yet, in worker processes; returns (results by shard, resumed)."""
+def done_results(shards: list[Shard], wd: WorkDir) -> dict[int, dict[str, Any]]:
+    """The results of the shards an interrupted run finished (their done markers)."""
     results: dict[int, dict[str, Any]] = {}
     for s in shards:
         done = wd.done(s.index)
         if done.exists():
             results[s.index] = orjson.loads(done.read_bytes())
+    return results
+
+
+def _run_workers(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, progress: Progress,
+                 log: Callable[[str], None]) -> tuple[dict[int, dict[str, Any]], int]:
+    """Phase A: every shard not done yet, in worker processes; returns (results by shard, resumed)."""
+    results = done_results(shards, wd)
     resumed = len(results)
     if resumed:
         log(f"resuming: {resumed} of {len(shards)} shards already done")
@@ -213,13 +220,21 @@ def _commit(out: Path, staging: Path, wd: WorkDir) -> None:
     shutil.rmtree(wd.path, ignore_errors=True)
 
 
+PhaseA = Callable[[Recipe, list[Shard], WorkDir, int, Progress, Callable[[str], None]],
+                  tuple[dict[int, dict[str, Any]], int]]
+"""Runs phase A (every shard not done yet) and leaves each shard's files in the work directory,
+as ``process_shard`` does; returns (results by shard, shards resumed). The Ray engine is one."""
+
+
 def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: Progress | None = None,
-               log: Callable[[str], None] = lambda s: None, shard_bytes: int | None = None) -> RunResult:
+               log: Callable[[str], None] = lambda s: None, shard_bytes: int | None = None,
+               phase_a: PhaseA | None = None, engine: str = "local") -> RunResult:
     """Execute a recipe; write data, rejects, stats.json and manifest.json under ``output.path``.
 
     ``workers=0`` uses every core; ``shard_bytes`` overrides the shard size (default: about four
-    shards per worker, 4–64 MB each). Raises RunError when the accounting invariant
-    (records in = kept + rejected) does not hold.
+    shards per worker, 4–64 MB each). ``phase_a`` replaces the worker pool of phase A (the Ray
+    engine passes its own, ``engine`` names it in stats.json); everything else is this code.
+    Raises RunError when the accounting invariant (records in = kept + rejected) does not hold.
     """
     t_start = time.time()
     progress = progress or Progress()
@@ -233,12 +248,15 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
             log(f"{fp.path}: encoding {fp.encoding.describe()}")
         for w in fp.warnings:
             log(f"warning: {w}")
-    _prepare_workdir(recipe, shards, wd, fresh)
+    _prepare_workdir(recipe, shards, wd, fresh, engine)
     names = step_names([s.op for s in recipe.steps])
     ops = [build_op(s.op, s.params()) for s in recipe.steps]
     k = n_parallel_steps(ops)
 
-    results, resumed = _run_workers(recipe, shards, wd, workers, progress, log)
+    results, resumed = (phase_a or _run_workers)(recipe, shards, wd, workers, progress, log)
+    # Phase A may have run the first global step too (the Ray engine's distributed exact dedup):
+    # the shard results then hold one more step, and phase B starts after it.
+    k = max((len(r["steps"]) for r in results.values()), default=k + 1) - 1
     step_stats = [StepStats(n) for n in names]
     for idx in sorted(results):
         for j, d in enumerate(results[idx]["steps"]):
@@ -293,7 +311,7 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     stats = {
         "records_in": records_in, "kept": kept, "rejected": rejected, "invariant_ok": ok,
         "splits": splits, "steps": [s.to_json() for s in step_stats], "wall_seconds": round(seconds, 3),
-        "workers": workers, "shards": len(shards), "resumed_shards": resumed, "files": files,
+        "engine": engine, "workers": workers, "shards": len(shards), "resumed_shards": resumed, "files": files,
     }
     manifest = {
         "tool": "tuneprep", "version": __version__, "recipe": recipe.model_dump(mode="json"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -136,6 +136,58 @@ def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list
     return items
 
 
+def read_chunks(shard: Shard, recipe: Recipe, read_st: StepStats,
+                rej: Callable[[str], IO[bytes]]) -> Iterator[list[Item]]:
+    """The records of one shard in chunks of up to CHUNK, through the one record source.
+
+    Rows that cannot become records (and, unless annotation steps label them later, records
+    without a label) go to the ``read`` rejects; ``read_st`` counts them. Both engines read here.
+    """
+    source = recipe.input.record_source()
+    options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
+    check_labels = not guard.labels_checked_at_output(recipe)
+    rows = iter_records(shard.path, shard.fmt, shard.start, shard.end, source, options)
+    done = False
+    while not done:
+        t0 = time.perf_counter()
+        items: list[Item] = []
+        for row in rows:
+            read_st.records_in += 1
+            if isinstance(row, Reject):
+                read_st.dropped[row.reason] += 1
+                if row.unparsed:
+                    _reject(rej("read"), "read", row.reason, row.source, raw=row.raw,
+                            detail={"error": row.error})
+                else:
+                    _reject(rej("read"), "read", row.reason, row.source, record=row.record,
+                            detail={"error": row.error, **({"field": row.field} if row.field else {})})
+            else:
+                problem = guard.label_problem(row.record, row.row, recipe) if check_labels else None
+                if problem:
+                    read_st.dropped["missing_label"] += 1
+                    _reject(rej("read"), "read", "missing_label", row.source, record=row.row,
+                            detail={"error": problem})
+                    continue
+                # One document per file: the page (or document) path is its source.
+                set_source(row.record, source_ref(shard.path, None if shard.fmt in WHOLE_FILE else row.line))
+                items.append(Item(row.source, row.record))
+            if len(items) >= CHUNK:
+                break
+        else:
+            done = True
+        read_st.records_out += len(items)
+        read_st.seconds += time.perf_counter() - t0
+        yield items
+
+
+def kept_line(item: Item, key: Any = None) -> bytes:
+    """A kept record as phase A writes it for phase B (``k``: the first global step's prepared key)."""
+    line: dict[str, Any] = {"s": item.source, "r": item.record}
+    if key is not None:
+        line["k"] = key
+    return orjson.dumps(line) + b"\n"
+
+
 def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     """Worker: read one shard, map rows to records, run the leading steps; returns the shard stats."""
     recipe = Recipe.model_validate_json(recipe_json)
@@ -143,66 +195,33 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     k = n_parallel_steps(ops)
     names = step_names([s.op for s in recipe.steps])
     prep = ops[k] if k < len(ops) else None
-    source = recipe.input.record_source()
     read_st = StepStats("read")
     stats = [StepStats(n) for n in names[1: k + 1]]
     wd = WorkDir(Path(work))
-    t_read = 0.0
     rejects = RejectFiles(wd.rejects_prefix(shard.index))
     id_hashes = array("Q")
     with atomic_open(wd.kept(shard.index)) as kept_fh:
-        options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
-        check_labels = not guard.labels_checked_at_output(recipe)
-        rows = iter_records(shard.path, shard.fmt, shard.start, shard.end, source, options)
-        done = False
-        while not done:
-            t0 = time.perf_counter()
-            items: list[Item] = []
-            for row in rows:
-                read_st.records_in += 1
-                if isinstance(row, Reject):
-                    read_st.dropped[row.reason] += 1
-                    if row.unparsed:
-                        _reject(rejects("read"), "read", row.reason, row.source, raw=row.raw,
-                                detail={"error": row.error})
-                    else:
-                        _reject(rejects("read"), "read", row.reason, row.source, record=row.record,
-                                detail={"error": row.error, **({"field": row.field} if row.field else {})})
-                else:
-                    problem = guard.label_problem(row.record, row.row, recipe) if check_labels else None
-                    if problem:
-                        read_st.dropped["missing_label"] += 1
-                        _reject(rejects("read"), "read", "missing_label", row.source, record=row.row,
-                                detail={"error": problem})
-                        continue
-                    # One document per file: the page (or document) path is its source.
-                    set_source(row.record, source_ref(shard.path, None if shard.fmt in WHOLE_FILE else row.line))
-                    items.append(Item(row.source, row.record))
-                if len(items) >= CHUNK:
-                    break
-            else:
-                done = True
-            read_st.records_out += len(items)
-            t_read += time.perf_counter() - t0
-            items = _apply_steps(items, ops[:k], names[1: k + 1], stats, rejects)
+        for chunk in read_chunks(shard, recipe, read_st, rejects):
+            items = _apply_steps(chunk, ops[:k], names[1: k + 1], stats, rejects)
             keys = prep.prepare_batch([it.record for it in items]) if prep is not None and items else None  # type: ignore[attr-defined]
             for j, it in enumerate(items):
                 id_hashes.append(_id_hash(it.record))
-                line: dict[str, Any] = {"s": it.source, "r": it.record}
-                if keys is not None and keys[j] is not None:
-                    line["k"] = keys[j]
-                kept_fh.write(orjson.dumps(line) + b"\n")
-    import numpy as np
-
-    with atomic_open(wd.ids(shard.index)) as fh:  # sorted, so phase B can merge the runs by hash range
-        fh.write(np.sort(np.frombuffer(id_hashes, dtype=np.uint64)).tobytes())
-    read_st.seconds = t_read
+                kept_fh.write(kept_line(it, keys[j] if keys is not None else None))
+    write_id_hashes(wd.ids(shard.index), id_hashes)
     result = {"shard": shard.index, "steps": [read_st.to_json()] + [s.to_json() for s in stats],
               "kept": stats[-1].records_out if stats else read_st.records_out,
               "rejects": rejects.close()}
     with atomic_open(wd.done(shard.index)) as fh:
         fh.write(orjson.dumps(result))
     return result
+
+
+def write_id_hashes(path: Path, id_hashes: array) -> None:
+    """Sorted, so phase B can merge the runs by hash range (the duplicate-id check)."""
+    import numpy as np
+
+    with atomic_open(path) as fh:
+        fh.write(np.sort(np.frombuffer(id_hashes, dtype=np.uint64)).tobytes())
 
 
 def _id_hash(record: dict[str, Any]) -> int:

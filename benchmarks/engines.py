@@ -1,0 +1,221 @@
+"""The overhead of the Ray engine: the same recipe, local engine vs Ray engine, on one machine.
+
+Corpus: the pipeline benchmark's mixed corpus (``corpus.py --mixed``: real reviews, tweets,
+headlines, chats, web pages... 34 % non-ASCII), its first ``--files`` files of 8. Recipe: the
+pipeline benchmark's (clean.unicode, clean.whitespace, filter.length >= 5 words, dedup.exact),
+written by ``pipeline_vs_datatrove.recipe_yaml``.
+
+* local: ``tuneprep run recipe.yaml -w 2 --engine local``;
+* ray: ``tuneprep run recipe.yaml --engine ray`` with ``RAY_ADDRESS`` pointing at a Ray cluster of
+  one node with 2 CPUs started beforehand with ``ray start`` (a standing cluster, as a user has one;
+  its start-up time is reported apart). Phase A and the exact dedup run on the cluster.
+
+Runs alternate A-B-B-A (``--pairs``). Reported per side: the median whole-process wall time
+(interpreter start and, for Ray, connecting to the cluster included), docs/s, and the peak summed
+RSS — of the ``tuneprep`` process tree, and for Ray also of every process of the cluster (its
+raylet, GCS, workers and object store); the ratio Ray / local of the wall times per pair (target
+<= 1.5) and whether both sides wrote identical data and rejects files. The load average is
+recorded before and after (the machine is shared).
+
+Usage::
+
+    python benchmarks/engines.py --files 4 --pairs 1 --result engines
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from corpus import build_mixed, describe  # noqa: E402
+from pipeline_vs_datatrove import _env, _load, recipe_yaml  # noqa: E402
+from resultfile import Measurement  # noqa: E402
+
+RAY = str(Path(sys.executable).with_name("ray"))
+TUNEPREP = str(Path(sys.executable).with_name("tuneprep"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """One `ray start --head` node with ``cpus`` CPUs; stopped by killing its own processes only."""
+
+    def __init__(self, cpus: int):
+        self.tmp = tempfile.mkdtemp(prefix="tpbench", dir="/tmp")
+        port = _free_port()
+        self.address = f"127.0.0.1:{port}"
+        self.env = {**_env(), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+                    "RAY_USAGE_STATS_ENABLED": "0"}
+        t0 = time.perf_counter()
+        subprocess.run([RAY, "start", "--head", f"--num-cpus={cpus}", f"--port={port}", f"--temp-dir={self.tmp}",
+                        "--include-dashboard=false", f"--dashboard-port={_free_port()}",
+                        f"--object-store-memory={512 * 2**20}", "--disable-usage-stats",
+                        f"--dashboard-agent-listen-port={_free_port()}", f"--metrics-export-port={_free_port()}",
+                        f"--runtime-env-agent-port={_free_port()}", f"--dashboard-agent-grpc-port={_free_port()}"],
+                       env=self.env, check=True, capture_output=True)
+        self.start_seconds = time.perf_counter() - t0
+
+    def processes(self) -> list[Any]:
+        import psutil
+
+        found = [p for p in psutil.process_iter(["cmdline"]) if self.tmp in " ".join(p.info["cmdline"] or [])]
+        for p in list(found):
+            try:
+                found.extend(p.children(recursive=True))
+            except psutil.Error:
+                pass
+        return list({p.pid: p for p in found}.values())
+
+    def stop(self) -> None:
+        import psutil
+
+        procs = self.processes()
+        for p in procs:
+            try:
+                p.terminate()
+            except psutil.Error:
+                pass
+        for p in psutil.wait_procs(procs, timeout=10)[1]:
+            p.kill()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def measure(cmd: list[str], env: dict[str, str], cluster: Cluster | None) -> dict[str, Any]:
+    """Wall seconds and the peak summed RSS of the command's tree (plus the cluster's processes)."""
+    import psutil
+
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    root = psutil.Process(proc.pid)
+    peak = peak_driver = 0
+    while proc.poll() is None:
+        try:
+            driver = [root] + root.children(recursive=True)
+        except psutil.Error:
+            driver = []
+        others = cluster.processes() if cluster is not None else []
+        rss_driver = rss_all = 0
+        for group, is_driver in ((driver, True), (others, False)):
+            for p in group:
+                try:
+                    r = p.memory_info().rss
+                except psutil.Error:
+                    continue
+                rss_all += r
+                rss_driver += r if is_driver else 0
+        peak, peak_driver = max(peak, rss_all), max(peak_driver, rss_driver)
+        time.sleep(0.1)
+    out = proc.stdout.read().decode("utf-8", "replace") if proc.stdout else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}")
+    return {"seconds": time.perf_counter() - t0, "peak_rss_mb": peak / 2**20,
+            "peak_driver_rss_mb": peak_driver / 2**20}
+
+
+def _digest(out: Path) -> str:
+    """One hash of every data and rejects file (name and bytes)."""
+    h = hashlib.sha256()
+    for p in sorted(out.rglob("*.jsonl")):
+        h.update(str(p.relative_to(out)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def run_side(side: str, inputs: Path, work: Path, cluster: Cluster, workers: int) -> dict[str, Any]:
+    import json
+
+    out = work / f"out-{side}"
+    shutil.rmtree(out, ignore_errors=True)
+    recipe = work / "recipe.yaml"
+    recipe.write_text(recipe_yaml(inputs, out))
+    cmd = [TUNEPREP, "run", str(recipe), "-q", "--fresh", "--engine", side]
+    if side == "local":
+        r = measure(cmd + ["-w", str(workers)], _env(), None)
+    else:
+        r = measure(cmd, {**cluster.env, "RAY_ADDRESS": cluster.address}, cluster)
+    stats = json.loads((out / "stats.json").read_text())
+    r.update(records_in=stats["records_in"], kept=stats["kept"], digest=_digest(out),
+             docs_per_s=stats["records_in"] / r["seconds"])
+    shutil.rmtree(out, ignore_errors=True)
+    return r
+
+
+def _corpus_line(files: list[Path]) -> str:
+    """The files used (``corpus.describe`` counts the documents of the whole corpus, all 8 files)."""
+    mb = sum(f.stat().st_size for f in files) / 1e6
+    return f"first {len(files)} of 8 files of the mixed corpus ({describe(files).splitlines()[0]}): {mb:.1f} MB"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--files", type=int, default=4, help="first N of the mixed corpus's 8 files")
+    ap.add_argument("--pairs", type=int, default=1, help="A-B-B-A pairs")
+    ap.add_argument("--workers", type=int, default=2, help="local workers = Ray CPUs")
+    ap.add_argument("--result", default=None, help="write benchmarks/results/NAME.json")
+    a = ap.parse_args()
+    meas = Measurement(a.result or "engines", ["ray", "pyarrow", "ftfy"])
+    files = build_mixed()[: a.files]
+    work = Path(tempfile.mkdtemp(prefix="tpengines"))
+    inputs = work / "in"
+    inputs.mkdir()
+    for f in files:
+        os.symlink(f, inputs / f.name)
+    print(_corpus_line(files), "|", _load(), flush=True)
+    cluster = Cluster(a.workers)
+    print(f"ray cluster started in {cluster.start_seconds:.1f} s", flush=True)
+    runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
+    try:
+        for i in range(a.pairs):
+            for side in ("local", "ray") if i % 2 == 0 else ("ray", "local"):
+                r = run_side(side, inputs, work, cluster, a.workers)
+                runs[side].append(r)
+                print(f"{side}: {r['seconds']:.1f} s, {r['docs_per_s']:,.0f} docs/s, peak RSS "
+                      f"{r['peak_rss_mb']:,.0f} MB (driver tree {r['peak_driver_rss_mb']:,.0f} MB) | {_load()}",
+                      flush=True)
+    finally:
+        cluster.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    ratios = [rr["seconds"] / rl["seconds"] for rl, rr in zip(runs["local"], runs["ray"], strict=True)]
+    same = all(r["digest"] == runs["local"][0]["digest"] for side in runs.values() for r in side)
+    figures: dict[str, Any] = {
+        "corpus": _corpus_line(files), "documents": runs["local"][0]["records_in"], "workers": a.workers,
+        "pairs": a.pairs, "ray_cluster_start_seconds": round(cluster.start_seconds, 1),
+        "ray_over_local_wall": {"median": round(statistics.median(ratios), 3), "all": [round(x, 3) for x in ratios],
+                                "target": 1.5},
+        "identical_outputs": same,
+    }
+    for side, rs in runs.items():
+        figures[side] = {
+            "wall_seconds_median": round(statistics.median(r["seconds"] for r in rs), 2),
+            "docs_per_s_median": round(statistics.median(r["docs_per_s"] for r in rs)),
+            "peak_rss_mb_max": round(max(r["peak_rss_mb"] for r in rs)),
+            "peak_driver_tree_rss_mb_max": round(max(r["peak_driver_rss_mb"] for r in rs)),
+            "kept": rs[0]["kept"],
+        }
+    print(f"ray / local wall time: median {figures['ray_over_local_wall']['median']:.2f}x "
+          f"(target <= 1.5); identical outputs: {same}")
+    if a.result:
+        meas.write(figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""A test-only operator for the killed-worker test, registered in Ray workers by a setup hook.
+
+``test.pause_once`` passes records through unchanged; the first time a worker process applies
+it, the process writes its pid to ``pid_dir`` and sleeps, so that the test can kill it mid-task.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tuneprep.ops.base import OpParams, RecordOp, register
+
+
+class PauseParams(OpParams):
+    pid_dir: str
+    seconds: float = 2.0
+
+
+_PAUSED = False
+
+
+class PauseOnce(RecordOp):
+    name: ClassVar[str] = "test.pause_once"
+    Params: ClassVar[type[OpParams]] = PauseParams
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        global _PAUSED
+        if not _PAUSED:
+            _PAUSED = True
+            Path(self.params.pid_dir, str(os.getpid())).write_text("")  # type: ignore[attr-defined]
+            time.sleep(self.params.seconds)  # type: ignore[attr-defined]
+        return record
+
+
+def register_ops() -> None:
+    """Ray ``worker_process_setup_hook``: make the operator known in every worker."""
+    register(PauseOnce)  # registering the same class again is a no-op
