@@ -173,21 +173,21 @@ class RankBatchSampler:
         return len(self.global_batches())
 
 
-def _worker(cfg: Any, kw: dict[str, Any]) -> Any:
-    """One training process (started by ``launch``): the same ``train`` call, as one rank."""
+def _worker(fn: Any, cfg: Any, kw: dict[str, Any]) -> Any:
+    """One training process (started by ``launch``): the same ``fn(cfg, **kw)`` call, as one rank."""
     from torch.distributed.elastic.multiprocessing.errors import record
 
-    from tuneprep.train.trainer import train
-
     # record: an exception is written to the launcher's error file, so the parent can show it
-    return record(train)(cfg, **kw)
+    return record(fn)(cfg, **kw)
 
 
-def launch(cfg: Any, processes: int, **kw: Any) -> Any:
-    """Run ``train(cfg, **kw)`` on ``processes`` local processes; returns rank 0's TrainResult.
+def launch(fn: Any, cfg: Any, processes: int, **kw: Any) -> Any:
+    """Run ``fn(cfg, **kw)`` (``fn``: tuneprep.train.trainer.train) on ``processes`` local processes.
 
-    torch's elastic launcher (what ``torchrun --standalone`` runs) picks a free port, starts the
-    workers with the ``spawn`` method, and stops all of them when one fails.
+    Returns rank 0's result. torch's elastic launcher (what ``torchrun --standalone`` runs) picks
+    a free port, starts the workers with the ``spawn`` method (a script that calls this must
+    guard its top level with ``if __name__ == "__main__":``), and stops all of them when one
+    fails; the first failure is raised as a DistributedTrainError with the worker's message.
     """
     import uuid
 
@@ -199,7 +199,7 @@ def launch(cfg: Any, processes: int, **kw: Any) -> Any:
                         rdzv_endpoint="127.0.0.1:0", max_restarts=0, monitor_interval=0.5,
                         start_method="spawn")
     try:
-        results = elastic_launch(conf, _worker)(cfg, kw)
+        results = elastic_launch(conf, _worker)(fn, cfg, kw)
     except ChildFailedError as e:
         rank, failure = e.get_first_failure()
         msg = failure.message

@@ -22,6 +22,7 @@ from typing import Any
 
 from tuneprep.models.runtime import peak_rss_mb, rss_mb
 from tuneprep.models.scoring import _backbone_and_head
+from tuneprep.train.distributed import RankBatchSampler, all_reduce_sum
 
 PAD_MULTIPLE = 8
 
@@ -205,8 +206,6 @@ def make_trainer_class(loss_kind: str) -> Any:
             # Trainer._prepare_inputs.
             from torch.utils.data import DataLoader
 
-            from tuneprep.train.distributed import RankBatchSampler
-
             args = self.args
             sampler = RankBatchSampler(self.batch_sampler, args.per_device_train_batch_size * args.world_size,
                                        args.process_index, args.world_size, len(self.train_dataset))
@@ -236,8 +235,6 @@ def make_trainer_class(loss_kind: str) -> Any:
             holds part of the sum; with ``world`` times its part over the global count, the
             average DDP takes is exactly that loss (tuneprep.train.distributed).
             """
-            from tuneprep.train.distributed import all_reduce_sum
-
             if loss_kind == "causal":
                 total, toks, trained = masked_lm_loss_sum(model, inputs)
             else:
@@ -259,8 +256,6 @@ def evaluate_loss(trainer: Any, rows: list[dict[str, Any]], batch_size: int) -> 
     Every rank must call it.
     """
     import torch
-
-    from tuneprep.train.distributed import all_reduce_sum
 
     args = trainer.args
     order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
@@ -324,8 +319,6 @@ def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet
             if "loss" in logs:
                 toks, trained = meter.take()
                 if args.world_size > 1:  # every rank logs the same steps: a collective is safe here
-                    from tuneprep.train.distributed import all_reduce_sum
-
                     toks, trained = (int(x) for x in all_reduce_sum([toks, trained], args.device))
                 dt = max(now - self.t_last, 1e-9)
                 self.t_last = now

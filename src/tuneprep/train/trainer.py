@@ -15,6 +15,7 @@ from tuneprep.models import rundir as R
 from tuneprep.models.prompt import ClassifyTemplate
 from tuneprep.models.registry import ModelError, default_dtype, load_tokenizer, resolve_model
 from tuneprep.models.runtime import peak_rss_mb, release_memory, setup_torch
+from tuneprep.train import distributed as D
 from tuneprep.train.config import TrainConfig
 from tuneprep.train.data import (
     DataSource,
@@ -250,13 +251,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
     tuneprep.train.distributed); a process started by torchrun / accelerate launch trains as
     its rank. Either way the log and weights match a one-process run (to float rounding).
     """
-    from tuneprep.train import distributed as D
-
     out = Path(cfg.out)
     world = D.current_world()
     if cfg.processes > 1 and world.size == 1:
         _check_out(out, resume, overwrite)  # fail here, before starting any process
-        return D.launch(cfg, cfg.processes, resume=resume, overwrite=overwrite, quiet=quiet,
+        return D.launch(train, cfg, cfg.processes, resume=resume, overwrite=overwrite, quiet=quiet,
                         keep_checkpoints=keep_checkpoints, prepared=prepared, callbacks=callbacks)
     D.check_world(world, cfg.processes, cfg.batch_size)
     device = setup_torch(cfg.threads or (D.rank_threads(world.local_size) if world.size > 1 else None))
