@@ -97,6 +97,9 @@ def init_group(world: World, device: str) -> bool:
     if world.size == 1 or dist.is_initialized():
         return False
     if device == "cuda":
+        if world.local_rank >= torch.cuda.device_count():
+            raise DistributedTrainError(f"{world.local_size} processes on this machine but "
+                                        f"{torch.cuda.device_count()} GPU(s): one process per GPU")
         torch.cuda.set_device(world.local_rank)
     dist.init_process_group("nccl" if device == "cuda" else "gloo")
     return True
