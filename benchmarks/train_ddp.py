@@ -32,14 +32,14 @@ from resultfile import Measurement
 def _data(d: Path, n: int) -> Path:
     from tuneprep.datasets import rotten_tomatoes
 
-    rows = []
+    by_label: dict[str, list[dict]] = {}
     with open(rotten_tomatoes()) as fh:
         for line in fh:
             r = json.loads(line)
             if r["text"].strip():
-                rows.append(r)
-            if len(rows) == n:
-                break
+                by_label.setdefault(r["label"], []).append(r)
+    # the labels in turn (the file is sorted by label): every batch sees every class
+    rows = [r for group in zip(*by_label.values()) for r in group][:n]
     (d / "train").mkdir(parents=True, exist_ok=True)
     (d / "train" / "part-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return d

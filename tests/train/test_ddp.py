@@ -116,3 +116,14 @@ def test_two_processes_give_the_adapter_of_one_and_rank_0_writes_alone(runs):
     assert sorted(p.relative_to(d1).as_posix() for p in d1.rglob("*")) == \
         sorted(p.relative_to(d2).as_posix() for p in d2.rglob("*"))
     assert json.loads((d2 / "config.json").read_text())["train"]["processes"] == 2
+
+
+
+@pytest.mark.slow
+def test_a_failed_worker_stops_the_run_with_its_error():
+    from tests.train.ddp_workers import fail_on_rank_1
+    from tuneprep.train.distributed import DistributedTrainError, launch
+
+    with pytest.raises(DistributedTrainError, match=r"process 1 of 2 failed \(exit code 1\).*"
+                                                    r"ValueError: bad record in data\.jsonl"):
+        launch(fail_on_rank_1, "data.jsonl", 2)

@@ -208,8 +208,10 @@ def launch(fn: Any, cfg: Any, processes: int, **kw: Any) -> Any:
         msg = failure.message
         if isinstance(msg, dict):
             msg = msg.get("message", msg)
-        raise DistributedTrainError(f"training process {rank} of {processes} failed "
-                                    f"(exit code {failure.exitcode}):\n{msg}") from None
+        if not failure.error_file_data:  # no Python exception recorded: the process was ended
+            msg = "it ended without a Python error (killed by a signal, or out of memory?)"
+        how = f"signal {failure.signal_name()}" if failure.exitcode < 0 else f"exit code {failure.exitcode}"
+        raise DistributedTrainError(f"training process {rank} of {processes} failed ({how}): {msg}") from None
     return results[0]
 
 
