@@ -69,6 +69,8 @@ def register(app: typer.Typer) -> None:
         save_steps: int = typer.Option(50, "--save-steps", help="Checkpoint every N steps (for --resume)."),
         threads: int | None = typer.Option(None, "--threads", help="CPU threads (default: 2, or 1 when the machine is busy; or $TUNEPREP_THREADS)."),
         bf16: bool | None = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (default: on CUDA only)."),
+        processes: int = typer.Option(1, "--processes", help="Data-parallel training processes (gloo on CPU, "
+                                      "nccl on CUDA); same global batch, --batch-size must divide by it."),
         check: bool = typer.Option(False, "--check", help="Print the preflight report and exit; no training."),
         resume: bool = typer.Option(False, "--resume", help="Continue from the newest checkpoint in --out."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
@@ -90,7 +92,7 @@ def register(app: typer.Typer) -> None:
                               max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, lr=lr,
                               lora_r=lora_r, max_length=max_length, length_policy=length_policy, limit=limit,
                               labels=_labels_opt(labels), seed=seed, save_steps=save_steps, threads=threads,
-                              bf16=bf16)
+                              bf16=bf16, processes=processes)
             prep = prepare(cfg)
             if check:
                 if json_out:
@@ -108,6 +110,8 @@ def register(app: typer.Typer) -> None:
         except (TrainDataError, ModelError, RunDirError, ValueError) as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        if res.rank != 0:  # a worker of torchrun / accelerate launch: rank 0 reports
+            return
         if json_out:
             print(json.dumps({"run_dir": str(res.run_dir), **res.metrics}, indent=2))
         else:

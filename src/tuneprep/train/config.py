@@ -42,6 +42,9 @@ class TrainConfig(BaseModel):
     val_limit: int | None = Field(300, ge=1)
     threads: int | None = None
     bf16: bool | None = None  # None: on CUDA when supported, off on CPU
+    # Data-parallel worker processes (tuneprep.train.distributed); the global batch stays
+    # batch_size x grad_accum whatever the count, so it must split evenly across them.
+    processes: int = Field(1, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
@@ -49,6 +52,9 @@ class TrainConfig(BaseModel):
             raise ValueError(f"duplicate labels in --labels {self.labels}")
         if self.task == "sft" and self.labels:
             raise ValueError("--labels applies to --task classify only")
+        if self.batch_size % self.processes:
+            raise ValueError(f"--batch-size {self.batch_size} does not split evenly across --processes "
+                             f"{self.processes}: each process takes batch_size / processes records of every batch")
         return self
 
     def resolved(self, encoder: bool = False) -> TrainConfig:

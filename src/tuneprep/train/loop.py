@@ -22,6 +22,7 @@ from typing import Any
 
 from tuneprep.models.runtime import peak_rss_mb, rss_mb
 from tuneprep.models.scoring import _backbone_and_head
+from tuneprep.train.distributed import RankBatchSampler, all_reduce_sum
 
 PAD_MULTIPLE = 8
 
@@ -112,21 +113,57 @@ def masked_lm_loss(model: Any, inputs: dict[str, Any]) -> tuple[Any, int, int]:
 
     The output projection is applied only at positions that predict a trained token.
     """
+    total, tokens, trained = masked_lm_loss_sum(model, inputs)
+    return total / max(trained, 1), tokens, trained
+
+
+def masked_lm_loss_sum(model: Any, inputs: dict[str, Any]) -> tuple[Any, int, int]:
+    """Summed cross-entropy of the trained next tokens; returns (sum, real tokens, trained tokens).
+
+    Real tokens are those of rows with at least one trained token (a zero-weight padding row
+    of a multi-process run, tuneprep.train.distributed.PaddedRows, has none and is not counted).
+    """
     import torch.nn.functional as F
+    from torch.nn.parallel import DistributedDataParallel
 
     ids, mask, labels = inputs["input_ids"], inputs["attention_mask"], inputs["labels"]
-    parts = _backbone_and_head(model)
+    ddp = isinstance(model, DistributedDataParallel)
+    parts = _backbone_and_head(model.module if ddp else model)
     tgt = labels[:, 1:]
     sel = tgt != -100
     n_trained = int(sel.sum())
+    real = sel.any(dim=1)
+    n_tokens = int(mask.sum()) if bool(real.all()) else int(mask[real].sum())
     if parts is None:  # a model without a separable head: the plain way
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1][sel]
     else:
         backbone, head = parts
-        hidden = backbone(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        if ddp:
+            # DDP all-reduces gradients only after a forward through its own __call__, so run
+            # the whole model, with an empty logits_to_keep (no vocabulary projection at all),
+            # and take its final (normed) hidden states: the same tensor as the backbone's.
+            out = model(input_ids=ids, attention_mask=mask, use_cache=False, output_hidden_states=True,
+                        logits_to_keep=ids.new_zeros(0))
+            hidden = out.hidden_states[-1]
+        else:
+            hidden = backbone(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
         logits = head(hidden[:, :-1][sel])
-    loss = F.cross_entropy(logits.float(), tgt[sel], reduction="sum") / max(n_trained, 1)
-    return loss, int(mask.sum()), n_trained
+    total = F.cross_entropy(logits.float(), tgt[sel], reduction="sum")
+    return total, n_tokens, n_trained
+
+
+def encoder_loss_sum(model: Any, inputs: dict[str, Any]) -> tuple[Any, int, int]:
+    """Summed cross-entropy of a sequence classifier; returns (sum, real tokens, real rows).
+
+    Rows labelled -100 (zero-weight padding of a multi-process run) add nothing.
+    """
+    import torch.nn.functional as F
+
+    labels = inputs["labels"]
+    logits = model(**{k: v for k, v in inputs.items() if k != "labels"}).logits
+    real = labels != -100
+    total = F.cross_entropy(logits, labels, reduction="sum")
+    return total, int(inputs["attention_mask"][real].sum()), int(real.sum())
 
 
 class Meter:
@@ -157,35 +194,95 @@ def make_trainer_class(loss_kind: str) -> Any:
     class TuneTrainer(Trainer):
         meter: Meter
         batch_sampler: LengthGroupedBatchSampler
-        eval_lengths: list[int] | None = None
 
         def _get_train_sampler(self, train_dataset: Any = None) -> Any:
             return self.batch_sampler
 
-        def _get_eval_sampler(self, eval_dataset: Any) -> Any:
-            # sorted by length: least padding; eval order does not matter for a mean loss
-            if self.eval_lengths is None:
-                return None
-            return sorted(range(len(self.eval_lengths)), key=lambda i: self.eval_lengths[i])
+        def get_train_dataloader(self) -> Any:
+            if self.args.world_size == 1:
+                return super().get_train_dataloader()
+            # Several processes: a rank-aware batch sampler, and no accelerate re-sharding of it
+            # (RankBatchSampler already yields this rank's rows); inputs reach the device in
+            # Trainer._prepare_inputs.
+            from torch.utils.data import DataLoader
+
+            args = self.args
+            sampler = RankBatchSampler(self.batch_sampler, args.per_device_train_batch_size * args.world_size,
+                                       args.process_index, args.world_size, len(self.train_dataset))
+            return DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,
+                              num_workers=0)
 
         def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                          num_items_in_batch: Any = None) -> Any:
-            if loss_kind == "causal":
+            world = self.args.world_size
+            if world > 1 and model.training:
+                loss = self._rank_loss(model, inputs, world)
+            elif loss_kind == "causal":
                 loss, toks, trained = masked_lm_loss(model, inputs)
             else:
                 out = model(**inputs)
                 loss = out.loss
                 toks = int(inputs["attention_mask"].sum())
                 trained = int(inputs["labels"].numel())
-            if model.training:
+            if model.training and world == 1:
                 self.meter.add(toks, trained)
             return (loss, {"loss": loss}) if return_outputs else loss
+
+        def _rank_loss(self, model: Any, inputs: dict[str, Any], world: int) -> Any:
+            """This rank's share of the one-process loss, scaled for DDP's gradient average.
+
+            One-process loss of a micro-batch: (summed loss) / (its trained items). Each rank
+            holds part of the sum; with ``world`` times its part over the global count, the
+            average DDP takes is exactly that loss (tuneprep.train.distributed).
+            """
+            if loss_kind == "causal":
+                total, toks, trained = masked_lm_loss_sum(model, inputs)
+            else:
+                total, toks, trained = encoder_loss_sum(model, inputs)
+            (n_global,) = all_reduce_sum([trained], self.args.device)
+            self.meter.add(toks, trained)
+            return total * (world / max(n_global, 1.0))
 
     return TuneTrainer
 
 
-def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet: bool) -> Any:
-    """A TrainerCallback: Rich progress (loss, tokens/s) and one JSON line per logged step."""
+def evaluate_loss(trainer: Any, rows: list[dict[str, Any]], batch_size: int) -> float:
+    """Mean loss of ``rows`` (no gradients): what ``Trainer.evaluate`` reports, on every process count.
+
+    Rows are sorted by length (least padding; order does not matter for a mean) and cut into
+    batches; each batch's mean loss counts once per row. With several processes batch b is
+    scored by rank b mod N and the sums are added over the ranks, so the value does not depend
+    on N (Trainer.evaluate would pad the last round of batches with repeated rows instead).
+    Every rank must call it.
+    """
+    import torch
+
+    args = trainer.args
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    model = trainer.model
+    was_training = model.training
+    model.eval()
+    total = count = 0.0
+    with torch.no_grad():
+        for b in batches[args.process_index :: args.world_size]:
+            inputs = trainer._prepare_inputs(trainer.data_collator([rows[i] for i in b]))
+            with trainer.compute_loss_context_manager():
+                loss = trainer.compute_loss(model, inputs)
+            total += float(loss) * len(b)
+            count += len(b)
+    model.train(was_training)
+    total, count = all_reduce_sum([total, count], args.device)
+    return total / max(count, 1.0)
+
+
+def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet: bool,
+                           writer: bool = True) -> Any:
+    """A TrainerCallback: Rich progress (loss, tokens/s) and one JSON line per logged step.
+
+    In a multi-process run every rank calls it (token counts are summed over the ranks at each
+    log event); only the ``writer`` (rank 0) shows progress and writes the log.
+    """
     from transformers import TrainerCallback
 
     class ProgressCallback(TrainerCallback):
@@ -201,7 +298,7 @@ def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet
             from tuneprep.ui.progress import make_progress
 
             self.t_last = self.t0 = time.perf_counter()
-            self.progress = make_progress(quiet)
+            self.progress = make_progress(quiet or not writer)
             self.progress.__enter__()
             self.progress.start("train", total_steps, "steps")
             if state.global_step:
@@ -221,6 +318,8 @@ def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet
             row: dict[str, Any] = {"step": state.global_step, "epoch": round(state.epoch or 0, 4)}
             if "loss" in logs:
                 toks, trained = meter.take()
+                if args.world_size > 1:  # every rank logs the same steps: a collective is safe here
+                    toks, trained = (int(x) for x in all_reduce_sum([toks, trained], args.device))
                 dt = max(now - self.t_last, 1e-9)
                 self.t_last = now
                 row.update(loss=round(float(logs["loss"]), 5), lr=logs.get("learning_rate"),
@@ -229,9 +328,11 @@ def make_progress_callback(meter: Meter, log_path: Path, total_steps: int, quiet
             if "eval_loss" in logs:
                 row["eval_loss"] = round(float(logs["eval_loss"]), 5)
             row.update(rss_mb=round(rss), elapsed_s=round(now - self.t0, 2))
+            self.last = row
+            if not writer:
+                return
             with open(log_path, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
-            self.last = row
             if self.progress is not None and "loss" in row:
                 self.progress.update("train", state.global_step,
                                      info=f"loss {row['loss']:.4f}  {row['tokens_per_s']:.0f} tok/s  "

@@ -15,6 +15,7 @@ from tuneprep.models import rundir as R
 from tuneprep.models.prompt import ClassifyTemplate
 from tuneprep.models.registry import ModelError, default_dtype, load_tokenizer, resolve_model
 from tuneprep.models.runtime import peak_rss_mb, release_memory, setup_torch
+from tuneprep.train import distributed as D
 from tuneprep.train.config import TrainConfig
 from tuneprep.train.data import (
     DataSource,
@@ -32,6 +33,7 @@ from tuneprep.train.loop import (
     LengthGroupedBatchSampler,
     ListDataset,
     Meter,
+    evaluate_loss,
     make_progress_callback,
     make_trainer_class,
 )
@@ -66,6 +68,7 @@ class TrainResult:
 
     run_dir: Path
     metrics: dict[str, Any]
+    rank: int = 0  # in a multi-process run, only rank 0's result carries the metrics
 
 
 def prepare(cfg: TrainConfig) -> Prepared:
@@ -174,18 +177,29 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _newest_checkpoint(out: Path) -> str:
+    ck = out / R.CHECKPOINTS
+    cks = sorted(ck.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if ck.is_dir() else []
+    if not cks:
+        raise RunDirError(f"{out}: no checkpoint to resume from (looked in {ck})")
+    return str(cks[-1])
+
+
+def _check_out(out: Path, resume: bool, overwrite: bool) -> None:
+    """Raise RunDirError when the run dir forbids this action (changes nothing)."""
+    if resume:
+        _newest_checkpoint(out)
+    elif out.exists() and any(out.iterdir()) and not overwrite:
+        raise RunDirError(f"{out} exists and is not empty: pass --resume to continue an interrupted run, "
+                          "or --overwrite to start over")
+
+
 def _prepare_out(out: Path, resume: bool, overwrite: bool) -> str | None:
     """Create/clean the run dir; returns the checkpoint to resume from (or None)."""
-    ck = out / R.CHECKPOINTS
+    _check_out(out, resume, overwrite)
     if resume:
-        cks = sorted(ck.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1])) if ck.is_dir() else []
-        if not cks:
-            raise RunDirError(f"{out}: no checkpoint to resume from (looked in {ck})")
-        return str(cks[-1])
+        return _newest_checkpoint(out)
     if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise RunDirError(f"{out} exists and is not empty: pass --resume to continue an interrupted run, "
-                              "or --overwrite to start over")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     return None
@@ -232,30 +246,44 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
     options); the batches seen are those of an uninterrupted run. Raises TrainDataError for bad
     data, RunDirError when ``cfg.out`` exists (without ``resume``/``overwrite``). ``callbacks``:
     extra transformers TrainerCallbacks.
-    """
 
-    device = setup_torch(cfg.threads)
+    ``cfg.processes > 1`` runs the same call on that many local processes (data parallel,
+    tuneprep.train.distributed); a process started by torchrun / accelerate launch trains as
+    its rank. Either way the log and weights match a one-process run (to float rounding).
+    """
     out = Path(cfg.out)
+    world = D.current_world()
+    if cfg.processes > 1 and world.size == 1:
+        _check_out(out, resume, overwrite)  # fail here, before starting any process
+        return D.launch(train, cfg, cfg.processes, resume=resume, overwrite=overwrite, quiet=quiet,
+                        keep_checkpoints=keep_checkpoints, prepared=prepared, callbacks=callbacks)
+    D.check_world(world, cfg.processes, cfg.batch_size)
+    device = setup_torch(cfg.threads or (D.rank_threads(world.local_size) if world.size > 1 else None))
+    own_group = D.init_group(world, device)
     if resume and (out / R.CONFIG).exists():
         saved = json.loads((out / R.CONFIG).read_text()).get("train", {})
         if saved and saved.get("data") != cfg.data:
             raise RunDirError(f"{out}: was trained on {saved.get('data')}, not {cfg.data}")
     p = prepared or prepare(cfg)
     cfg = p.cfg
-    ckpt = _prepare_out(out, resume, overwrite)
-    _write_json(out / R.PREFLIGHT, p.preflight)
-    if p.template is not None:
-        p.template.save(out / R.TEMPLATE)
-    if p.rejects:
-        with open(out / "rejects.jsonl", "w") as fh:
-            for r in p.rejects:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    if not resume:
-        _write_json(out / R.CONFIG, run_config(p, "training"))
     log = out / R.LOG
-    if ckpt:
-        state = json.loads((Path(ckpt) / "trainer_state.json").read_text())
-        _truncate_log(log, int(state.get("global_step", 0)))
+    if world.main:  # rank 0 alone writes the run directory
+        ckpt = _prepare_out(out, resume, overwrite)
+        _write_json(out / R.PREFLIGHT, p.preflight)
+        if p.template is not None:
+            p.template.save(out / R.TEMPLATE)
+        if p.rejects:
+            with open(out / "rejects.jsonl", "w") as fh:
+                for r in p.rejects:
+                    fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+        if not resume:
+            _write_json(out / R.CONFIG, run_config(p, "training"))
+        if ckpt:
+            state = json.loads((Path(ckpt) / "trainer_state.json").read_text())
+            _truncate_log(log, int(state.get("global_step", 0)))
+    D.barrier()  # the others wait for the run dir (and read the checkpoint rank 0 chose)
+    if not world.main:
+        ckpt = _newest_checkpoint(out) if resume else None
 
     import torch
     from transformers import set_seed
@@ -280,12 +308,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
     per_epoch = math.ceil(len(train_rows) / cfg.batch_size / cfg.grad_accum)
     total = cfg.max_steps or max(1, math.ceil(per_epoch * cfg.epochs))
     bf16 = cfg.bf16 if cfg.bf16 is not None else (device == "cuda" and torch.cuda.is_bf16_supported())
-    args = _training_args(out, cfg, total, bool(bf16), device)
+    args = _training_args(out, cfg, total, bool(bf16), device, world.size)
     Trainer = make_trainer_class(loss_kind)
     meter = Meter()
-    cb = make_progress_callback(meter, log, total, quiet)
-    trainer = Trainer(model=model, args=args, train_dataset=ListDataset(train_rows),
-                      eval_dataset=ListDataset(val_rows) if val_rows else None,
+    cb = make_progress_callback(meter, log, total, quiet, writer=world.main)
+    train_ds: Any = ListDataset(train_rows) if world.size == 1 else D.PaddedRows(ListDataset(train_rows))
+    trainer = Trainer(model=model, args=args, train_dataset=train_ds,
                       data_collator=collator, callbacks=[cb, *(callbacks or [])])
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
@@ -294,17 +322,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
     trainer.meter = meter
     trainer.batch_sampler = LengthGroupedBatchSampler(lengths, cfg.batch_size * cfg.grad_accum, cfg.seed)
     trainer.model_accepts_loss_kwargs = False
-    if val_rows:
-        trainer.eval_lengths = [len(r["input_ids"]) for r in val_rows]
 
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=ckpt)
     train_s = time.perf_counter() - t0
     release_memory()
     eval_loss = None
-    if val_rows:
-        eval_loss = float(trainer.evaluate()["eval_loss"])
+    if val_rows:  # every rank takes part (the evaluation batches are spread over them)
+        eval_loss = evaluate_loss(trainer, val_rows, args.per_device_eval_batch_size)
+        trainer.log({"eval_loss": eval_loss})  # a train_log.jsonl row, as Trainer.evaluate writes
         release_memory()
+    if not world.main:
+        D.finish(own_group)
+        return TrainResult(out, {}, rank=world.rank)
 
     mdir = out / R.MODEL_DIR
     tmp = out / (R.MODEL_DIR + ".tmp")
@@ -337,20 +367,23 @@ def train(cfg: TrainConfig, *, resume: bool = False, overwrite: bool = False, qu
         "threads": torch.get_num_threads(),
         "bf16": bool(bf16),
         "records": len(train_rows),
+        "processes": world.size,
     }
     _write_json(out / R.METRICS, metrics)
     _write_json(out / R.CONFIG, run_config(p, "complete"))
     if not keep_checkpoints:
         shutil.rmtree(out / R.CHECKPOINTS, ignore_errors=True)
+    D.finish(own_group)
     return TrainResult(out, metrics)
 
 
-def _training_args(out: Path, cfg: TrainConfig, total: int, bf16: bool, device: str) -> Any:
+def _training_args(out: Path, cfg: TrainConfig, total: int, bf16: bool, device: str, world: int = 1) -> Any:
     from transformers import TrainingArguments
 
     return TrainingArguments(
         output_dir=str(out / R.CHECKPOINTS),
-        per_device_train_batch_size=cfg.batch_size,
+        # the global batch is cfg.batch_size whatever the number of processes
+        per_device_train_batch_size=cfg.batch_size // world,
         per_device_eval_batch_size=cfg.batch_size * 2,
         gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr,
@@ -373,6 +406,7 @@ def _training_args(out: Path, cfg: TrainConfig, total: int, bf16: bool, device: 
         dataloader_num_workers=0,
         remove_unused_columns=False,
         optim="adamw_torch",
+        ddp_backend=None if world == 1 else ("nccl" if device == "cuda" else "gloo"),
     )
 
 
