@@ -158,6 +158,23 @@ def _studio_cpu(f: dict) -> str:
             f"{f['after_cpu_ms_page']:.1f}, label {f['after_cpu_ms_submit']:.1f} ms)")
 
 
+def _engines(f: dict) -> str:
+    loc, ray = f["local"], f["ray"]
+    same = "identical outputs" if f["identical_outputs"] else "outputs DIFFER"
+    return (f"{f['documents']:,} docs, {f['workers']} CPUs: local {loc['wall_seconds_median']:.1f} s "
+            f"({loc['docs_per_s_median']:,} docs/s, peak {loc['peak_rss_mb_max']} MB) vs Ray "
+            f"{ray['wall_seconds_median']:.1f} s ({ray['docs_per_s_median']:,} docs/s, peak {ray['peak_rss_mb_max']:,} MB "
+            f"with the cluster): Ray **{f['ray_over_local_wall']['median']:.1f}×** the local wall time "
+            f"(target ≤ {f['ray_over_local_wall']['target']}×, {f['pairs']} pair); {same}")
+
+
+def _ddp(f: dict) -> str:
+    tps = f["tokens_per_s_median"]
+    same = all(r["losses"] == f["runs"][0]["losses"] for r in f["runs"])
+    return (f"{tps['1']:.0f} (1 process) vs {tps['2']:.0f} tokens/s (2 processes, 1 thread each) on 2 shared cores; "
+            f"logged losses {'identical' if same else 'DIFFER'} across runs")
+
+
 BLOCKS: dict[str, list[Figure]] = {
     "performance": [
         Figure("Annotation quality, Rotten Tomatoes (3 classes; defaults chosen here), 100 seed labels, "
@@ -175,6 +192,10 @@ BLOCKS: dict[str, list[Figure]] = {
         Figure("Near-duplicate quality vs datatrove's MinHash (RT + SST-2 sentences, gold = pairs "
                "at or above the threshold)", "neardup", _neardup_quality),
         Figure("Near-duplicate speed vs datatrove's MinHash", "neardup_speed", _neardup_speed),
+        Figure("Ray engine vs local engine on one machine (mixed corpus, clean → dedup, same recipe)",
+               "engines", _engines),
+        Figure("Training on 2 processes (DDP, gloo) vs 1, smollm2-135m LoRA, same global batch, 1-2-2-1",
+               "train_ddp", _ddp),
         Figure("Annotation studio, 20 concurrent clients, next → item page → label (3 requests), "
                "100 RT items × overlap 2, A-B-B-A", "studio", _studio),
         Figure("Studio server CPU per request (in-process, SQLite, same loop; before = the studio at the "
