@@ -48,11 +48,12 @@ from tuneprep.evaluate.metrics import GOLD_FIELD, classification_metrics
 from tuneprep.evaluate.review import error_analysis, generation_review, review_records, write_review
 from tuneprep.io.readers import InputError, load_records
 from tuneprep.io.writers import atomic_open, write_jsonl
+from tuneprep.models.longinput import LongInputStats
 from tuneprep.models.prompt import ClassifyTemplate
 from tuneprep.models.registry import is_run_dir, load_model
 from tuneprep.models.rundir import load_template
 from tuneprep.models.runtime import peak_rss_mb
-from tuneprep.models.scoring import generate, score_labels
+from tuneprep.models.scoring import generate, score_texts
 from tuneprep.ui.progress import TaskBar
 
 
@@ -84,6 +85,14 @@ class EvalConfig(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1, description="Default: 8 for labels, 128 for chat answers.")
     name: str | None = Field(None, description="Display name in reports (default: the model's name).")
     report: bool = True
+    max_tokens: int | None = Field(None, ge=1, description=(
+        "Long inputs (loglik): cut each text to this many tokens (of the text alone), or split it with chunk."))
+    truncate: Literal["start", "end"] = Field("end", description=(
+        "With max_tokens: 'end' cuts the end (keeps the first N tokens), 'start' cuts the start "
+        "(keeps the last N tokens)."))
+    chunk: bool = Field(False, description=(
+        "With max_tokens: split long texts into N-token pieces and score each; a label's score is "
+        "the mean over pieces of its log-probability. Nothing is cut."))
 
 
 class Predictor(Protocol):
@@ -93,6 +102,8 @@ class Predictor(Protocol):
     run_dir: Path | None
 
     def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray: ...
+    # Optionally also: ``score(..., on_batch=callable)`` for progress within one call, and a
+    # ``long_inputs`` attribute (LongInputStats) saying what the long-input policy cut.
 
     def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]: ...
 
@@ -100,7 +111,8 @@ class Predictor(Protocol):
 class ModelPredictor:
     """A causal LM (or an encoder classification run) loaded through the model registry."""
 
-    def __init__(self, name_or_path: str, batch_size: int = 8):
+    def __init__(self, name_or_path: str, batch_size: int = 8, max_tokens: int | None = None,
+                 truncate: Literal["start", "end"] = "end", chunk: bool = False):
         m = load_model(name_or_path)
         self.model, self.tokenizer = m.model, m.tokenizer
         self.template: ClassifyTemplate | None = m.template
@@ -108,10 +120,17 @@ class ModelPredictor:
         self.batch_size = batch_size
         self.run_dir: Path | None = m.path
         self.max_length: int | None = m.config.get("max_length")
+        self.max_tokens, self.truncate, self.chunk = max_tokens, truncate, chunk
+        self.long_inputs = LongInputStats(max_tokens=max_tokens, truncate=None if chunk or not max_tokens else truncate,
+                                          chunk=chunk and bool(max_tokens))
 
-    def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray:
-        return np.asarray(score_labels(self.model, self.tokenizer, template, texts, batch_size=self.batch_size,
-                                       max_length=self.max_length))
+    def score(self, template: ClassifyTemplate, texts: list[str],
+              on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        res = score_texts(self.model, self.tokenizer, template, texts, batch_size=self.batch_size,
+                          max_length=self.max_length, max_tokens=self.max_tokens, truncate=self.truncate,
+                          chunk=self.chunk, on_batch=on_batch)
+        self.long_inputs.add(res.long_inputs)
+        return res.probs
 
     def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]:
         if self.kind == "encoder":
@@ -215,7 +234,12 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     template = _template_for(saved_template, records, cfg) if task == "classify" else None
     leakage = _check_leakage(cfg, records, test_paths, run_dir, say)
     t_load = time.time()
-    pred = predictor if predictor is not None else ModelPredictor(cfg.model, cfg.batch_size)
+    if cfg.max_tokens is None and cfg.chunk:
+        raise EvalError("--chunk needs --max-tokens N (the size of a piece)")
+    if cfg.max_tokens is not None and method != "loglik":
+        raise EvalError("--max-tokens/--truncate/--chunk apply to --method loglik (label scoring)")
+    pred = predictor if predictor is not None else ModelPredictor(
+        cfg.model, cfg.batch_size, max_tokens=cfg.max_tokens, truncate=cfg.truncate, chunk=cfg.chunk)
     load_s = time.time() - t_load
 
     t_pred = time.time()
@@ -225,6 +249,12 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
 
         metrics = classification_metrics([r["label"] for r in records], [p["prediction"] for p in preds],
                                          labels=template.labels, seed=cfg.seed)
+        long_inputs = getattr(pred, "long_inputs", None)
+        if method == "loglik" and isinstance(long_inputs, LongInputStats):
+            metrics["long_inputs"] = long_inputs.to_dict()
+            note = _long_input_note(long_inputs)
+            if note:
+                say(note)
     else:
         preds = _predict_chat(pred, records, cfg, progress)
 
@@ -288,16 +318,44 @@ def _template_for(tpl: ClassifyTemplate | None, records: Sequence[dict[str, Any]
     return tpl
 
 
+def _long_input_note(st: LongInputStats) -> str | None:
+    """One line saying what the long-input policy did, or None when it did nothing."""
+    parts = []
+    if st.truncated:
+        kept = "first" if st.truncate == "end" else "last"
+        parts.append(f"{st.truncated} of {st.records} records cut to their {kept} {st.max_tokens} tokens "
+                     f"({st.tokens_cut:,} tokens cut, at most {st.tokens_cut_max:,} from one record)")
+    if st.chunked:
+        parts.append(f"{st.chunked} of {st.records} records split into {st.chunks} pieces of <= {st.max_tokens} "
+                     "tokens (label score: mean of per-piece log-probabilities)")
+    if st.fit_to_run_max_length:
+        parts.append(f"{st.fit_to_run_max_length} texts shortened (start kept) to the run's max_length")
+    return "long inputs: " + "; ".join(parts) if parts else None
+
+
+def _accepts_on_batch(fn: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        return "on_batch" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+
+
 def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequence[dict[str, Any]],
                       method: str, cfg: EvalConfig, progress: bool) -> list[dict[str, Any]]:
     texts = [str(r["text"]) for r in records]
     out: list[dict[str, Any]] = []
     labels = template.labels
     bar = _progress(len(texts), f"eval {method}", progress)
+    # A scorer that reports progress itself gets every text in one call (the shared prompt
+    # prefix is then computed once for all); others are called in chunks.
+    one_call = method == "loglik" and _accepts_on_batch(pred.score)
     try:
-        for a, b in _batches(len(texts), cfg.batch_size * 4):
+        for a, b in _batches(len(texts), len(texts) if one_call else cfg.batch_size * 4):
             if method == "loglik":
-                probs = pred.score(template, texts[a:b])
+                probs = (pred.score(template, texts[a:b], on_batch=bar.update) if one_call
+                         else pred.score(template, texts[a:b]))
                 if probs.shape != (b - a, len(labels)):
                     raise EvalError(f"scorer returned shape {probs.shape}, expected {(b - a, len(labels))}")
                 for r, row in zip(records[a:b], probs):
@@ -313,7 +371,8 @@ def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequ
                     if lab is None:
                         row["unparseable"] = True
                     out.append(row)
-            bar.update(b - a)
+            if not one_call:
+                bar.update(b - a)
     finally:
         bar.close()
     return out
