@@ -113,6 +113,14 @@ def _throughput(f: dict) -> str:
             f"peak RSS {f['peak_rss_mb']['tuneprep']:,} vs {f['peak_rss_mb']['baseline']:,} MB")
 
 
+def _eval_vs_lmeval(f: dict) -> str:
+    rps = f["records_per_s"]
+    return (f"{rps['tuneprep']:.2f} vs {rps['lm_eval']:.2f} records/s, **{f['speed_ratio']:.2f}×** "
+            f"(whole process, {f['rounds']} runs each, {f['threads']} thread); per-record agreement with "
+            f"lm-eval's `acc` choice **{100 * f['agreement']:.1f} %** ({len(f['differences'])} differences) "
+            f"on {f['records']:,} SST-2 records")
+
+
 BLOCKS: dict[str, list[Figure]] = {
     "performance": [
         Figure("Annotation quality, Rotten Tomatoes (3 classes; defaults chosen here), 100 seed labels, "
@@ -123,6 +131,8 @@ BLOCKS: dict[str, list[Figure]] = {
         Figure("Training throughput vs plain Trainer + PEFT (smollm2-135m LoRA, same data, A-B-B-A)",
                "train_throughput", _throughput),
         Figure("Encoder fast path (`minilm-l6`), Rotten Tomatoes", "train_quality_minilm-l6", _quality),
+        Figure("Zero-shot eval vs lm-evaluation-harness 0.4.13 (smollm2-135m, same prompt, verbalizers, "
+               "records and threads, A-B-B-A)", "eval_vs_lmeval", _eval_vs_lmeval),
     ],
 }
 
