@@ -173,6 +173,12 @@ def _ddp(f: dict) -> str:
     same = all(r["losses"] == f["runs"][0]["losses"] for r in f["runs"])
     return (f"{tps['1']:.0f} (1 process) vs {tps['2']:.0f} tokens/s (2 processes, 1 thread each) on 2 shared cores; "
             f"logged losses {'identical' if same else 'DIFFER'} across runs")
+def _eval_vs_lmeval(f: dict) -> str:
+    rps = f["records_per_s"]
+    return (f"{rps['tuneprep']:.2f} vs {rps['lm_eval']:.2f} records/s, **{f['speed_ratio']:.2f}×** "
+            f"(whole process, {f['rounds']} runs each, {f['threads']} thread); per-record agreement with "
+            f"lm-eval's `acc` choice **{100 * f['agreement']:.1f} %** ({len(f['differences'])} differences) "
+            f"on {f['records']:,} SST-2 records")
 
 
 BLOCKS: dict[str, list[Figure]] = {
@@ -200,6 +206,8 @@ BLOCKS: dict[str, list[Figure]] = {
                "100 RT items × overlap 2, A-B-B-A", "studio", _studio),
         Figure("Studio server CPU per request (in-process, SQLite, same loop; before = the studio at the "
                "base revision, A-B-B-A)", "studio_cpu", _studio_cpu),
+        Figure("Zero-shot eval vs lm-evaluation-harness 0.4.13 (smollm2-135m, same prompt, verbalizers, "
+               "records and threads, A-B-B-A)", "eval_vs_lmeval", _eval_vs_lmeval),
     ],
 }
 

@@ -198,7 +198,7 @@ class Ablation:
             predictor = None
         train_s = time.time() - t1
         t2 = time.time()
-        ev = evaluate(evcfg, predictor=predictor, progress=False, log=lambda s: None)
+        ev = evaluate(evcfg, predictor=predictor, progress=True, log=lambda s: None)
         eval_s = time.time() - t2
         m = ev.metrics
         result = {

@@ -171,6 +171,20 @@ def register(app: typer.Typer) -> None:
         near_threshold: float = typer.Option(0.8, "--near-threshold", help="Jaccard threshold of near-duplicates."),
         max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", help="Generation length (default 8 / 128)."),
         name: str | None = typer.Option(None, "--name", help="Display name in reports."),
+        max_tokens: int | None = typer.Option(None, "--max-tokens", help=(
+            "Long inputs: cut each text to N tokens (counted on the text alone), or split it with --chunk. "
+            "What was cut is reported in metrics.json (long_inputs).")),
+        truncate: str = typer.Option("end", "--truncate", help=(
+            "With --max-tokens: 'end' cuts the end (keeps the first N tokens), 'start' cuts the start "
+            "(keeps the last N).")),
+        chunk: bool = typer.Option(False, "--chunk", help=(
+            "With --max-tokens: split long texts into N-token pieces, score each; a label's score is the mean "
+            "of its per-piece log-probabilities.")),
+        quantize: str | None = typer.Option(None, "--quantize", help=(
+            "int8: dynamic int8 quantisation of the Linear layers (CPU); less CPU time, but it changed about half "
+            "of smollm2-135m's SST-2 predictions (README, Evaluation at scale).")),
+        workers: int = typer.Option(1, "--workers", help=(
+            "Processes, each with its own model and cores/N threads; predictions merged in input order.")),
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         json_out: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
@@ -186,11 +200,17 @@ def register(app: typer.Typer) -> None:
 
         if method not in (None, "loglik", "generate"):
             _fail(f"--method must be loglik or generate, not {method!r}")
+        if quantize not in (None, "int8"):
+            _fail(f"--quantize must be int8, not {quantize!r}")
+        if truncate not in ("start", "end"):
+            _fail(f"--truncate must be start or end, not {truncate!r}")
         try:
             cfg = EvalConfig(model=model, data=str(data), out=str(out), method=method, limit=limit, seed=seed,
                              batch_size=batch_size, labels=_labels(labels), strict=strict,
                              train_data=[str(p) for p in train_data], near_threshold=near_threshold,
-                             max_new_tokens=max_new_tokens, name=name, report=not no_report)
+                             max_new_tokens=max_new_tokens, name=name, report=not no_report,
+                             max_tokens=max_tokens, truncate=truncate, chunk=chunk, quantize=quantize,
+                             workers=workers)
             res = api_evaluate(cfg, progress=not quiet)
         except ValidationError as e:
             _fail(str(e))

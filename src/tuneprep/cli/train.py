@@ -132,6 +132,7 @@ def register(app: typer.Typer) -> None:
         from tuneprep.io.readers import load_records
         from tuneprep.models.registry import ModelError, load_model
         from tuneprep.models.scoring import generate, predict_labels
+        from tuneprep.ui.progress import TaskBar
 
         err = make_console(stderr=True)
         texts = list(text or [])
@@ -145,13 +146,20 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         try:
             r = load_model(run)
-            if r.is_run and r.template is None:  # an SFT run: generate
-                outs = generate(r.model, r.tokenizer, [[{"role": "user", "content": t}] for t in texts],
-                                max_new_tokens=max_new_tokens)
+            # progress (records/s, ETA) on stderr; stdout stays the JSONL predictions
+            bar = TaskBar("predict", len(texts), "records")
+            try:
+                if r.is_run and r.template is None:  # an SFT run: generate
+                    outs = generate(r.model, r.tokenizer, [[{"role": "user", "content": t}] for t in texts],
+                                    max_new_tokens=max_new_tokens, on_batch=bar.update)
+                else:
+                    preds = predict_labels(r, texts, batch_size=batch_size, on_batch=bar.update)
+            finally:
+                bar.close()
+            if r.is_run and r.template is None:
                 for i, t, o in zip(ids, texts, outs):
                     print(json.dumps({"id": i, "text": t, "output": o}, ensure_ascii=False))
                 return
-            preds = predict_labels(r, texts, batch_size=batch_size)
         except (ModelError, ValueError) as e:
             err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

@@ -23,12 +23,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from tuneprep.errors import TuneprepError
 from tuneprep.evaluate import predictions as files
 from tuneprep.evaluate.data import (
     load_test_records,
@@ -45,19 +44,17 @@ from tuneprep.evaluate.genmetrics import (
 )
 from tuneprep.evaluate.leakage import check_leakage, file_fingerprint
 from tuneprep.evaluate.metrics import GOLD_FIELD, classification_metrics
+from tuneprep.evaluate.parallel import ParallelPredictor
+from tuneprep.evaluate.predictor import EvalError, ModelPredictor, Predictor
 from tuneprep.evaluate.review import error_analysis, generation_review, review_records, write_review
 from tuneprep.io.readers import InputError, load_records
 from tuneprep.io.writers import atomic_open, write_jsonl
+from tuneprep.models.longinput import LongInputStats
 from tuneprep.models.prompt import ClassifyTemplate
-from tuneprep.models.registry import is_run_dir, load_model
+from tuneprep.models.registry import is_run_dir
 from tuneprep.models.rundir import load_template
 from tuneprep.models.runtime import peak_rss_mb
-from tuneprep.models.scoring import generate, score_labels
 from tuneprep.ui.progress import TaskBar
-
-
-class EvalError(TuneprepError, ValueError):
-    """An evaluation that cannot run as asked (message says why and what to change)."""
 
 
 class LeakageError(EvalError):
@@ -84,40 +81,20 @@ class EvalConfig(BaseModel):
     max_new_tokens: int | None = Field(None, ge=1, description="Default: 8 for labels, 128 for chat answers.")
     name: str | None = Field(None, description="Display name in reports (default: the model's name).")
     report: bool = True
-
-
-class Predictor(Protocol):
-    """What eval needs from a model. ``template`` is None for a model without a saved template."""
-
-    template: ClassifyTemplate | None
-    run_dir: Path | None
-
-    def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray: ...
-
-    def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]: ...
-
-
-class ModelPredictor:
-    """A causal LM (or an encoder classification run) loaded through the model registry."""
-
-    def __init__(self, name_or_path: str, batch_size: int = 8):
-        m = load_model(name_or_path)
-        self.model, self.tokenizer = m.model, m.tokenizer
-        self.template: ClassifyTemplate | None = m.template
-        self.kind = m.kind
-        self.batch_size = batch_size
-        self.run_dir: Path | None = m.path
-        self.max_length: int | None = m.config.get("max_length")
-
-    def score(self, template: ClassifyTemplate, texts: list[str]) -> np.ndarray:
-        return np.asarray(score_labels(self.model, self.tokenizer, template, texts, batch_size=self.batch_size,
-                                       max_length=self.max_length))
-
-    def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]:
-        if self.kind == "encoder":
-            raise EvalError(f"{self.run_dir}: an encoder classification run cannot generate; use --method loglik")
-
-        return list(generate(self.model, self.tokenizer, messages_list, max_new_tokens, batch_size=self.batch_size))
+    max_tokens: int | None = Field(None, ge=1, description=(
+        "Long inputs (loglik): cut each text to this many tokens (of the text alone), or split it with chunk."))
+    truncate: Literal["start", "end"] = Field("end", description=(
+        "With max_tokens: 'end' cuts the end (keeps the first N tokens), 'start' cuts the start "
+        "(keeps the last N tokens)."))
+    quantize: Literal["int8"] | None = Field(None, description=(
+        "int8: dynamic int8 quantisation of the Linear layers (CPU); less CPU time, different scores "
+        "(measured: README, Evaluation at scale)."))
+    workers: int = Field(1, ge=1, description=(
+        "Processes, each with its own model copy and cores / workers threads; predictions are merged "
+        "in input order (same predictions as one worker)."))
+    chunk: bool = Field(False, description=(
+        "With max_tokens: split long texts into N-token pieces and score each; a label's score is "
+        "the mean over pieces of its log-probability. Nothing is cut."))
 
 
 @dataclass
@@ -215,21 +192,28 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     template = _template_for(saved_template, records, cfg) if task == "classify" else None
     leakage = _check_leakage(cfg, records, test_paths, run_dir, say)
     t_load = time.time()
-    pred = predictor if predictor is not None else ModelPredictor(cfg.model, cfg.batch_size)
+    if cfg.max_tokens is None and cfg.chunk:
+        raise EvalError("--chunk needs --max-tokens N (the size of a piece)")
+    if cfg.max_tokens is not None and method != "loglik":
+        raise EvalError("--max-tokens/--truncate/--chunk apply to --method loglik (label scoring)")
+    if predictor is not None:
+        pred = predictor
+    elif cfg.workers > 1:
+        pred = ParallelPredictor(cfg.workers, cfg.model, cfg.batch_size, max_tokens=cfg.max_tokens,
+                                 truncate=cfg.truncate, chunk=cfg.chunk, quantize=cfg.quantize)
+    else:
+        pred = ModelPredictor(cfg.model, cfg.batch_size, max_tokens=cfg.max_tokens, truncate=cfg.truncate,
+                              chunk=cfg.chunk, quantize=cfg.quantize)
     load_s = time.time() - t_load
 
     t_pred = time.time()
-    preds: list[dict[str, Any]]
-    if template is not None:
-        preds = _predict_classify(pred, template, records, method, cfg, progress)
-
-        metrics = classification_metrics([r["label"] for r in records], [p["prediction"] for p in preds],
-                                         labels=template.labels, seed=cfg.seed)
-    else:
-        preds = _predict_chat(pred, records, cfg, progress)
-
-        metrics = generation_metrics([p["prediction"] for p in preds], [p["reference"] for p in preds],
-                                     seed=cfg.seed)
+    if hasattr(pred, "new_stats"):  # a predictor reused across evaluations counts this one only
+        pred.new_stats()
+    try:
+        preds, metrics = _predict(pred, template, records, method, task, cfg, progress, say)
+    finally:
+        if isinstance(pred, ParallelPredictor):
+            pred.close()
     pred_s = time.time() - t_pred
 
 
@@ -240,10 +224,12 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
         "model": cfg.model, "run_dir": str(run_dir) if run_dir else None, "task": task, "method": method,
         "data": cfg.data, "test_files": [str(p) for p in test_paths], "n_test_records": n_all, "n": len(records),
         "limit": cfg.limit, "seed": cfg.seed, "sample": sample_note, "batch_size": cfg.batch_size,
+        "quantize": cfg.quantize, "workers": cfg.workers,
         "zero_division": 0.0,
         "template": template.model_dump() if template is not None else None,
         "seconds": {"load": round(load_s, 2), "predict": round(pred_s, 2), "per_record": round(pred_s / len(records), 4)},
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        **({"peak_rss_mb_worker": round(_children_peak_rss_mb(), 1)} if cfg.workers > 1 and predictor is None else {}),
         "leakage": leakage, "review_count": len(review),
     }
     if task == "classify":
@@ -258,6 +244,33 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     # cfg.report is honoured by the caller (tuneprep.api.evaluate): the report renders results
     # after evaluation, it is not part of it (docs/architecture.md, "report renders only").
     return EvalResult(out=out, metrics=metrics, info=info, predictions=preds)
+
+
+def _children_peak_rss_mb() -> float:
+    """Largest peak RSS of a finished child process (the --workers processes), MiB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def _predict(pred: Predictor, template: ClassifyTemplate | None, records: list[dict[str, Any]], method: str,
+             task: str, cfg: EvalConfig, progress: bool,
+             say: Callable[[str], None]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Predictions and metrics: labels (classification) or answers (chat)."""
+    if template is None:
+        preds = _predict_chat(pred, records, cfg, progress)
+        return preds, generation_metrics([p["prediction"] for p in preds], [p["reference"] for p in preds],
+                                         seed=cfg.seed)
+    preds = _predict_classify(pred, template, records, method, cfg, progress)
+    metrics = classification_metrics([r["label"] for r in records], [p["prediction"] for p in preds],
+                                     labels=template.labels, seed=cfg.seed)
+    long_inputs = getattr(pred, "long_inputs", None)
+    if method == "loglik" and isinstance(long_inputs, LongInputStats):
+        metrics["long_inputs"] = long_inputs.to_dict()
+        note = _long_input_note(long_inputs)
+        if note:
+            say(note)
+    return preds, metrics
 
 
 def _write_json(path: Path, obj: Any, atomic_open: Any) -> None:
@@ -288,16 +301,44 @@ def _template_for(tpl: ClassifyTemplate | None, records: Sequence[dict[str, Any]
     return tpl
 
 
+def _long_input_note(st: LongInputStats) -> str | None:
+    """One line saying what the long-input policy did, or None when it did nothing."""
+    parts = []
+    if st.truncated:
+        kept = "first" if st.truncate == "end" else "last"
+        parts.append(f"{st.truncated} of {st.records} records cut to their {kept} {st.max_tokens} tokens "
+                     f"({st.tokens_cut:,} tokens cut, at most {st.tokens_cut_max:,} from one record)")
+    if st.chunked:
+        parts.append(f"{st.chunked} of {st.records} records split into {st.chunks} pieces of <= {st.max_tokens} "
+                     "tokens (label score: mean of per-piece log-probabilities)")
+    if st.fit_to_run_max_length:
+        parts.append(f"{st.fit_to_run_max_length} texts shortened (start kept) to the run's max_length")
+    return "long inputs: " + "; ".join(parts) if parts else None
+
+
+def _accepts_on_batch(fn: Callable[..., Any]) -> bool:
+    import inspect
+
+    try:
+        return "on_batch" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins
+        return False
+
+
 def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequence[dict[str, Any]],
                       method: str, cfg: EvalConfig, progress: bool) -> list[dict[str, Any]]:
     texts = [str(r["text"]) for r in records]
     out: list[dict[str, Any]] = []
     labels = template.labels
     bar = _progress(len(texts), f"eval {method}", progress)
+    # A scorer that reports progress itself gets every text in one call (the shared prompt
+    # prefix is then computed once for all); others are called in chunks.
+    one_call = _accepts_on_batch(pred.score if method == "loglik" else pred.generate)
     try:
-        for a, b in _batches(len(texts), cfg.batch_size * 4):
+        for a, b in _batches(len(texts), len(texts) if one_call else cfg.batch_size * 4):
             if method == "loglik":
-                probs = pred.score(template, texts[a:b])
+                probs = (pred.score(template, texts[a:b], on_batch=bar.update) if one_call
+                         else pred.score(template, texts[a:b]))
                 if probs.shape != (b - a, len(labels)):
                     raise EvalError(f"scorer returned shape {probs.shape}, expected {(b - a, len(labels))}")
                 for r, row in zip(records[a:b], probs):
@@ -306,14 +347,17 @@ def _predict_classify(pred: Predictor, template: ClassifyTemplate, records: Sequ
                                 "confidence": float(row[j]),
                                 "probs": {lab: float(x) for lab, x in zip(labels, row)}, "text": r["text"]})
             else:
-                answers = pred.generate([template.messages(t) for t in texts[a:b]], cfg.max_new_tokens or 8)
+                msgs = [template.messages(t) for t in texts[a:b]]
+                answers = (pred.generate(msgs, cfg.max_new_tokens or 8, on_batch=bar.update) if one_call
+                           else pred.generate(msgs, cfg.max_new_tokens or 8))
                 for r, ans in zip(records[a:b], answers):
                     lab = template.label_for_answer(ans)
                     row = {"id": r["id"], GOLD_FIELD: r["label"], "prediction": lab, "raw_output": ans, "text": r["text"]}
                     if lab is None:
                         row["unparseable"] = True
                     out.append(row)
-            bar.update(b - a)
+            if not one_call:
+                bar.update(b - a)
     finally:
         bar.close()
     return out
@@ -333,13 +377,17 @@ def _predict_chat(pred: Predictor, records: Sequence[dict[str, Any]], cfg: EvalC
             raise EvalError(f"{cfg.data}: record {r['id']!r} has nothing before its assistant answer")
         todo.append((r, prompt, ref))
     bar = _progress(len(todo), "eval generate", progress)
+    one_call = _accepts_on_batch(pred.generate)
     try:
-        for a, b in _batches(len(todo), cfg.batch_size * 4):
-            answers = pred.generate([p for _, p, _ in todo[a:b]], cfg.max_new_tokens or 128)
+        for a, b in _batches(len(todo), len(todo) if one_call else cfg.batch_size * 4):
+            msgs = [p for _, p, _ in todo[a:b]]
+            answers = (pred.generate(msgs, cfg.max_new_tokens or 128, on_batch=bar.update) if one_call
+                       else pred.generate(msgs, cfg.max_new_tokens or 128))
             for (r, prompt, ref), ans in zip(todo[a:b], answers):
                 out.append({"id": r["id"], "prompt": prompt[-1]["content"], "reference": ref, "prediction": ans,
                             **score_generation(ans, ref)})
-            bar.update(b - a)
+            if not one_call:
+                bar.update(b - a)
     finally:
         bar.close()
     return out

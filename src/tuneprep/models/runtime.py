@@ -73,6 +73,10 @@ def default_threads() -> int:
     Measured on a shared 2-core machine: with other jobs running, two OpenMP threads per
     process spend most of their time waiting at barriers for a descheduled sibling; a LoRA step
     took ~50 s with 2 threads and ~4.5 s with 1 thread under the same load (~2.5 s idle, 2 threads).
+    Label scoring (``tuneprep eval``, 96 SST-2 records, 1 and 2 threads interleaved in one
+    process, 3 runs each, load average 10-32 on 2 cores; 2026-12-02): median 0.44 records/s with
+    1 thread, 0.19 with 2. No idle-machine measurement of eval exists yet (the machine was never
+    idle during the work); the 2-thread idle case comes from training.
     """
     cores = os.cpu_count() or 1
     try:

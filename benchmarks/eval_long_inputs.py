@@ -1,0 +1,87 @@
+"""Long inputs: label scoring of real long web documents under each long-input policy.
+
+Documents: the CCNet and Common Crawl pages of the shared data (``dolma_cc/cc_en_head-0091.jsonl``
+and ``dolma_cc/000.json.gz``) that have at least ``--min-tokens`` tokens (smollm2-135m's
+tokenizer), scored zero-shot with tuneprep's sentiment template (negative / neutral / positive).
+Each policy runs in a fresh process (so each peak RSS is its own): no policy (whole documents,
+batches capped by the token budget), ``--max-tokens N --truncate end`` and ``--max-tokens N
+--chunk``. Records/s, peak RSS and what the policy cut are written to
+``benchmarks/results/eval_long_inputs.json``. There is no peer tool in this measurement.
+
+    .venv/bin/python benchmarks/eval_long_inputs.py --max-tokens 512 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from resultfile import Measurement
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def documents(shared: Path) -> list[str]:
+    docs = [json.loads(x)["text"] for x in (shared / "dolma_cc" / "cc_en_head-0091.jsonl").read_text().splitlines()]
+    with gzip.open(shared / "dolma_cc" / "000.json.gz", "rt", encoding="utf-8") as fh:
+        docs += [json.loads(x)["text"] for x in fh if x.strip()]
+    return docs
+
+
+def one_policy(args: argparse.Namespace) -> None:
+    """Child process: score the documents under one policy, print one JSON line."""
+    from tuneprep.datasets import SENTIMENT_LABELS
+    from tuneprep.models.prompt import ClassifyTemplate
+    from tuneprep.models.registry import load_causal_lm
+    from tuneprep.models.runtime import peak_rss_mb
+    from tuneprep.models.scoring import score_texts
+
+    model, tok = load_causal_lm("smollm2-135m")
+    docs = [d for d in documents(Path(args.shared))
+            if len(tok(d, add_special_tokens=False)["input_ids"]) >= args.min_tokens]
+    rss_loaded = peak_rss_mb()
+    kw = {} if args.policy == "none" else {"max_tokens": args.max_tokens, "chunk": args.policy == "chunk",
+                                           "truncate": "end"}
+    t0 = time.perf_counter()
+    res = score_texts(model, tok, ClassifyTemplate(labels=list(SENTIMENT_LABELS)), docs, batch_size=8, **kw)
+    wall = time.perf_counter() - t0
+    print(json.dumps({"policy": args.policy, "documents": len(docs), "seconds": round(wall, 1),
+                      "records_per_s": round(len(docs) / wall, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
+                      "peak_rss_mb_after_load": round(rss_loaded, 1), "long_inputs": res.long_inputs.to_dict()}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--max-tokens", type=int, default=512)
+    ap.add_argument("--min-tokens", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "src"))
+    if args.policy:
+        one_policy(args)
+        return
+    m = Measurement("eval_long_inputs", libraries=["torch", "transformers"])
+    env = {**os.environ, "TUNEPREP_THREADS": str(args.threads), "PYTHONPATH": str(REPO / "src")}
+    rows = []
+    for policy in ("none", "truncate", "chunk"):
+        out = subprocess.run([sys.executable, __file__, "--policy", policy, "--max-tokens", str(args.max_tokens),
+                              "--min-tokens", str(args.min_tokens), "--shared", args.shared],
+                             env=env, capture_output=True, text=True, check=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"{policy}: {row['documents']} documents, {row['records_per_s']} records/s, "
+              f"peak RSS {row['peak_rss_mb']} MiB", flush=True)
+    m.write({"max_tokens": args.max_tokens, "min_tokens": args.min_tokens, "threads": args.threads,
+             "policies": rows})
+
+
+if __name__ == "__main__":
+    main()
