@@ -181,7 +181,50 @@ def _eval_vs_lmeval(f: dict) -> str:
             f"on {f['records']:,} SST-2 records")
 
 
+def _demo_data(f: dict) -> str:
+    d = f["data"]
+    reasons = ", ".join(f"{k} {v:,}" for k, v in d["dropped_by_reason"].items())
+    splits = " / ".join(f"{v:,}" for v in d["splits"].values())
+    return (f"{d['records_in']:,} records in = {d['kept']:,} kept + {d['rejected']:,} rejected ({reasons}); "
+            f"split {splits} ({' / '.join(d['splits'])})")
+
+
+def _demo_model(key: str) -> Callable[[dict], str]:
+    def render(f: dict) -> str:
+        m = f[key]
+        per = ", ".join(f"{k} {v:.2f}" for k, v in m["per_class_f1"].items())
+        return (f"macro-F1 **{_f1(m['macro_f1'])}** {_ci(m['macro_f1_ci95'])}, accuracy {_f1(m['accuracy'])}; "
+                f"per-class F1 {per} ({m['n']} test records)")
+    return render
+
+
+def _demo_train(f: dict) -> str:
+    t, size = f["train"], f["size"]
+    return (f"{size['train_records']:,} train records, {t['steps']} steps in {t['train_seconds_this_session']:.0f} s, "
+            f"{t['tokens_per_s']:.0f} tokens/s, loss {t['train_loss_first']:.2f} → {t['train_loss_last10']:.2f}, "
+            f"peak RSS {t['peak_rss_mb'] / 1024:.1f} GB")
+
+
+def _demo_diff(f: dict) -> str:
+    d = f["difference"]
+    return (f"macro-F1 {d['macro_f1']:+.3f} [{d['macro_f1_ci95'][0]:+.3f}–{d['macro_f1_ci95'][1]:+.3f}], accuracy "
+            f"{d['accuracy']:+.3f}; McNemar: {d['only_tuned_correct']} records only the tuned model gets right, "
+            f"{d['only_zero_shot_correct']} only zero-shot, p = {d['mcnemar_p']:.1e}")
+
+
+def _demo_wall(f: dict) -> str:
+    return f"**{f['wall_minutes']:.1f} min**"
+
+
 BLOCKS: dict[str, list[Figure]] = {
+    "demo": [
+        Figure("data (examples/sentiment/recipe.yaml)", "demo", _demo_data),
+        Figure("zero-shot `smollm2-135m`", "demo", _demo_model("zero_shot")),
+        Figure("LoRA (r=16, all linear layers), 1 epoch", "demo", _demo_train),
+        Figure("tuned, same test records", "demo", _demo_model("tuned")),
+        Figure("paired difference (tuned − zero-shot)", "demo", _demo_diff),
+        Figure("wall time, all stages", "demo", _demo_wall),
+    ],
     "performance": [
         Figure("Annotation quality, Rotten Tomatoes (3 classes; defaults chosen here), 100 seed labels, "
                "macro-F1 on 1,000 held-out records, mean of 5 draws", "annotate_quality", _annotate("rotten_tomatoes")),
