@@ -35,7 +35,19 @@ class LocalCluster:
     env: dict[str, str] = field(default_factory=dict)
     temp_dirs: list[str] = field(default_factory=list)
 
-    def start(self) -> LocalCluster:
+    def start(self, attempts: int = 3) -> LocalCluster:
+        """Start the two nodes; a failed start (e.g. a port taken between choosing and binding it)
+        is cleaned up and retried with fresh ports, and the last failure is raised."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except RuntimeError:
+                if attempt == attempts - 1:
+                    raise
+                self.temp_dirs = []
+        raise AssertionError("unreachable")
+
+    def _start_once(self) -> LocalCluster:
         # Token authentication with a token of our own: Ray 2.60 nodes authenticate to the GCS,
         # and a token in ~/.ray (another session's) must not decide whether our nodes can join.
         self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
