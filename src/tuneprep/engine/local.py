@@ -149,17 +149,28 @@ def done_results(shards: list[Shard], wd: WorkDir) -> dict[int, dict[str, Any]]:
     return results
 
 
+def begin_phase_a(shards: list[Shard], wd: WorkDir, progress: Progress, log: Callable[[str], None], phase: str,
+                  redo_all: bool = False) -> tuple[dict[int, dict[str, Any]], list[Shard]]:
+    """What every phase A (``PhaseA``) starts with: the results of the shards already done, the
+    resume line, the progress bar over the input bytes (the done shards' bytes counted).
+
+    Returns (results by shard so far, the shards still to do). ``redo_all`` ignores the done
+    shards (the Ray engine's exact dedup on the cluster spans every shard, so it redoes them all).
+    """
+    results = {} if redo_all else done_results(shards, wd)
+    if results:
+        log(f"resuming: {len(results)} of {len(shards)} shards already done")
+    progress.start(phase, sum(s.size for s in shards), "bytes")
+    progress.advance(phase, sum(s.size for s in shards if s.index in results))
+    return results, [s for s in shards if s.index not in results]
+
+
 def _run_workers(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, progress: Progress,
                  log: Callable[[str], None]) -> tuple[dict[int, dict[str, Any]], int]:
     """Phase A: every shard not done yet, in worker processes; returns (results by shard, resumed)."""
-    results = done_results(shards, wd)
-    resumed = len(results)
-    if resumed:
-        log(f"resuming: {resumed} of {len(shards)} shards already done")
-    todo = [s for s in shards if s.index not in results]
     phase = "read + per-record steps"
-    progress.start(phase, sum(s.size for s in shards), "bytes")
-    progress.advance(phase, sum(s.size for s in shards if s.index in results))
+    results, todo = begin_phase_a(shards, wd, progress, log, phase)
+    resumed = len(results)
     recipe_json = recipe.model_dump_json()
     if workers == 1 or len(todo) <= 1:
         for s in todo:

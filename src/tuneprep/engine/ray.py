@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import orjson
 
-from tuneprep.engine.local import RunError, RunResult, done_results, run_recipe
+from tuneprep.engine.local import RunError, RunResult, begin_phase_a, run_recipe
 from tuneprep.engine.phases import Progress
 from tuneprep.engine.shard import (
     CHUNK,
@@ -406,14 +406,9 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
     import ray
 
     dedup = distributed_dedup(recipe)
-    results = {} if dedup else done_results(shards, wd)
-    resumed = len(results)
-    if resumed:
-        log(f"resuming: {resumed} of {len(shards)} shards already done")
-    todo = [s for s in shards if s.index not in results]
     phase = "read + per-record steps (ray)"
-    progress.start(phase, sum(s.size for s in shards), "bytes")
-    progress.advance(phase, sum(s.size for s in shards if s.index in results))
+    results, todo = begin_phase_a(shards, wd, progress, log, phase, redo_all=dedup)
+    resumed = len(results)
     if todo:
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # rows come back in shard order
