@@ -11,8 +11,9 @@ Phase A runs on the cluster as a Ray Data pipeline:
 * the first global step's per-record key (``GlobalOp.prepare_batch``, e.g. the exact-dedup hash
   or a MinHash signature) is computed in the last stage, on the cluster.
 
-Rows travel as one Arrow table with columns ``shard``, ``kind`` (item, reject, stats),
-``label`` (the step) and ``data`` (the JSON line). With ``preserve_order`` the driver receives
+Rows travel as one Arrow table per batch (``engine/ray_rows.py``: columns ``shard``, ``kind``
+(item, reject, stats), ``label`` (the step), ``data`` (the JSON line), ...); connecting to the
+cluster and sizing it is ``engine/ray_connect.py``. With ``preserve_order`` the driver receives
 them in shard order and writes each shard's work files exactly as a local worker would
 (kept records, rejects per step, id hashes, the done marker), so a rerun resumes, and phase B
 (global steps, split, duplicate-id check, outputs, stats.json, manifest.json) is the local
@@ -23,18 +24,19 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import time
 from array import array
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import IO, Any
 
 import orjson
 
 from tuneprep.engine.local import RunError, RunResult, begin_phase_a, run_recipe
 from tuneprep.engine.phases import Progress
+from tuneprep.engine.ray_connect import cluster_cpus, connect
+from tuneprep.engine.ray_rows import ITEM, REJECT, ArrowRows
 from tuneprep.engine.shard import (
     CHUNK,
     RejectFiles,
@@ -42,7 +44,6 @@ from tuneprep.engine.shard import (
     _apply_steps,
     _id_hash,
     _reject,
-    kept_line,
     n_parallel_steps,
     read_chunks,
     write_id_hashes,
@@ -52,36 +53,6 @@ from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.writers import atomic_open
 from tuneprep.ops.base import BatchOp, GlobalOp, Item, Op, build_op
 from tuneprep.recipe import Recipe, StepResources
-
-ITEM, REJECT, STATS = "item", "reject", "stats"
-
-
-# --- connecting ---------------------------------------------------------------------------------
-
-
-def connect(address: str | None = None) -> bool:
-    """Connect to the cluster at ``address`` (else ``RAY_ADDRESS``, else a new local one).
-
-    Returns True when this call started the connection (the caller then shuts it down); an
-    already initialised Ray (a notebook, a test fixture) is used as it is.
-    """
-    try:
-        import ray
-    except ImportError as e:  # pragma: no cover - the extra is part of `all`
-        raise RunError("engine: ray needs Ray Data: pip install 'tuneprep[ray]'") from e
-    if ray.is_initialized():
-        return False
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    ray.init(address=address, include_dashboard=False if address is None else None,
-             logging_level="ERROR", log_to_driver=False)
-    return True
-
-
-def cluster_cpus() -> int:
-    import ray
-
-    return max(1, int(ray.cluster_resources().get("CPU", 1)))
-
 
 # --- stages: what runs on the cluster ------------------------------------------------------------
 
@@ -108,66 +79,6 @@ def plan_stages(recipe: Recipe, ops: list[Op]) -> list[Stage]:
         else:
             stages.append(Stage(i, i, isinstance(ops[i], BatchOp), res))
     return stages
-
-
-@dataclass
-class _Rows:
-    """Columns of the Arrow table a stage returns."""
-
-    shard: list[int] = field(default_factory=list)
-    kind: list[str] = field(default_factory=list)
-    label: list[str] = field(default_factory=list)
-    data: list[bytes] = field(default_factory=list)
-    pos: list[int] = field(default_factory=list)  # an item's place in its shard (its canonical order)
-    key: list[str | None] = field(default_factory=list)  # an item's exact-dedup key (distributed dedup)
-    rid: list[bytes | None] = field(default_factory=list)  # an item's id as JSON (the survivor's name)
-
-    def add(self, shard: int, kind: str, label: str, data: bytes, pos: int = -1, key: str | None = None,
-            rid: bytes | None = None) -> None:
-        self.shard.append(shard)
-        self.kind.append(kind)
-        self.label.append(label)
-        self.data.append(data)
-        self.pos.append(pos)
-        self.key.append(key)
-        self.rid.append(rid)
-
-    def emit(self, shard: int, items: list[Item], pos: list[int], bufs: dict[str, io.BytesIO],
-             stats: list[StepStats], prep: tuple[GlobalOp | None, GlobalOp | None] = (None, None)) -> None:
-        """Rejects, then the kept items, then the stats; ``prep``: (the op whose key goes in the
-        kept line, the exact-dedup op whose key goes in the ``key`` column)."""
-        for label, buf in bufs.items():  # one step's rejects keep their record order
-            for line in buf.getvalue().split(b"\n")[:-1]:
-                self.add(shard, REJECT, label, line + b"\n")
-        line_op, dedup_op = prep
-        records = [it.record for it in items]
-        keys = line_op.prepare_batch(records) if line_op is not None and items else None
-        dkeys = dedup_op.prepare_batch(records) if dedup_op is not None and items else None
-        for j, it in enumerate(items):
-            data = kept_line(it, keys[j] if keys is not None else None)  # as phase A writes it
-            if dkeys is None:
-                self.add(shard, ITEM, "", data, pos[j])
-            else:
-                self.add(shard, ITEM, "", data, pos[j], dkeys[j], orjson.dumps(it.record.get("id", "")))
-        for st in stats:  # raw counters: capped per shard on the driver, as the local engine does
-            self.add(shard, STATS, st.step, orjson.dumps(_stats_json(st)))
-
-    def table(self) -> Any:
-        import pyarrow as pa
-
-        return pa.table({"shard": pa.array(self.shard, pa.int64()), "kind": pa.array(self.kind, pa.string()),
-                         "label": pa.array(self.label, pa.string()), "data": pa.array(self.data, pa.binary()),
-                         "pos": pa.array(self.pos, pa.int64()), "key": pa.array(self.key, pa.string()),
-                         "rid": pa.array(self.rid, pa.binary())})
-
-
-def _stats_json(st: StepStats) -> dict[str, Any]:
-    return {"step": st.step, "in": st.records_in, "out": st.records_out, "dropped": dict(st.dropped),
-            "seconds": st.seconds, "counters": dict(st.counters)}
-
-
-def _from_stats_json(d: dict[str, Any]) -> StepStats:
-    return StepStats.from_json(d)
 
 
 _OPS: dict[tuple[str, int], Op] = {}
@@ -219,12 +130,12 @@ def read_shards(batch: Any, recipe_json: str, with_prep: bool) -> Iterator[Any]:
         bufs: dict[str, io.BytesIO] = {}
         n = 0
         for chunk in read_chunks(shard, recipe, read_st, lambda label, b=bufs: b.setdefault(label, io.BytesIO())):
-            rows = _Rows()
+            rows = ArrowRows()
             rows.emit(shard.index, chunk, list(range(n, n + len(chunk))), bufs, [], prep)
             n += len(chunk)
             bufs.clear()
             yield rows.table()
-        rows = _Rows()
+        rows = ArrowRows()
         rows.emit(shard.index, [], [], bufs, [read_st])
         yield rows.table()
 
@@ -237,7 +148,7 @@ def apply_stage(batch: Any, recipe: Recipe, ops: list[Op], first: int,
     order: dict[int, list[int]] = {}
     for j, s in enumerate(cols["shard"]):  # a batch may join the end of one shard and the start of the next
         order.setdefault(s, []).append(j)
-    rows = _Rows()
+    rows = ArrowRows()
     for shard, idx in order.items():
         items, pos = [], []
         for j in idx:

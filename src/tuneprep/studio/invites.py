@@ -3,16 +3,24 @@
 The token is 256 random bits, shown once (in the link) and stored only as its SHA-256. It is
 spent by a conditional ``UPDATE ... WHERE used_at IS NULL AND expires_at > now``, so it works
 once even when two requests race, and setting the password logs out every existing session.
+The pages (``GET/POST /invite/{token}``) are ``register_routes``.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI reads a route's parameter types from its
+# annotations, and resolves string annotations in the module's globals, where fastapi is not
+# (it is imported in register_routes, so that `tuneprep studio invite` does not load it).
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 
 from tuneprep.studio.db import Invite, Sessions, StudioError, User, WebSession, now
-from tuneprep.studio.security import hash_password, new_token, token_hash
+from tuneprep.studio.security import csrf_ok, csrf_token, hash_password, new_token, token_hash
+from tuneprep.studio.site import PRE_COOKIE, HTTPError, Site, same_origin
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 DEFAULT_HOURS = 72.0
 MIN_PASSWORD = 12
@@ -74,3 +82,49 @@ def redeem(sf: Sessions, token: str, password: str) -> str:
                   .execution_options(synchronize_session=False))
         s.execute(delete(WebSession).where(WebSession.user_id == row.user_id))
     return row.name
+
+
+def register_routes(app: "FastAPI", site: Site) -> None:
+    """The invite pages on the studio's app: ``GET /invite/{token}`` shows the form,
+    ``POST /invite/{token}`` sets the password (CSRF token bound to the pre-login cookie and to
+    this invite) and spends the invite."""
+    from fastapi import Form, Request
+    from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+    def purpose(token: str) -> str:
+        # the form's CSRF token is bound to the pre-login cookie and to this invite
+        return "invite:" + token_hash(token)
+
+    def invite_page(request: Request, token: str, name: str, pre: str, code: int = 200,
+                    error: str | None = None) -> HTMLResponse:
+        resp = site.page(request, "invite.html", code, name=name, token=token, error=error,
+                         min_length=MIN_PASSWORD, invite_csrf=csrf_token(site.secret, pre, purpose(token)))
+        resp.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=site.secure_cookies, path="/")
+        return resp
+
+    @app.get("/invite/{token}")
+    def invite_form(request: Request, token: str) -> HTMLResponse:
+        try:
+            name = invite_user(site.sf, token)
+        except InviteInvalid as e:
+            raise HTTPError(404, str(e)) from None
+        return invite_page(request, token, name, request.cookies.get(PRE_COOKIE) or new_token())
+
+    @app.post("/invite/{token}")
+    def invite_set(request: Request, token: str, password: str = Form(""), password2: str = Form(""),
+                   csrf: str = Form("")) -> Response:
+        pre = request.cookies.get(PRE_COOKIE)
+        if not same_origin(request) or not csrf_ok(site.secret, pre, csrf, purpose(token)):
+            raise HTTPError(403, "missing or invalid CSRF token (reload the invite page)")
+        try:
+            name = invite_user(site.sf, token)
+            try:
+                check_new_password(password, password2)
+            except StudioError as e:
+                return invite_page(request, token, name, pre, 400, str(e))
+            redeem(site.sf, token, password)
+        except InviteInvalid as e:
+            raise HTTPError(404, str(e)) from None
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(PRE_COOKIE, path="/")
+        return resp

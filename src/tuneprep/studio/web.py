@@ -25,7 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 
-from tuneprep.studio import assign, hot
+from tuneprep.studio import assign, hot, invites
 from tuneprep.studio.db import (
     ApiToken,
     Assignment,
@@ -57,9 +57,9 @@ from tuneprep.studio.security import (
     token_hash,
     verify_password,
 )
+from tuneprep.studio.site import PRE_COOKIE, HTTPError, Site, same_origin
 
 SESSION_COOKIE = "studio_session"
-PRE_COOKIE = "studio_pre"  # binds the login form's CSRF token before anyone is logged in
 SESSION_HOURS = 12
 STATIC = {"studio.js": "text/javascript; charset=utf-8", "studio.css": "text/css; charset=utf-8"}
 
@@ -69,12 +69,6 @@ class LabelIn(BaseModel):
 
     label: str
     comment: str = ""
-
-
-class HTTPError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
 
 
 class LoginRequired(Exception):
@@ -186,19 +180,12 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
             raise LoginRequired()
         return u
 
-    def _same_origin(request: Request) -> bool:
-        origin = request.headers.get("origin")
-        if origin is None:  # same-origin form posts from older browsers; SameSite=Strict still holds
-            return True
-        host = request.headers.get("host", "")
-        return origin.split("://", 1)[-1] == host
-
     def user_csrf(request: Request, csrf: str = Form("")) -> Viewer:
         """The user of a state-changing request, after the CSRF and Origin checks."""
         u = _session_user(request)
         if u is None:
             raise HTTPError(403, "not logged in")
-        if not _same_origin(request) or not csrf_ok(secret, request.state.token, csrf):
+        if not same_origin(request) or not csrf_ok(secret, request.state.token, csrf):
             raise HTTPError(403, "missing or invalid CSRF token")
         return u
 
@@ -237,7 +224,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
     def login(request: Request, username: str = Form(""), password: str = Form(""),
               csrf: str = Form("")) -> Response:
         pre = request.cookies.get(PRE_COOKIE)
-        if not _same_origin(request) or not csrf_ok(secret, pre, csrf, "login"):
+        if not same_origin(request) or not csrf_ok(secret, pre, csrf, "login"):
             raise HTTPError(403, "missing or invalid CSRF token (reload the login page)")
         client = request.client.host if request.client else "?"
         keys = limiter.keys(client, username)
@@ -263,49 +250,7 @@ def create_app(db_url: str, secret: bytes, secure_cookies: bool = False,
         return resp
 
     # ---- invite links: a one-time page where a person sets their own password --------------
-    def _invite_purpose(token: str) -> str:
-        # the form's CSRF token is bound to the pre-login cookie and to this invite
-        return "invite:" + token_hash(token)
-
-    def _invite_page(request: Request, token: str, name: str, pre: str, code: int = 200,
-                     error: str | None = None) -> HTMLResponse:
-        from tuneprep.studio.invites import MIN_PASSWORD
-
-        resp = page(request, "invite.html", code, name=name, token=token, error=error, min_length=MIN_PASSWORD,
-                    invite_csrf=csrf_token(secret, pre, _invite_purpose(token)))
-        resp.set_cookie(PRE_COOKIE, pre, httponly=True, samesite="strict", secure=secure_cookies, path="/")
-        return resp
-
-    @app.get("/invite/{token}")
-    def invite_form(request: Request, token: str) -> HTMLResponse:
-        from tuneprep.studio.invites import InviteInvalid, invite_user
-
-        try:
-            name = invite_user(sf, token)
-        except InviteInvalid as e:
-            raise HTTPError(404, str(e)) from None
-        return _invite_page(request, token, name, request.cookies.get(PRE_COOKIE) or new_token())
-
-    @app.post("/invite/{token}")
-    def invite_set(request: Request, token: str, password: str = Form(""), password2: str = Form(""),
-                   csrf: str = Form("")) -> Response:
-        from tuneprep.studio.invites import InviteInvalid, check_new_password, invite_user, redeem
-
-        pre = request.cookies.get(PRE_COOKIE)
-        if not _same_origin(request) or not csrf_ok(secret, pre, csrf, _invite_purpose(token)):
-            raise HTTPError(403, "missing or invalid CSRF token (reload the invite page)")
-        try:
-            name = invite_user(sf, token)
-            try:
-                check_new_password(password, password2)
-            except StudioError as e:
-                return _invite_page(request, token, name, pre, 400, str(e))
-            redeem(sf, token, password)
-        except InviteInvalid as e:
-            raise HTTPError(404, str(e)) from None
-        resp = RedirectResponse("/login", status_code=303)
-        resp.delete_cookie(PRE_COOKIE, path="/")
-        return resp
+    invites.register_routes(app, Site(sf, secret, secure_cookies, page))
 
     @app.post("/logout")
     def logout(request: Request, user: Viewer = Depends(user_csrf)) -> Response:
