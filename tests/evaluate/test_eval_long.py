@@ -3,7 +3,6 @@ what was cut is in metrics.json and in the log; chunked scores are the mean of p
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -18,15 +17,8 @@ MAX = 8  # SST-2 sentences run 2 to 50+ tokens: a budget of 8 cuts most, not all
 
 
 @pytest.fixture(scope="module")
-def sst2_file(shared_data, tmp_path_factory):
-    with open(shared_data / "sst2" / "test.tsv", newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[:12]
-    path = tmp_path_factory.mktemp("sst2") / "test.jsonl"
-    with open(path, "w") as fh:
-        for i, r in enumerate(rows):
-            label = "positive" if r["label"] == "1" else "negative"
-            fh.write(json.dumps({"id": f"sst2-{i}", "text": r["sentence"].strip(), "label": label}) + "\n")
-    return path
+def sst2_file(sst2_jsonl):
+    return sst2_jsonl(12)
 
 
 def _tokens(pred, text):

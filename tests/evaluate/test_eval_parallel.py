@@ -3,7 +3,6 @@ Linear layer (real SST-2 sentences, real default model)."""
 
 from __future__ import annotations
 
-import csv
 import json
 
 import numpy as np
@@ -15,15 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def sst2_file(shared_data, tmp_path_factory):
-    with open(shared_data / "sst2" / "test.tsv", newline="") as fh:
-        rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))[:10]
-    path = tmp_path_factory.mktemp("sst2") / "test.jsonl"
-    with open(path, "w") as fh:
-        for i, r in enumerate(rows):
-            label = "positive" if r["label"] == "1" else "negative"
-            fh.write(json.dumps({"id": f"sst2-{i}", "text": r["sentence"].strip(), "label": label}) + "\n")
-    return path
+def sst2_file(sst2_jsonl):
+    return sst2_jsonl(10)
 
 
 def test_two_workers_give_one_workers_predictions_in_order(sst2_file, tmp_path, monkeypatch):

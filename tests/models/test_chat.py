@@ -14,13 +14,6 @@ pytestmark = pytest.mark.slow  # needs the converted smollm2 tokenizer
 
 
 @pytest.fixture(scope="module")
-def tok():
-    from tuneprep.models.registry import load_tokenizer
-
-    return load_tokenizer("smollm2-135m")
-
-
-@pytest.fixture(scope="module")
 def rt_rows(rt_path):
     rows = []
     with open(rt_path) as fh:

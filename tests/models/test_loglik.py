@@ -14,13 +14,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lm():
-    from tuneprep.models.registry import load_causal_lm
-
-    return load_causal_lm("smollm2-135m")
-
-
-@pytest.fixture(scope="module")
 def sst2(shared_data):
     with open(shared_data / "sst2" / "test.tsv", newline="") as fh:
         rows = list(csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE))

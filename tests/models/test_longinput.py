@@ -10,13 +10,6 @@ from tuneprep.models.longinput import apply_policy
 
 
 @pytest.fixture(scope="module")
-def tok():
-    from tuneprep.models.registry import load_tokenizer
-
-    return load_tokenizer("smollm2-135m")
-
-
-@pytest.fixture(scope="module")
 def docs(shared_data):
     with open(shared_data / "dolma_cc" / "cc_en_head-0091.jsonl") as fh:
         return [json.loads(line)["text"] for line in fh]

@@ -14,13 +14,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def lm():
-    from tuneprep.models.registry import load_causal_lm
-
-    return load_causal_lm("smollm2-135m")
-
-
-@pytest.fixture(scope="module")
 def texts(rt_path):
     out = []
     with open(rt_path) as fh:
