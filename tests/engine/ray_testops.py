@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-from tuneprep.ops.base import OpParams, RecordOp, register
+from tuneprep.ops.base import _REGISTRY, OpParams, RecordOp, register
 
 
 class PauseParams(OpParams):
@@ -38,3 +38,8 @@ class PauseOnce(RecordOp):
 def register_ops() -> None:
     """Ray ``worker_process_setup_hook``: make the operator known in every worker."""
     register(PauseOnce)  # registering the same class again is a no-op
+
+
+def unregister_ops() -> None:
+    """Remove the operator from this process's registry (other tests list every registered operator)."""
+    _REGISTRY.pop(PauseOnce.name, None)

@@ -55,6 +55,17 @@ def cluster():
                 os.environ[k] = v
 
 
+@pytest.fixture
+def pause_op():
+    """``test.pause_once`` in this process's operator registry for one test (the driver plans the
+    recipe with it), removed after it: later tests (e.g. the `tuneprep ops` listing) see tuneprep's own."""
+    from tests.engine import ray_testops
+
+    ray_testops.register_ops()
+    yield
+    ray_testops.unregister_ops()
+
+
 def _strip(obj, keys):
     if isinstance(obj, dict):
         return {k: _strip(v, keys) for k, v in obj.items() if k not in keys}
@@ -110,14 +121,12 @@ def test_examples_same_on_ray_cluster(cluster, tmp_path, example):
     assert sum(stats["steps"][-1]["dropped"].values()) > 0  # the global step did drop records
 
 
-def test_killed_worker_is_retried(cluster, tmp_path, shared_data):
+def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data):
     """A Ray worker killed mid-task (SIGKILL) is retried by Ray; the output is unchanged."""
     import signal
 
-    from tests.engine import ray_testops
     from tuneprep.engine.ray import run_recipe_ray
 
-    ray_testops.register_ops()
     pids = tmp_path / "pids"
     pids.mkdir()
     recipe = parse_recipe({
