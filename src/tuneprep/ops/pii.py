@@ -71,6 +71,10 @@ class PiiParams(OpParams):
     """Language of the recognizers and the NER model (the bundled model is English)."""
     patterns: dict[str, UserPattern | str] = {}
     """Your own regex entities: NAME → regex, or NAME → {regex, score, context}."""
+    phone_regions: list[str] = ["US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"]
+    """Regions whose national formats phone numbers are matched in (phonenumbers region codes;
+    Presidio's default list). Numbers written with +country code are found for every country, and a
+    local-format number of another region is found next to a phone word ("phone", "call", "fax"...)."""
     ner: bool = True
     """Find PERSON / LOCATION / ORGANIZATION / NRP with the spaCy NER model (needs the model package)."""
     ner_model: str = DEFAULT_NER_MODEL
@@ -80,6 +84,16 @@ class PiiParams(OpParams):
     salt: str | None = None
     """hash: the secret salt; None reads $TUNEPREP_PII_SALT, else a random salt kept (0600) in the
     tuneprep cache, so tokens are stable within and across runs on this machine."""
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions_known(cls, v: list[str]) -> list[str]:
+        import phonenumbers
+
+        unknown = [r for r in v if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown phone region(s) {unknown}: use phonenumbers' region codes (US, GB, DK, ...)")
+        return v
 
     @field_validator("patterns")
     @classmethod
@@ -164,6 +178,12 @@ class CleanPii(BatchOp):
         from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
+        from tuneprep.ops.pii_recognizers import (
+            CardNumberRecognizer,
+            LocalPhoneRecognizer,
+            PhoneNumberRecognizer,
+        )
+
         _offline_tldextract()
         p = self.params
         # spaCy labels with no Presidio entity (numbers, money, events…) are dropped in the NLP engine
@@ -189,6 +209,12 @@ class CleanPii(BatchOp):
         registry.load_predefined_recognizers(languages=[p.language], nlp_engine=engine)
         if not p.ner:
             registry.remove_recognizer("SpacyRecognizer")
+        # wider card and phone coverage, each still validated (why: tuneprep.ops.pii_recognizers)
+        registry.remove_recognizer("CreditCardRecognizer")
+        registry.remove_recognizer("PhoneRecognizer")
+        registry.add_recognizer(CardNumberRecognizer(supported_language=p.language))
+        registry.add_recognizer(PhoneNumberRecognizer(p.phone_regions, supported_language=p.language))
+        registry.add_recognizer(LocalPhoneRecognizer(supported_language=p.language))
         for ent, pat in p.patterns.items():
             up = UserPattern(regex=pat) if isinstance(pat, str) else pat
             registry.add_recognizer(PatternRecognizer(
