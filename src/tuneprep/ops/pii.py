@@ -153,6 +153,23 @@ def resolve_overlaps(spans: list[dict[str, Any]], ner: set[int] | None = None) -
     return sorted(kept, key=lambda s: s["start"])
 
 
+_HONORIFIC = re.compile(r"(?:(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam)\.?\s+)+", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"(?:'s|\u2019s|'|\u2019)$")
+
+
+def tidy_ner_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | None:
+    """The NER model's span trimmed to the entity itself: no surrounding whitespace, nothing past a
+    line break (a name does not run onto the next line of an address block), no possessive "'s",
+    and for PERSON no leading honorific ("Mrs. ", "Dr. "). None when nothing is left."""
+    value = text[start:end]
+    start += len(value) - len(value.lstrip())
+    value = value.strip().split("\n", 1)[0].rstrip()
+    value = _POSSESSIVE.sub("", value)
+    if kind == "PERSON" and (m := _HONORIFIC.match(value)):
+        start, value = start + m.end(), value[m.end():]
+    return (start, start + len(value)) if value.strip() else None
+
+
 @register
 class CleanPii(BatchOp):
     """Presidio PII detection (patterns + spaCy NER from a PyPI model package); tag/redact/mask/hash/drop."""
@@ -242,10 +259,17 @@ class CleanPii(BatchOp):
                 if p.allow:  # nothing inside an allowed value either (the domain of an allowed e-mail)
                     inside = [(m.start(), m.end()) for v in p.allow for m in re.finditer(re.escape(v), texts[i])]
                     res = [r for r in res if not any(a <= r.start and r.end <= b for a, b in inside)]
-                ner = {j for j, r in enumerate(res)
-                       if (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer"}
-                found[i] = resolve_overlaps([{"start": r.start, "end": r.end, "type": r.entity_type,
-                                              "score": round(float(r.score), 4)} for r in res], ner)
+                spans, ner = [], set()
+                for r in res:
+                    start, end = r.start, r.end
+                    if (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
+                        tidy = tidy_ner_span(texts[i], start, end, r.entity_type)
+                        if tidy is None:
+                            continue
+                        start, end = tidy
+                        ner.add(len(spans))
+                    spans.append({"start": start, "end": end, "type": r.entity_type, "score": round(float(r.score), 4)})
+                found[i] = resolve_overlaps(spans, ner)
         for i in range(len(texts)):
             out.append(found.get(i, []))
         return out
