@@ -216,7 +216,32 @@ def _demo_wall(f: dict) -> str:
     return f"**{f['wall_minutes']:.1f} min**"
 
 
+def _prf(x: dict) -> str:
+    return " / ".join("–" if x[k] is None else f"{x[k]:.3f}" for k in ("precision", "recall", "f1"))
+
+
+def _pii_type(kind: str) -> Callable[[dict], str]:
+    def render(f: dict) -> str:
+        ours, theirs = f["tuneprep_strict"][kind], f["presidio_default_strict"][kind]
+        over = f["tuneprep_overlap"][kind]
+        return (f"{ours['gold']} gold: tuneprep **{_prf(ours)}** (overlap match {_prf(over)}); "
+                f"Presidio default {_prf(theirs)}")
+    return render
+
+
+def _pii_speed(f: dict) -> str:
+    return (f"{f['records_per_s_tuneprep']} vs {f['records_per_s_presidio']} records/s on {f['records']:,} records: "
+            f"**{f['speed_ratio_cpu']:.2f}×** in CPU time, {f['speed_ratio_wall']:.2f}× wall")
+
+
+PII_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "IP_ADDRESS", "URL", "US_SSN", "DATE_TIME",
+             "PERSON", "LOCATION", "ORGANIZATION", "NRP")
+
 BLOCKS: dict[str, list[Figure]] = {
+    "pii": [
+        *(Figure(f"`{t}` P / R / F1 (strict span match)", "pii", _pii_type(t)) for t in PII_TYPES),
+        Figure("`clean.pii` vs Presidio's default analyzer, same records, one core, A-B-B-A", "pii", _pii_speed),
+    ],
     "demo": [
         Figure("data (examples/sentiment/recipe.yaml)", "demo", _demo_data),
         Figure("zero-shot `smollm2-135m`", "demo", _demo_model("zero_shot")),

