@@ -123,3 +123,32 @@ def test_real_web_pages_contact_numbers_found_years_not(op, shared_data):
     # every number found is a contact number written after "Tel" or "Fax" on the page
     assert len(phones) >= 3 and all("Tel" in before or "Fax" in before for before, _ in phones)
     assert ("Fax: ", "+32 (0)2 790 75 85") in phones
+
+
+def test_dotted_names_in_code_are_not_urls_real_urls_still_are(shared_data):
+    """GPT-4's AlpacaEval answers with code blocks: Presidio's bare-domain pattern reads the start of
+    ``pygame.display.set_mode`` as ``pygame.display.se``; redacting that broke the code. Every match that
+    ends inside a word is gone, and the real URLs in the same answers are still found, whole."""
+    from presidio_analyzer.predefined_recognizers import UrlRecognizer as PresidioUrl
+
+    from tuneprep.ops.pii_recognizers import WholeUrlRecognizer
+
+    outputs = json.load(open(shared_data / "alpacaeval" / "gpt4_1106_preview" / "model_outputs.json"))
+    texts = [r["output"] for r in outputs if "```" in r["output"]]
+    assert len(texts) > 50
+
+    def glued(t: str, end: int) -> bool:
+        return end < len(t) and (t[end].isalnum() or t[end] == "_")
+
+    ours, presidio = WholeUrlRecognizer(), PresidioUrl()
+    cut_before = [t[r.start:r.end] for t in texts for r in presidio.analyze(t, ["URL"]) if glued(t, r.end)]
+    assert len(cut_before) > 100  # the failure this recognizer exists for
+    found = [(t, r) for t in texts for r in ours.analyze(t, ["URL"])]
+    assert not [t[r.start:r.end] for t, r in found if glued(t, r.end)]
+    urls = {t[r.start:r.end] for t, r in found}
+    assert "https://www.python.org" in urls
+    assert not any(u[0] in "'\"" or u[-1] in ".,;:'\"" for u in urls)
+    op = build_op("clean.pii", {"action": "redact", "ner": False, "entities": ["URL"]})
+    code = "pygame.init()\nscreen = pygame.display.set_mode((640, 480))\nDocs: https://www.pygame.org/docs/."
+    assert op.apply_batch([{"id": "a", "text": code}])[0]["text"] == (
+        "pygame.init()\nscreen = pygame.display.set_mode((640, 480))\nDocs: <URL>.")

@@ -202,6 +202,7 @@ class CleanPii(BatchOp):
             CardNumberRecognizer,
             LocalPhoneRecognizer,
             PhoneNumberRecognizer,
+            WholeUrlRecognizer,
         )
 
         _offline_tldextract()
@@ -229,9 +230,11 @@ class CleanPii(BatchOp):
         registry.load_predefined_recognizers(languages=[p.language], nlp_engine=engine)
         if not p.ner:
             registry.remove_recognizer("SpacyRecognizer")
-        # wider card and phone coverage, each still validated (why: tuneprep.ops.pii_recognizers)
+        # wider card and phone coverage, each still validated; no URLs cut out of code (why: ops.pii_recognizers)
         registry.remove_recognizer("CreditCardRecognizer")
         registry.remove_recognizer("PhoneRecognizer")
+        registry.remove_recognizer("UrlRecognizer")
+        registry.add_recognizer(WholeUrlRecognizer(supported_language=p.language))
         registry.add_recognizer(CardNumberRecognizer(supported_language=p.language))
         registry.add_recognizer(PhoneNumberRecognizer(p.phone_regions, supported_language=p.language))
         registry.add_recognizer(LocalPhoneRecognizer(supported_language=p.language))

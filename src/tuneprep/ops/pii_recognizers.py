@@ -18,6 +18,11 @@ Why each exists (measured on Presidio's evaluation set, see benchmarks/pii.py):
   configured ("9472 7916", "(37) 788-063") — only next to a phone word ("phone", "call", "mobile",
   "fax", "office", ... 5 words before or 2 after), because without a country any digit group looks
   like some country's number.
+* :class:`WholeUrlRecognizer` extends Presidio's: its bare-domain pattern (no scheme, no ``www.``) matches the
+  start of dotted identifiers in code — ``result.append`` as ``result.app``, ``app.route`` as ``app.ro``
+  — so redacting chat data with code in it broke the code. A bare match that ends inside a word is
+  not a URL and is dropped (one with a scheme or ``www.`` is extended to the end of the URL instead);
+  quotes around a URL and sentence punctuation after it ("see https://example.org.") are not part of it.
 
 Context is judged on the NLP engine's tokens (lemma, or the lower-cased word when the pipeline has
 no lemmatizer, as with ``ner: false``), whole words only: substring matching would let "tel" match
@@ -33,6 +38,7 @@ import phonenumbers
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer as _PresidioPhone
+from presidio_analyzer.predefined_recognizers import UrlRecognizer as _PresidioUrl
 
 CARD_CONTEXT = ("card", "credit", "debit", "cc", "visa", "mastercard", "maestro", "amex", "jcb", "diners",
                 "discover", "unionpay")
@@ -222,3 +228,33 @@ class LocalPhoneRecognizer(PatternRecognizer):
                 word = None
             _boost(r, 0.6 if word else 0.0, word)
         return raw_recognizer_results
+
+
+class WholeUrlRecognizer(_PresidioUrl):
+    """Presidio's URL recognizer without matches cut out of a longer word (dotted names in code),
+    quotes or trailing sentence punctuation."""
+
+    LEADING = "'\"`<([{"
+    TRAILING = ".,;:!?'\"`"
+    URL_END = re.compile(r"[^\s'\"`<>()\[\]{}]*")
+
+    def __init__(self, supported_language: str = "en"):
+        super().__init__(supported_language=supported_language, name="WholeUrlRecognizer")
+
+    def analyze(self, text: str, entities: list[str], nlp_artifacts: Any = None,
+                regex_flags: int | None = None) -> list[RecognizerResult]:
+        kept = []
+        for r in super().analyze(text, entities, nlp_artifacts, regex_flags):
+            while r.start < r.end and text[r.start] in self.LEADING:
+                r.start += 1
+            if r.end < len(text) and (text[r.end].isalnum() or text[r.end] == "_"):
+                span = text[r.start:r.end].lower()
+                if "://" not in span and not span.startswith("www."):
+                    continue  # "result.app|end": a dotted name, not a domain
+                # a URL with a scheme whose host has a TLD Presidio does not list ("host.docker.internal")
+                r.end += self.URL_END.match(text, r.end).end() - r.end
+            while r.end > r.start and text[r.end - 1] in self.TRAILING:
+                r.end -= 1
+            if r.end > r.start:
+                kept.append(r)
+        return kept
