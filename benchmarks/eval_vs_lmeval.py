@@ -35,6 +35,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -89,16 +90,21 @@ metric_list:
     return d, str(t.system)
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def run_tuneprep(records_path: Path, out: Path, threads: int, batch_size: int) -> dict[str, Any]:
     env = {**os.environ, "TUNEPREP_THREADS": str(threads), "PYTHONPATH": str(REPO / "src")}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     subprocess.run([sys.executable, "-m", "tuneprep.cli", "eval", "smollm2-135m", "--data", str(records_path),
                     "--out", str(out), "--batch-size", str(batch_size), "--no-report", "--quiet"],
                    check=True, env=env, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
     preds = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines() if x.strip()]
     info = json.loads((out / "eval.json").read_text())
-    return {"wall_s": wall, "predict_s": info["seconds"]["predict"], "peak_rss_mb": info["peak_rss_mb"],
+    return {"wall_s": wall, "cpu_s": cpu, "predict_s": info["seconds"]["predict"], "peak_rss_mb": info["peak_rss_mb"],
             "pred": {p["id"]: p for p in preds}}
 
 
@@ -111,9 +117,9 @@ def run_lmeval(py: str, task_dir: Path, model_dir: str, system: str, out: Path, 
            "--tasks", "tuneprep_sst2", "--include_path", str(task_dir), "--device", "cpu",
            "--batch_size", str(batch_size), "--apply_chat_template", "--system_instruction", system,
            "--log_samples", "--output_path", str(out)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _children_cpu()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
     if proc.returncode != 0:
         raise SystemExit(f"lm-eval failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     samples = sorted(out.rglob("samples_tuneprep_sst2_*.jsonl"))
@@ -125,7 +131,7 @@ def run_lmeval(py: str, task_dir: Path, model_dir: str, system: str, out: Path, 
         lls = [float(r[0]) for r in s["filtered_resps"]]
         docs[s["doc"]["id"]] = {"lls": lls, "choice": LABELS[max(range(len(lls)), key=lls.__getitem__)],
                                 "prompt": (s.get("arguments") or {}).get("gen_args_0", {}).get("arg_0")}
-    return {"wall_s": wall, "docs": docs}
+    return {"wall_s": wall, "cpu_s": cpu, "docs": docs}
 
 
 def main() -> None:
@@ -162,7 +168,8 @@ def main() -> None:
         else:
             r = run_lmeval(args.lmeval_python, task_dir, model_dir, system, out, args.threads, args.batch_size)
         runs[side].append(r)
-        print(f"[{k + 1}/{len(order)}] {side}: {args.n / r['wall_s']:.2f} records/s ({r['wall_s']:.0f} s), "
+        print(f"[{k + 1}/{len(order)}] {side}: {args.n / r['wall_s']:.2f} records/s ({r['wall_s']:.0f} s wall, "
+              f"{r['cpu_s']:.0f} CPU s), "
               f"load avg {os.getloadavg()[0]:.1f}", flush=True)
     tp, lm = runs["tuneprep"][0], runs["lmeval"][0]
     diffs = []
@@ -176,6 +183,8 @@ def main() -> None:
     agree = 1 - len(diffs) / len(records)
     wall_tp = sum(r["wall_s"] for r in runs["tuneprep"])
     wall_lm = sum(r["wall_s"] for r in runs["lmeval"])
+    cpu_tp = sum(r["cpu_s"] for r in runs["tuneprep"])
+    cpu_lm = sum(r["cpu_s"] for r in runs["lmeval"])
     acc_tp = sum(tp["pred"][r["id"]]["prediction"] == r["label"] for r in records) / len(records)
     acc_lm = sum(lm["docs"][r["id"]]["choice"] == r["label"] for r in records) / len(records)
     figures = {
@@ -186,16 +195,26 @@ def main() -> None:
         "records_per_s": {"tuneprep": round(len(order) / 2 * len(records) / wall_tp, 3),
                           "lm_eval": round(len(order) / 2 * len(records) / wall_lm, 3)},
         "speed_ratio": round(wall_lm / wall_tp, 3),
+        # CPU seconds of the whole process tree: with 1 thread each, the fair measure when the machine's
+        # load changes between runs (wall time then depends on who else was running)
+        "records_per_cpu_s": {"tuneprep": round(len(order) / 2 * len(records) / cpu_tp, 3),
+                              "lm_eval": round(len(order) / 2 * len(records) / cpu_lm, 3)},
+        "speed_ratio_cpu": round(cpu_lm / cpu_tp, 3),
+        "cpu_s": {"tuneprep": [round(r["cpu_s"], 1) for r in runs["tuneprep"]],
+                  "lm_eval": [round(r["cpu_s"], 1) for r in runs["lmeval"]]},
         "wall_s": {"tuneprep": [round(r["wall_s"], 1) for r in runs["tuneprep"]],
                    "lm_eval": [round(r["wall_s"], 1) for r in runs["lmeval"]]},
         "tuneprep_predict_s": [r["predict_s"] for r in runs["tuneprep"]],
         "tuneprep_peak_rss_mb": max(r["peak_rss_mb"] for r in runs["tuneprep"]),
         "lm_eval_prompt_example": next(iter(lm["docs"].values()))["prompt"],
         "lm_eval_task_yaml": (task_dir / "tuneprep_sst2.yaml").read_text(),
-        "timing": "whole process (imports, model load, scoring), fresh process per run, interleaved A-B-B-A",
+        "timing": "whole process (imports, model load, scoring), fresh process per run, interleaved A-B-B-A "
+                  "(A-B with --rounds 1)",
+        "order": order,
     }
     print(f"agreement {agree:.2%} ({len(diffs)} differences); tuneprep {figures['records_per_s']['tuneprep']} "
-          f"records/s vs lm-eval {figures['records_per_s']['lm_eval']} records/s: {figures['speed_ratio']}x")
+          f"records/s vs lm-eval {figures['records_per_s']['lm_eval']} records/s: {figures['speed_ratio']}x wall, "
+          f"{figures['speed_ratio_cpu']}x CPU")
     m.write(figures)
 
 
