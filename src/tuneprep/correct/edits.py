@@ -55,6 +55,11 @@ _SPAN = itemgetter(0, 1)  # (start, end) of an Edit
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> str:
     """Apply non-overlapping edits (any order) to ``text``; raises ValueError on overlap or mismatch."""
+    if isinstance(edits, list) and len(edits) == 1:  # the common case, without the sort and join
+        start, end, old, new = edits[0][:4]
+        if text[start:end] != old:
+            raise ValueError(f"edit at {start}:{end} expects {old!r}, text has {text[start:end]!r}")
+        return text[:start] + new + text[end:]
     out: list[str] = []
     pos = 0
     for e in sorted(edits, key=_SPAN):

@@ -236,12 +236,6 @@ class _Entry:
         object.__setattr__(self, "replacement", self.canonical + self.suffix)
         object.__setattr__(self, "lower_canonical", self.canonical.islower())
 
-    def replace(self, old: str) -> str:
-        """The canonical form for the text ``old`` that matched."""
-        if self.lower_canonical and old[:1].isupper():
-            return self.replacement[:1].upper() + self.replacement[1:]  # sentence-initial "E-mail" → "Email"
-        return self.replacement
-
 
 Match = tuple[int, int, _Entry]
 
@@ -346,9 +340,18 @@ class TermMatcher:
     def propose_many(self, texts: Sequence[str]) -> list[list[Edit]]:
         """The edits of each text (one batch scan; see ``matches_many``)."""
         new_edit = tuple.__new__  # Edit(...) without its Python-level __new__: this runs once per match
-        return [[new_edit(Edit, (s, e, old, new, entry.rule)) for s, e, entry in found
-                 if (old := text[s:e]) != (new := entry.replace(old))] if found else []
-                for text, found in zip(texts, self.matches_many(texts))]
+        out: list[list[Edit]] = []
+        for text, found in zip(texts, self.matches_many(texts)):
+            edits = []
+            for s, e, entry in found:
+                old = text[s:e]
+                new = entry.replacement
+                if entry.lower_canonical and old[:1].isupper():
+                    new = new[:1].upper() + new[1:]  # sentence-initial "E-mail" → "Email", not "email"
+                if old != new:
+                    edits.append(new_edit(Edit, (s, e, old, new, entry.rule)))
+            out.append(edits)
+        return out
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
