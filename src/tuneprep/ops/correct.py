@@ -272,14 +272,17 @@ class CleanTerminology(_Editing, RecordOp):
         self._set_up = True
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
-        return self.apply_many([record])[0]
+        return self._audit([record])[0]
 
     def apply_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
         # one automaton scan over the whole chunk: per record, Python only touches the matches
-        self._ready()
         with _gc_paused():
-            return [*audit_records(records, self.name, self.matcher.propose_many, dry_run=self.params.dry_run,
-                                   counter=self.counter)]
+            return [*self._audit(records)]
+
+    def _audit(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self._ready()
+        return audit_records(records, self.name, self.matcher.propose_many, dry_run=self.params.dry_run,
+                             counter=self.counter)
 
 
 @contextmanager
