@@ -191,6 +191,65 @@ def test_terminology_longest_match_and_options(tmp_path):
     assert apply_edits(t, m.propose(t)) == "New York City is not nyc, but New York City is; York and Yorkers."
 
 
+MIXED_GLOSSARY = """\
+options:
+  inflections: true
+terms:
+  coming-of-age: [coming of age]
+  film noir: [film-noir]
+  sci-fi: [scifi, sci fi]
+  the: [teh]
+  a lot:
+    variants: [alot]
+    whole_word: false
+  İstanbul: [istanbul]
+  NYC:
+    variants: [N.Y.C., nyc]
+    case_sensitive: true
+  xy: ["x\\x00y"]
+"""
+
+
+def test_terminology_chunk_equals_record_by_record(tmp_path, rt_path):
+    """The op scans a chunk as one joined string: the result must be what each record gives alone,
+    also where joining could go wrong (a form at a text's edge, a lowercase of another length,
+    lone surrogates, a form holding the usual separator, chat records, the audit of a second pass)."""
+    g = tmp_path / "g.yaml"
+    g.write_text(MIXED_GLOSSARY, encoding="utf-8")
+    op = build_op("clean.terminology", {"glossary": str(g)})
+    op.setup()
+    assert op.matcher.separator != "\0"  # "x\0y" is a form, so texts are joined by another character
+    rt = [json.loads(line)["text"] for line in rt_path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    edge = ["teh", "scifi", "alotteh", "İstanbul, istanbul: teh İ film-noir", "a\ud800 teh \udfff alot",
+            "\0teh\0\x01scifi\x01", "NYC nyc N.Y.C. Nyc", "", "xy x\0y Teh_ teh's TEH", "sci", "fi sci fi"]
+    texts = edge + rt[:3000] + edge
+
+    def records():
+        out = [{"id": i, "text": t} for i, t in enumerate(texts)]
+        out[5] = {"id": 5, "messages": [{"role": "user", "content": texts[5]}, {"role": "assistant", "content": "scifi"}]}
+        out[6]["meta"] = {"edits": {"clean.terminology": [{"start": 0, "end": 1, "from": "x", "to": "y"}]}}
+        return out
+
+    alone = [op.apply(r) for r in records()]
+    alone_counts = op.take_counters()
+    batch = records()
+    chunked = [res for b in range(0, len(batch), 512) for res in op.apply_many(batch[b: b + 512])]
+    assert chunked == alone
+    assert op.take_counters() == alone_counts
+    by_id = {r["id"]: r for r in alone}
+    assert by_id[0]["text"] == "the" and by_id[2]["text"] == "a lotteh"  # whole_word: false for alot only
+    assert by_id[3]["text"] == "İstanbul, İstanbul: the İ film noir"
+    assert by_id[4]["text"] == "a\ud800 the \udfff a lot"
+    assert by_id[6]["text"] == "NYC NYC NYC Nyc"  # case_sensitive: "Nyc" is no variant
+    assert by_id[6]["meta"]["edits"]["clean.terminology#2"] == [
+        {"start": 4, "end": 7, "from": "nyc", "to": "NYC", "rule": "NYC ← nyc"},
+        {"start": 8, "end": 14, "from": "N.Y.C.", "to": "NYC", "rule": "NYC ← N.Y.C."}]
+    assert by_id[8]["text"] == "xy xy Teh_ the's The"
+    assert by_id[10]["text"] == "fi sci-fi"
+    assert by_id[5]["messages"][1]["content"] == "sci-fi"
+    assert sum("meta" in r for r in alone[len(edge): -len(edge)]) > 5  # real reviews edited too
+
+
 @pytest.mark.parametrize("text,suffix,message", [
     ("terms:\n  a: [x, y]\n  b: [z, X]\n", ".yaml", r"g.yaml:3: variant 'X' maps to 'b' here and to 'a' at line 2"),
     ("terms:\n  a: [x]\n  x: [q]\n", ".yaml", r"g.yaml:2: variant 'x' of 'a' is itself the canonical term at line 3"),

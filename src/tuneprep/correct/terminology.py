@@ -20,15 +20,18 @@ CSV (header required; one row per variant; the option columns are optional)::
     email,e-mail,,,
     login,log in,true,,
 
-Matching uses one Aho–Corasick automaton (pyahocorasick) per case mode over the whole text:
-every variant occurrence is found in a single scan, then the leftmost-longest non-overlapping
-matches that respect word boundaries are kept. No loop over terms.
+Matching uses an Aho–Corasick automaton (ahocorasick-rs) per case mode over the whole text (a
+batch of texts at once): the leftmost-longest non-overlapping variant occurrences that respect
+word boundaries are kept, found in one scan (``TermMatcher`` says how). No loop over terms.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,8 +72,6 @@ _OPTIONS = ("case_sensitive", "whole_word", "inflections")
 
 
 def _split_words(s: str) -> list[str]:
-    import re
-
     return re.findall(r"[A-Za-z]+", s)
 
 
@@ -216,6 +217,9 @@ def _check(terms: list[Term], where: str) -> None:
 
 
 _SUFFIXES = ("s", "es", "'s", "s'", "\u2019s")
+# Candidates for the character that joins a batch of texts (the first one no glossary form holds):
+# control characters, none of them a word character or whitespace.
+_SEPARATORS = "".join(map(chr, [*range(0x00, 0x09), *range(0x0E, 0x20)]))
 
 
 @dataclass(frozen=True)
@@ -225,18 +229,36 @@ class _Entry:
     whole_word: bool
     suffix: str
     rule: str  # "canonical ← variant", the audit's rule name and the per-term counter key
+    replacement: str = field(init=False)  # canonical + suffix, computed once, not per match
+    lower_canonical: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "replacement", self.canonical + self.suffix)
+        object.__setattr__(self, "lower_canonical", self.canonical.islower())
+
+
+Match = tuple[int, int, _Entry]
 
 
 class TermMatcher:
-    """Find and replace glossary variants (see the module docstring)."""
+    """Find and replace glossary variants (see the module docstring).
+
+    Every occurrence of every form is found (overlapping: a form that fails the word-boundary
+    check still leaves the shorter forms it covers), those that fail the check are dropped, and the
+    leftmost-longest non-overlapping ones are kept. A batch of texts is scanned as one string
+    (joined by a control character that no glossary form holds, so no match spans two texts) by
+    one automaton per case mode (ahocorasick-rs, in Rust): per text, Python only joins and
+    lower-cases; it handles the matches themselves.
+    """
 
     def __init__(self, glossary: Glossary):
-        import ahocorasick
+        import ahocorasick_rs
 
-        self.automata = {}
+        # case-sensitive? → (automaton, the entry of each pattern index); a mode without forms has none
+        self.automata: dict[bool, tuple[Any, list[_Entry]]] = {}
+        used: set[str] = set()
         for cs in (False, True):
-            a = ahocorasick.Automaton()
-            n = 0
+            keys: dict[str, _Entry] = {}
             for t in glossary.terms:
                 if t.case_sensitive != cs:
                     continue
@@ -246,49 +268,90 @@ class TermMatcher:
                     forms = [("", v)] + ([(s, v + s) for s in _SUFFIXES] if t.inflections else [])
                     for suffix, form in forms:
                         key = form if cs else form.lower()
-                        if key not in a:  # the first (longest listed) owner of a form wins; _check forbids clashes
-                            a.add_word(key, (len(key), _Entry(t.canonical, v, t.whole_word, suffix, f"{t.canonical} ← {v}")))
-                            n += 1
-            if n:
-                a.make_automaton()
-                self.automata[cs] = a
+                        if key not in keys:  # the first (longest listed) owner of a form wins; _check forbids clashes
+                            keys[key] = _Entry(t.canonical, v, t.whole_word, suffix, f"{t.canonical} ← {v}")
+            if keys:
+                used.update(*keys)
+                try:
+                    ac = ahocorasick_rs.AhoCorasick(list(keys), matchkind=ahocorasick_rs.MatchKind.Standard)
+                except UnicodeEncodeError as e:
+                    raise GlossaryError(f"{glossary.path}: a variant holds a lone surrogate ({e.reason})") from None
+                self.automata[cs] = (ac, list(keys.values()))
+        sep = next((c for c in _SEPARATORS if c not in used), None)
+        if sep is None:
+            raise GlossaryError(f"{glossary.path}: the variants use every control character; "
+                                "one of U+0000-U+0008, U+000E-U+001F must stay free")
+        self.separator = sep
 
-    def matches(self, text: str) -> list[tuple[int, int, _Entry]]:
+    def matches(self, text: str) -> list[Match]:
         """Leftmost-longest, non-overlapping variant occurrences as (start, end, entry)."""
-        found: list[tuple[int, int, _Entry]] = []
-        n = len(text)
-        for cs, a in self.automata.items():
-            hay = text if cs else text.lower()
-            if len(hay) != n:  # a character whose lowercase is longer: match case-sensitively
-                hay = text
-            for end, (length, entry) in a.iter(hay):
-                start = end - length + 1
-                end += 1
-                if entry.whole_word and ((start > 0 and _is_word(text[start - 1]))
-                                         or (end < n and _is_word(text[end]))):
+        return self.matches_many([text])[0]
+
+    def matches_many(self, texts: Sequence[str]) -> list[list[Match]]:
+        """``matches`` of each text, the batch scanned as one string."""
+        per: list[list[Match]] = [[] for _ in texts]
+        if not texts or not self.automata:
+            return per
+        sep = self.separator
+        joined = sep.join(texts)
+        n = len(joined)
+        starts = [0]
+        for t in texts:
+            starts.append(starts[-1] + len(t) + 1)  # the last one past the end: no text starts there
+        for cs, (ac, entries) in self.automata.items():
+            hay = joined
+            if not cs:
+                lows = [t.lower() for t in texts]
+                hay = sep.join(lows)
+                if len(hay) != n:  # a character whose lowercase is longer ('İ'): that text matches case-sensitively
+                    hay = sep.join([lo if len(lo) == len(t) else t for lo, t in zip(lows, texts)])
+            try:
+                found = ac.find_matches_as_indexes(hay, overlapping=True)
+            except UnicodeEncodeError:  # lone surrogates (valid in JSON strings); no form holds one or the separator
+                found = ac.find_matches_as_indexes(_SURROGATE.sub(sep, hay), overlapping=True)
+            i, lo, hi = 0, 0, starts[1]  # the text of the last match and its span in joined
+            for pi, s, e in found:
+                entry = entries[pi]
+                # a word character is alphanumeric or "_" (inlined: this runs once per match); the
+                # separator is none, so a text's edges are word boundaries as when it stands alone
+                if entry.whole_word and (
+                        (s > 0 and ((c := joined[s - 1]).isalnum() or c == "_"))
+                        or (e < n and ((c := joined[e]).isalnum() or c == "_"))):
                     continue
-                found.append((start, end, entry))
-        if len(found) < 2:
-            return found
-        found.sort(key=lambda m: (m[0], m[0] - m[1]))
-        out, pos = [], 0
-        for m in found:
-            if m[0] >= pos:
-                out.append(m)
-                pos = m[1]
-        return out
+                if not lo <= s < hi:  # matches come by position: look the text up only when it changes
+                    i = bisect_right(starts, s) - 1
+                    lo, hi = starts[i], starts[i + 1]
+                per[i].append((s - lo, e - lo, entry))
+        for i, ms in enumerate(per):
+            if len(ms) < 2:
+                continue
+            ms.sort(key=lambda m: (m[0], m[0] - m[1]))  # stable: the case-insensitive match first on a tie
+            out, pos = [], 0
+            for m in ms:
+                if m[0] >= pos:
+                    out.append(m)
+                    pos = m[1]
+            per[i] = out
+        return per
 
     def propose(self, text: str) -> list[Edit]:
-        out = []
-        for s, e, entry in self.matches(text):
-            old = text[s:e]
-            new = entry.canonical + entry.suffix
-            if old[:1].isupper() and entry.canonical.islower():
-                new = new[:1].upper() + new[1:]  # sentence-initial "E-mail" → "Email", not "email"
-            if old != new:
-                out.append(Edit(s, e, old, new, entry.rule))
+        return self.propose_many([text])[0]
+
+    def propose_many(self, texts: Sequence[str]) -> list[list[Edit]]:
+        """The edits of each text (one batch scan; see ``matches_many``)."""
+        new_edit = tuple.__new__  # Edit(...) without its Python-level __new__: this runs once per match
+        out: list[list[Edit]] = []
+        for text, found in zip(texts, self.matches_many(texts)):
+            edits = []
+            for s, e, entry in found:
+                old = text[s:e]
+                new = entry.replacement
+                if entry.lower_canonical and old[:1].isupper():
+                    new = new[:1].upper() + new[1:]  # sentence-initial "E-mail" → "Email", not "email"
+                if old != new:
+                    edits.append(new_edit(Edit, (s, e, old, new, entry.rule)))
+            out.append(edits)
         return out
 
 
-def _is_word(c: str) -> bool:
-    return c.isalnum() or c == "_"
+_SURROGATE = re.compile("[\ud800-\udfff]")

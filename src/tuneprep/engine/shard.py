@@ -120,7 +120,7 @@ def _apply_steps(items: list[Item], ops: list[Op], names: list[str], stats: list
             for b in range(0, len(items), op.batch_size):
                 results.extend(op.apply_batch([it.record for it in items[b: b + op.batch_size]]))
         else:
-            results = [op.apply(it.record) for it in items]  # type: ignore[attr-defined]
+            results = op.apply_many([it.record for it in items])  # type: ignore[attr-defined]
         kept = []
         for it, res in zip(items, results, strict=True):
             if isinstance(res, Drop):

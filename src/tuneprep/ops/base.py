@@ -3,7 +3,8 @@
 Three shapes (docs/architecture.md, "How to add an operator"):
 
 * ``RecordOp`` — a pure function of one record: returns the (possibly changed) record, or a
-  ``Drop`` saying why it is rejected. Runs in any worker, streaming.
+  ``Drop`` saying why it is rejected. Runs in any worker, streaming. The engines hand it a chunk
+  through ``apply_many``, which an op may override to vectorise (same result as ``apply``).
 * ``BatchOp`` — the same over a list of records, for model calls.
 * ``GlobalOp`` — needs the whole dataset (dedup, selection); the engine runs it as a barrier.
   ``apply_global(open_items)`` gets a function that opens a fresh stream of ``Item`` (so an op
@@ -86,6 +87,14 @@ class RecordOp(Op):
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def apply_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
+        """``apply`` over a chunk of records, one result per record in order; the engines call this.
+
+        Override only to do the same work faster over many records at once (``clean.terminology``
+        scans a chunk as one string); the result must equal ``apply`` record by record.
+        """
+        return [self.apply(r) for r in records]
 
 
 class BatchOp(Op):

@@ -7,21 +7,23 @@ and ``dry_run: true`` records the proposed edits without changing the text.
 
 * ``clean.normalize`` — named, switchable rules (PTB detokenisation, quotes, dashes, …);
 * ``clean.typos`` — conservative symspell spelling correction (global: learns the corpus vocabulary);
-* ``clean.terminology`` — a glossary of canonical terms and variants, one Aho–Corasick pass;
+* ``clean.terminology`` — a glossary of canonical terms and variants, one Aho–Corasick pass per chunk;
 * ``dedup.conflicts`` — the same normalised text with different labels: majority, drop or flag;
 * ``filter.agreement`` — several annotator labels that agree too little: drop or flag.
 """
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from tuneprep.correct.edits import EditCounter, audit_record
+from tuneprep.correct.edits import EditCounter, audit_record, audit_records
 from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, RecordOp, register
 from tuneprep.records import record_text, set_score
 
@@ -270,9 +272,35 @@ class CleanTerminology(_Editing, RecordOp):
         self._set_up = True
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        return self._audit([record])[0]
+
+    def apply_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
+        # one automaton scan over the whole chunk: per record, Python only touches the matches
+        with _gc_paused():
+            return [*self._audit(records)]
+
+    def _audit(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         self._ready()
-        return audit_record(record, self.name, self.matcher.propose, dry_run=self.params.dry_run,
-                            counter=self.counter)
+        return audit_records(records, self.name, self.matcher.propose_many, dry_run=self.params.dry_run,
+                             counter=self.counter)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one chunk.
+
+    A chunk makes tens of thousands of small containers (matches, edits, audit entries) and no
+    reference cycle; each burst of allocations would otherwise start collections that walk the
+    whole heap for nothing (measured: a third of clean.terminology's time on the benchmark).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 # --- dedup.conflicts ------------------------------------------------------------------------------------
