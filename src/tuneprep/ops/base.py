@@ -98,6 +98,10 @@ class BatchOp(Op):
 
 class GlobalOp(Op):
     kind: ClassVar[str] = "global"
+    keys_only: ClassVar[bool] = False
+    """True when ``apply_global`` looks at nothing but ``Item.key`` and ``record["id"]`` (one
+    pass): the local engine may then decide from those alone and move the records in parallel
+    (``engine/keyed.py``)."""
 
     def prepare(self, record: dict[str, Any]) -> Any:
         """Per-record work done in parallel before the barrier; the result arrives as ``Item.key``."""
