@@ -39,13 +39,16 @@ def counts(out: Path) -> dict:
 def corpus(request, rt_path, shared_data, tmp_path) -> dict:
     if request.param == "rotten_tomatoes":
         return {"path": str(rt_path)}
-    # SST-2 has no exact duplicates: a second file re-sends every third row of the first (a TSV
-    # file is one shard, so the phase B joins two shards and drops duplicates across them).
+    # SST-2 has no exact duplicates: a third file re-sends every third row of the first (a TSV
+    # file is one shard, so the phase B joins shards and drops duplicates across them). The
+    # second holds its rows of fewer than 3 words: a shard that keeps nothing, in the middle.
     src = shared_data / "sst2" / "train_sample_5000.tsv"
     lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
-    again = tmp_path / "again.tsv"
+    short, again = tmp_path / "short.tsv", tmp_path / "again.tsv"
+    short.write_text(lines[0] + "".join(x for x in lines[1:] if len(x.split("\t")[0].split()) < 3),
+                     encoding="utf-8")
     again.write_text(lines[0] + "".join(lines[1::3]), encoding="utf-8")
-    return {"path": [str(src), str(again)], "text_field": "sentence"}
+    return {"path": [str(src), str(short), str(again)], "text_field": "sentence"}
 
 
 def test_parallel_phase_b_equals_serial(tmp_path, corpus, monkeypatch):

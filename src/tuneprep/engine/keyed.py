@@ -4,14 +4,16 @@ When the recipe ends with one global step whose ``apply_global`` reads only the 
 the record id (``GlobalOp.keys_only``), with no split after it, the barrier needs no record:
 
 1. **decide** (driver, serial): the op runs over the shards' ``[key, id]`` side files in shard
-   order (``WorkDir.keys``), exactly as over the records, and yields which ones it drops and why;
-2. **apply** (worker processes, one shard each): each worker reads its shard's kept records and
-   writes the output lines of the records kept and the rejects of the dropped ones;
+   order (``WorkDir.keys``), exactly as over the records, and yields which ones it drops and why,
+   shard by shard as each shard's answers are final;
+2. **apply** (worker processes, one shard each, started while the next shards are decided): each
+   worker reads its shard's kept records and writes the output lines of the records kept (their
+   JSON cut out of the work line, ``record_bytes``) and the rejects of the dropped ones;
 3. **join** (driver): the output lines go into the part files and the rejects into the step's
    rejects file, in shard order, as bytes.
 
-So the JSON of every record is parsed and written once, by the workers, instead of twice on the
-driver (stage file, then output). The files are byte for byte those of the serial path
+So a kept record is neither parsed nor serialised again, where the serial path parses and writes
+it twice on the driver (stage file, then output). The files are byte for byte those of the serial path
 (``phases.BarrierSteps`` + ``OutputWriter``): same kept records in the same order, same rejects,
 same counts. Runs that need more (a split, later steps, labels checked at output, repeated ids,
 the Ray engine) take the serial path.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -48,8 +51,10 @@ def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: in
             and all(wd.keys(s.index).exists() for s in shards))
 
 
-def decide(op: GlobalOp, shards: list[Shard], wd: WorkDir, st: StepStats) -> dict[int, Decisions]:
-    """Run the op over the keys files in shard order; the drops per shard, counted into ``st``."""
+def decide(op: GlobalOp, shards: list[Shard], wd: WorkDir, st: StepStats) -> Iterator[tuple[int, Decisions]]:
+    """Run the op over the keys files in shard order, counting into ``st``; yields each shard's
+    drops as soon as they are final (the op has answered its last record), so the workers can
+    move a shard's records while the next shards are decided."""
     # (shard, position) of the items read but not yet answered: the op answers in input order,
     # so this holds only as many as it reads ahead (one, for dedup.exact).
     where: deque[tuple[int, int]] = deque()
@@ -65,20 +70,26 @@ def decide(op: GlobalOp, shards: list[Shard], wd: WorkDir, st: StepStats) -> dic
                     read += 1
                     yield Item("", {"id": rid}, key)
 
-    out: dict[int, Decisions] = {s.index: {} for s in shards}
+    order = deque(s.index for s in shards)  # shards not yet handed out, in order
+    current: Decisions = {}
     n = 0
     for _, drop in op.apply_global(items):
         st.records_in += 1
         shard, pos = where.popleft()
+        while order[0] != shard:  # every shard before this one is answered in full
+            yield order.popleft(), current
+            current = {}
         if drop is None:
             st.records_out += 1
         else:
             st.dropped[drop.reason] += 1
-            out[shard][pos] = (drop.reason, drop.detail)
+            current[pos] = (drop.reason, drop.detail)
         n += 1
     if n != read or where:
         raise RuntimeError(f"{op.name}: {n} outcomes for {read} records")
-    return out
+    while order:
+        yield order.popleft(), current
+        current = {}
 
 
 def record_bytes(line: bytes) -> bytes | None:
@@ -125,11 +136,10 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
     op.setup()
     progress.start(name, None, "records")
     t0 = time.perf_counter()
-    decisions = decide(op, shards, wd, st)
     step = name.split(":", 1)[1]
     with ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=get_context("fork")) as pool:
-        futs = [pool.submit(apply_shard, str(wd.kept(s.index)), str(wd.out_piece(s.index)),
-                            str(wd.dropped_piece(s.index)), step, decisions[s.index]) for s in shards]
+        futs = [pool.submit(apply_shard, str(wd.kept(i)), str(wd.out_piece(i)), str(wd.dropped_piece(i)),
+                            step, drops) for i, drops in decide(op, shards, wd, st)]
         for s, fut in zip(shards, futs, strict=True):  # joined in shard order as each one is ready
             n_out = fut.result()
             _join(wd.dropped_piece(s.index), rejects, name)
