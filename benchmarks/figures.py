@@ -118,11 +118,15 @@ def _pipeline(f: dict) -> str:
     t, d = c["sides"]["tuneprep"], c["sides"]["datatrove"]
     r = c["ratio_vs_datatrove"]
     same = "the same" if c["same_documents_kept"] else "NOT the same"
+    pairs = f"{c['pairs']} pairs" if c["pairs"] > 1 else "1 pair"
+    plain = c.get("ratio_vs_datatrove_without_fast_path")
+    floor = c.get("times_the_floor")
     return (f"{c['input_mb']} MB, {c['input_docs']:,} docs: **{r['median']:.2f}× datatrove** (range "
-            f"{r['range'][0]:.2f}–{r['range'][1]:.2f}, {c['pairs']} pairs; {r['cpu_median']:.2f}× in CPU s), "
-            f"{same} {t['kept'][0]:,} docs kept; without the unicode fast path "
-            f"{c['ratio_vs_datatrove_without_fast_path']['median']:.2f}×; {c['times_the_floor']['median']:.1f}× the "
-            f"read-parse-hash-write floor; peak RSS {t['peak_tree_rss_mb_max']} vs {d['peak_tree_rss_mb_max']} MB")
+            f"{r['range'][0]:.2f}–{r['range'][1]:.2f}, {pairs}; {r['cpu_median']:.2f}× in CPU s), "
+            f"{same} {t['kept'][0]:,} docs kept; "
+            + (f"without the unicode fast path {plain['median']:.2f}×; " if plain else "")
+            + (f"{floor['median']:.1f}× the read-parse-hash-write floor; " if floor else "")
+            + f"peak RSS {t['peak_tree_rss_mb_max']} vs {d['peak_tree_rss_mb_max']} MB")
 
 
 def _neardup_quality(f: dict) -> str:

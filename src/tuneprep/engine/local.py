@@ -8,7 +8,9 @@ shards.
 
 Phase B (barriers): global steps (dedup, sampling) and the split stream over the shard outputs
 in shard order, so the result is the same whatever the number of workers or interruptions.
-Memory is bounded by the global steps' own state (e.g. one hash per unique record).
+Memory is bounded by the global steps' own state (e.g. one hash per unique record). When the
+recipe ends with a keys-only global step (``dedup.exact``) and no split, phase B decides from the
+keys alone and the workers move the records (``keyed.py``): the same files, on every core.
 
 Every input row ends up in exactly one place: the output data or a rejects file.
 """
@@ -30,7 +32,7 @@ from typing import Any
 import orjson
 
 from tuneprep.datasets import resolve_input
-from tuneprep.engine import guard
+from tuneprep.engine import guard, keyed
 from tuneprep.engine.phases import BarrierSteps, OutputWriter, Progress, Source, read_items, write_stage
 from tuneprep.engine.shard import (
     RejectFiles,
@@ -292,20 +294,26 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         rejects.close()
         _stop(out, staging, wd, [st.to_json() for st in step_stats], files, early)
 
-    barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
-    kept_paths = [wd.kept(s.index) for s in shards]
-    final = barrier.run(lambda: read_items(kept_paths, with_keys=True), k)
-    if guard.labels_checked_at_output(recipe):
-        # Annotation steps label records on the way: what is still unlabeled now is rejected
-        # (once, into a stage the split then reads twice).
-        label_st = StepStats("labels")
-        stage = wd.path / "stage-labels.jsonl"
-        write_stage(stage, guard.keep_labeled(final(), recipe, label_st, lambda it, why: _reject(
-            rejects("labels"), "labels", "missing_label", it.source, record=it.record, detail={"error": why})))
-        final = (lambda p=stage: read_items([p], with_keys=False))  # noqa: E731
-        step_stats.append(label_st)
     writer = OutputWriter(staging, recipe.output.part_size, [wd.ids(s.index) for s in shards], rejects)
-    _write_output(recipe, final, barrier, writer)
+    if (phase_a is None and recipe.split is None and not writer.suspects
+            and not guard.labels_checked_at_output(recipe) and keyed.applies(ops, k, shards, wd, workers)):
+        # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
+        keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
+                        rejects, writer, progress)
+    else:
+        barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
+        kept_paths = [wd.kept(s.index) for s in shards]
+        final = barrier.run(lambda: read_items(kept_paths, with_keys=True), k)
+        if guard.labels_checked_at_output(recipe):
+            # Annotation steps label records on the way: what is still unlabeled now is rejected
+            # (once, into a stage the split then reads twice).
+            label_st = StepStats("labels")
+            stage = wd.path / "stage-labels.jsonl"
+            write_stage(stage, guard.keep_labeled(final(), recipe, label_st, lambda it, why: _reject(
+                rejects("labels"), "labels", "missing_label", it.source, record=it.record, detail={"error": why})))
+            final = (lambda p=stage: read_items([p], with_keys=False))  # noqa: E731
+            step_stats.append(label_st)
+        _write_output(recipe, final, barrier, writer)
     splits = writer.close()
     rejects.close()
     if recipe.split is None and "data" not in splits:

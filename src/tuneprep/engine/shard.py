@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -147,6 +148,10 @@ def read_chunks(shard: Shard, recipe: Recipe, read_st: StepStats,
     options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
     check_labels = not guard.labels_checked_at_output(recipe)
     rows = iter_records(shard.path, shard.fmt, shard.start, shard.end, source, options)
+    # The shard's path as meta.source shows it, resolved once: per record, abspath + relpath cost
+    # more than parsing the line.
+    shown = source_ref(shard.path)
+    whole_file = shard.fmt in WHOLE_FILE
     done = False
     while not done:
         t0 = time.perf_counter()
@@ -169,7 +174,7 @@ def read_chunks(shard: Shard, recipe: Recipe, read_st: StepStats,
                             detail={"error": problem})
                     continue
                 # One document per file: the page (or document) path is its source.
-                set_source(row.record, source_ref(shard.path, None if shard.fmt in WHOLE_FILE else row.line))
+                set_source(row.record, shown if whole_file else f"{shown}:{row.line}")
                 items.append(Item(row.source, row.record))
             if len(items) >= CHUNK:
                 break
@@ -200,13 +205,19 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     wd = WorkDir(Path(work))
     rejects = RejectFiles(wd.rejects_prefix(shard.index))
     id_hashes = array("Q")
-    with atomic_open(wd.kept(shard.index)) as kept_fh:
+    # A keys-only global step next (dedup.exact): its keys and the ids also go to a small side
+    # file, from which phase B decides without parsing the records (engine/keyed.py).
+    with atomic_open(wd.kept(shard.index)) as kept_fh, \
+            (atomic_open(wd.keys(shard.index)) if isinstance(prep, GlobalOp) and prep.keys_only
+             else nullcontext()) as keys_fh:
         for chunk in read_chunks(shard, recipe, read_st, rejects):
             items = _apply_steps(chunk, ops[:k], names[1: k + 1], stats, rejects)
             keys = prep.prepare_batch([it.record for it in items]) if prep is not None and items else None  # type: ignore[attr-defined]
             for j, it in enumerate(items):
                 id_hashes.append(_id_hash(it.record))
                 kept_fh.write(kept_line(it, keys[j] if keys is not None else None))
+                if keys_fh is not None:
+                    keys_fh.write(orjson.dumps([keys[j], it.record.get("id", "")]) + b"\n")  # type: ignore[index]
     write_id_hashes(wd.ids(shard.index), id_hashes)
     result = {"shard": shard.index, "steps": [read_st.to_json()] + [s.to_json() for s in stats],
               "kept": stats[-1].records_out if stats else read_st.records_out,
@@ -217,15 +228,37 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
 
 
 def write_id_hashes(path: Path, id_hashes: array) -> None:
-    """Sorted, so phase B can merge the runs by hash range (the duplicate-id check)."""
-    import numpy as np
+    """Sorted, so phase B can merge the runs by hash range (the duplicate-id check).
 
+    Sorted in Python rather than numpy: a shard holds at most a few hundred thousand records
+    (tens of milliseconds), and importing numpy cost each worker about 0.25 s."""
     with atomic_open(path) as fh:
-        fh.write(np.sort(np.frombuffer(id_hashes, dtype=np.uint64)).tobytes())
+        fh.write(array("Q", sorted(id_hashes)).tobytes())
 
 
 def _id_hash(record: dict[str, Any]) -> int:
     return xxhash.xxh3_64_intdigest(str(record.get("id")).encode("utf-8", "surrogatepass"))
+
+
+SMALL_ID_RUNS = 1 << 18
+"""Up to this many id hashes (2 MiB), a Python set finds the repeated ones faster than importing
+numpy (about 0.25 s of the driver's time before the output is written)."""
+
+
+def _repeated_small(runs: list[Path], sizes: list[int]) -> set[int]:
+    seen: set[int] = set()
+    found: set[int] = set()
+    for p, n in zip(runs, sizes, strict=True):
+        if not n:
+            continue
+        hashes = array("Q")
+        hashes.frombytes(p.read_bytes())
+        for h in hashes:
+            if h in seen:
+                found.add(h)
+            else:
+                seen.add(h)
+    return found
 
 
 def repeated_id_hashes(runs: list[Path], bucket_bytes: int = 32 << 20) -> set[int]:
@@ -234,9 +267,11 @@ def repeated_id_hashes(runs: list[Path], bucket_bytes: int = 32 << 20) -> set[in
     This keeps the duplicate-id check's memory bounded whatever the input size: only the
     (rare) hashes seen twice are kept, and exact ids are compared for those alone.
     """
+    sizes = [p.stat().st_size // 8 if p.exists() else 0 for p in runs]
+    if sum(sizes) <= SMALL_ID_RUNS:
+        return _repeated_small(runs, sizes)
     import numpy as np
 
-    sizes = [p.stat().st_size // 8 if p.exists() else 0 for p in runs]
     n_buckets = max(1, -(-sum(sizes) * 8 // bucket_bytes))
     starts = [0] * len(runs)
     found: set[int] = set()

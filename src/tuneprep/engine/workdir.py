@@ -4,7 +4,11 @@
     shard-NNNNN.kept.jsonl         a shard's kept records after the per-record steps
     shard-NNNNN.rejects.<step>.jsonl  a shard's rejects per step
     shard-NNNNN.ids.u64            sorted id hashes of the kept records (duplicate-id check)
+    shard-NNNNN.keys.jsonl         [key, id] of each kept record, when the first global step is
+                                   keys-only (engine/keyed.py decides from these alone)
     shard-NNNNN.done.json          the shard's stats; written last, it marks the shard done
+    shard-NNNNN.out.jsonl          phase B (keyed.py): a shard's output lines, then
+    shard-NNNNN.dropped.jsonl      its rejects of the global step, joined in shard order
     stage-N.jsonl                  records between global steps
 """
 
@@ -37,6 +41,15 @@ class WorkDir:
 
     def ids(self, index: int) -> Path:
         return Path(f"{self.shard_base(index)}.ids.u64")
+
+    def keys(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.keys.jsonl")
+
+    def out_piece(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.out.jsonl")
+
+    def dropped_piece(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.dropped.jsonl")
 
     def done(self, index: int) -> Path:
         return Path(f"{self.shard_base(index)}.done.json")

@@ -24,6 +24,7 @@ class DedupExact(GlobalOp):
     name: ClassVar[str] = "dedup.exact"
     Params: ClassVar[type[OpParams]] = ExactParams
     description: ClassVar[str] = "Drop exact duplicates of normalised text (first seen survives)."
+    keys_only: ClassVar[bool] = True  # apply_global reads the prepared key and the id, nothing else
 
     def prepare(self, record: dict[str, Any]) -> Any:
         import xxhash

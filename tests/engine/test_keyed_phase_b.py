@@ -1,0 +1,155 @@
+"""Phase B of a final dedup.exact in parallel (engine/keyed.py) writes the serial path's files, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from array import array
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+import tuneprep.engine.keyed as keyed
+from tuneprep.engine import shard as shard_mod
+from tuneprep.engine.local import run_recipe
+from tuneprep.recipe import parse_recipe
+
+STEPS = [{"op": "clean.unicode"}, {"op": "clean.whitespace"}, {"op": "filter.length", "min_words": 3},
+         {"op": "dedup.exact"}]
+
+
+def files(out: Path) -> dict[str, bytes]:
+    """Every output file (data and rejects) by relative path, as bytes."""
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.jsonl"))}
+
+
+def counts(out: Path) -> dict:
+    """stats.json without its timings."""
+    stats = json.loads((out / "stats.json").read_text())
+    for s in stats["steps"]:
+        s.pop("seconds")
+    stats.pop("wall_seconds")
+    return stats
+
+
+@pytest.fixture(params=["rotten_tomatoes", "sst2"])
+def corpus(request, rt_path, shared_data, tmp_path) -> dict:
+    if request.param == "rotten_tomatoes":
+        return {"path": str(rt_path)}
+    # SST-2 has no exact duplicates: a third file re-sends every third row of the first (a TSV
+    # file is one shard, so the phase B joins shards and drops duplicates across them). The
+    # second holds its rows of fewer than 3 words: a shard that keeps nothing, in the middle.
+    src = shared_data / "sst2" / "train_sample_5000.tsv"
+    lines = src.read_text(encoding="utf-8").splitlines(keepends=True)
+    short, again = tmp_path / "short.tsv", tmp_path / "again.tsv"
+    short.write_text(lines[0] + "".join(x for x in lines[1:] if len(x.split("\t")[0].split()) < 3),
+                     encoding="utf-8")
+    again.write_text(lines[0] + "".join(lines[1::3]), encoding="utf-8")
+    return {"path": [str(src), str(short), str(again)], "text_field": "sentence"}
+
+
+def test_parallel_phase_b_equals_serial(tmp_path, corpus, monkeypatch):
+    def run(name: str) -> Path:
+        # Small parts: the joined shards cross part boundaries.
+        recipe = parse_recipe({"input": corpus, "steps": STEPS, "max_reject_fraction": 1.0,
+                               "output": {"path": str(tmp_path / name), "part_size": 1500}})
+        res = run_recipe(recipe, workers=2, shard_bytes=60_000)
+        assert res.shards >= 2
+        return tmp_path / name
+
+    calls = []
+    real = keyed.run_keyed
+    monkeypatch.setattr(keyed, "run_keyed", lambda *a, **k: calls.append(1) or real(*a, **k))
+    parallel = run("parallel")
+    assert calls == [1]  # the parallel path ran
+    monkeypatch.setattr(keyed, "applies", lambda *a, **k: False)
+    serial = run("serial")
+    assert calls == [1]  # ... and here the serial one
+
+    assert files(parallel) == files(serial)
+    assert len(list((serial / "data").glob("part-*.jsonl"))) > 1
+    assert counts(parallel) == counts(serial)
+    dedup = counts(serial)["steps"][4]
+    assert dedup["dropped"].get("duplicate", 0) > 0  # there were duplicates to drop
+    assert (parallel / "rejects" / "4-dedup.exact.jsonl").exists()
+
+
+def test_resume_with_parallel_phase_b_equals_serial_run(tmp_path, rt_path):
+    """Killed after shard 3 (phase A on one worker), resumed on two: the parallel phase B reads the
+    keys files of the shards done before the kill and writes what an uninterrupted serial run does."""
+    base = {"input": {"path": str(rt_path)}, "steps": STEPS, "max_reject_fraction": 1.0}
+    ref = tmp_path / "ref.yaml"
+    ref.write_text(yaml.safe_dump({**base, "output": {"path": str(tmp_path / "ref")}}))
+    cli = [sys.executable, "-m", "tuneprep.cli", "run"]
+    # One worker: the serial phase B (the parallel one needs two).
+    assert subprocess.run([*cli, str(ref), "-q", "-w", "1", "--shard-bytes", "300000"]).returncode == 0
+    killed = tmp_path / "k.yaml"
+    killed.write_text(yaml.safe_dump({**base, "output": {"path": str(tmp_path / "killed")}}))
+    crash = [sys.executable, str(Path(__file__).with_name("crash_after_shard.py")), "3", "run", str(killed),
+             "-q", "-w", "1", "--shard-bytes", "300000"]
+    assert subprocess.run(crash, capture_output=True, start_new_session=True).returncode == -9
+    assert len(list((tmp_path / "killed" / ".work").glob("shard-*.keys.jsonl"))) == 4
+    proc = subprocess.run([*cli, str(killed), "-q", "-w", "2", "--shard-bytes", "300000"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming: 4 of" in proc.stderr
+    assert files(tmp_path / "killed") == files(tmp_path / "ref")
+    got, want = counts(tmp_path / "killed"), counts(tmp_path / "ref")
+    assert got["resumed_shards"] == 4
+    for d in (got, want):
+        d.pop("resumed_shards"), d.pop("workers")
+    assert got == want
+
+
+def test_repeated_id_hashes_small_and_numpy_paths_agree(tmp_path, rt_path, monkeypatch):
+    """The duplicate-id check finds the same repeated hashes with a Python set (small runs) and
+    with numpy (large runs): real ids, some of them repeated across runs and within one."""
+    from tuneprep.io.readers import load_records
+
+    ids = [r["id"] for r in load_records(rt_path)]
+    runs, every = [], Counter()
+    for i, part in enumerate((ids[:6000], ids[5000:11000] + ids[100:110], ids[10000:])):
+        p = tmp_path / f"run{i}.u64"
+        hashes = array("Q", (shard_mod._id_hash({"id": x}) for x in part))
+        every.update(hashes)
+        shard_mod.write_id_hashes(p, hashes)
+        assert list(array("Q", p.read_bytes())) == sorted(hashes)
+        runs.append(p)
+    small = shard_mod.repeated_id_hashes(runs)
+    monkeypatch.setattr(shard_mod, "SMALL_ID_RUNS", 0)
+    large = shard_mod.repeated_id_hashes(runs, bucket_bytes=16_000)  # several hash buckets
+    assert small == large == {h for h, n in every.items() if n > 1}
+    assert len(small) >= 1000 + 1000  # at least the two overlaps between runs
+
+
+def test_records_that_look_like_the_work_line_format(tmp_path, rt_path, monkeypatch):
+    """The workers cut each record's JSON out of its work line without parsing it: records whose
+    fields and text hold the work line's own separators (``","r":``, ``,"k":``, a field ``k``)
+    come out as the serial path writes them."""
+    from tuneprep.io.readers import load_records
+
+    texts = [r["text"] for r in load_records(rt_path)[:3000]]
+    rows = []
+    for i, t in enumerate(texts + texts[::7]):  # every 7th text again: duplicates
+        row = {"text": t, "k": ',"k":"' + str(i % 5) + '"}', "r": {"s": '","r":'}, "s": t[:10]}
+        if i % 3 == 0:
+            row["text"] = t + ' ","r":{"k":"x"},"k":"' + str(i % 2) + '"}'
+        rows.append(json.dumps(row, ensure_ascii=i % 2 == 0))
+    src = tmp_path / "tricky.jsonl"
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    def run(name: str) -> Path:
+        recipe = parse_recipe({"input": {"path": str(src)}, "steps": STEPS, "max_reject_fraction": 1.0,
+                               "output": {"path": str(tmp_path / name)}})
+        assert run_recipe(recipe, workers=2, shard_bytes=100_000).shards > 2
+        return tmp_path / name
+
+    parallel = run("parallel")
+    monkeypatch.setattr(keyed, "applies", lambda *a, **k: False)
+    serial = run("serial")
+    assert files(parallel) == files(serial)
+    assert counts(parallel) == counts(serial)
+    assert counts(serial)["steps"][4]["dropped"]["duplicate"] > 0
