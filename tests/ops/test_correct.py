@@ -182,6 +182,26 @@ def test_terminology_on_real_reviews(tmp_path, rt_path):
     assert counts["edits"] == expected and counts["rule:coming-of-age ← coming of age"] > 0
 
 
+def test_suggested_acronym_groups_leave_ordinary_words_alone(tmp_path, rt_path):
+    """`terms suggest` on Rotten Tomatoes proposes "U.S." / "US"; applied as suggested, the pronoun "us"
+    (and "La" in "La Femme Nikita") must stay: acronym groups are written case-sensitive."""
+    from tuneprep.correct.dictionary import english_frequencies
+    from tuneprep.correct.suggest import glossary_yaml, suggest_terms
+
+    texts = [json.loads(line)["text"] for line in rt_path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    groups = suggest_terms(texts, english=english_frequencies())  # as `tuneprep terms suggest` calls it
+    acronyms = [g for g in groups if any(f.isupper() for f in (g.canonical, *g.variants))]
+    assert any(g.canonical.replace(".", "") == "US" for g in acronyms)
+    g = tmp_path / "suggested.yaml"
+    g.write_text(glossary_yaml(groups, "rt"), encoding="utf-8")
+    op = build_op("clean.terminology", {"glossary": str(g)})
+    op.setup()
+    edits = [e for t in texts if re.search(r"\bus\b|\bU\.?S\b|\bLa\b", t)
+             for e in op.apply({"text": t}).get("meta", {}).get("edits", {}).get("clean.terminology", [])]
+    assert any(e["from"] in ("US", "U.S.") for e in edits)  # the acronym group still applies
+    assert not [e for e in edits if e["from"] in ("us", "La")]
+
+
 def test_terminology_longest_match_and_options(tmp_path):
     g = tmp_path / "g.csv"
     g.write_text("canonical,variant,case_sensitive,whole_word\nNew York City,NYC,true,\n"

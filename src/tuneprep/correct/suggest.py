@@ -146,7 +146,10 @@ def glossary_yaml(groups: list[Group], source: str) -> str:
                           "abbreviation": "  # abbreviations seen next to their expansion (uncomment to use)"}[kind])
         counts = ", ".join(f"{f} {n}" for f, n in sorted(g.counts.items(), key=lambda kv: -kv[1]))
         variants = f"[{', '.join(q(v) for v in g.variants)}]"
-        if len({f.lower() for f in (g.canonical, *g.variants)}) == 1:  # only case differs: match case
+        forms = (g.canonical, *g.variants)
+        # only case differs, or an acronym ("U.S." / "US"): match case, or the pronoun "us" and the
+        # article "La" would be rewritten too
+        if len({f.lower() for f in forms}) == 1 or any(f.isupper() for f in forms):
             variants = f"{{variants: {variants}, case_sensitive: true}}"
         entry = f"  {q(g.canonical)}: {variants}   # {counts}"
         lines.append(("  # " + entry.lstrip()) if g.kind == "abbreviation" else entry)
