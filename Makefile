@@ -31,7 +31,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 
 test: $(STAMP) system-deps lint
-	$(VENV)/bin/pytest -q --timeout=1200
+	$(VENV)/bin/pytest -q --timeout=1200 --durations=25
 
 # Fails when a README figure has no result file or differs from it (also part of `make test`).
 bench-check: $(STAMP)
