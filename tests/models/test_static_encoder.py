@@ -59,6 +59,9 @@ def test_static_model_distils_offline_and_embeds(no_network, shared_data, rt_pat
     same = np.einsum("ij,ij->i", emb[0::2], emb[1::2])  # a sentence and its re-tokenised twin
     other = np.einsum("ij,ij->i", emb[0::2], np.roll(emb[1::2], 1, axis=0))  # a different sentence
     assert (same > other).all()
+    # an empty text has no token: the zero vector (similar to nothing), not NaN
+    empty = encode(["", pairs[0][0]], "minilm-l6-static", cache=False)
+    assert not empty[0].any() and np.isfinite(empty).all()
 
 
 @pytest.mark.slow
