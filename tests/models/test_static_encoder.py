@@ -55,7 +55,7 @@ def test_static_model_distils_offline_and_embeds(no_network, shared_data, rt_pat
     assert len(pairs) == 20
     emb = encode([t for p in pairs for t in p], "minilm-l6-static", cache=False)
     assert emb.shape == (40, 256)
-    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-3)  # the table is float16
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)  # float16 table, renormalised in float32
     same = np.einsum("ij,ij->i", emb[0::2], emb[1::2])  # a sentence and its re-tokenised twin
     other = np.einsum("ij,ij->i", emb[0::2], np.roll(emb[1::2], 1, axis=0))  # a different sentence
     assert (same > other).all()
