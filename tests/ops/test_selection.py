@@ -203,3 +203,21 @@ def test_selection_ops_are_listed_with_params():
         assert name in ops and ops[name].Params.model_fields
     with pytest.raises(ValueError, match="exactly one of threshold or top_n"):
         build_op("select.relevance", {"task": "x"})
+
+
+@pytest.mark.slow
+def test_diverse_with_the_static_model(rt):
+    """select.diverse model: minilm-l6-static (the fast option): farthest-first still covers the
+    corpus better than a random sample, measured in the static model's own space."""
+    pytest.importorskip("model2vec", reason="the static extra (model2vec) is not installed")
+    from tuneprep.annotate.embed import encode
+
+    # an empty text has no token, so the static model gives it the zero vector (distance 1 to all)
+    recs = [r for r in rt[:1200] if r["text"].strip()]
+    x = encode([r["text"] for r in recs], "minilm-l6-static")
+    assert x.shape == (len(recs), 256) and np.isfinite(x).all()
+    pos = {r["id"]: i for i, r in enumerate(recs)}
+    rand, _ = run_op("select.sample", recs, n=100, seed=0)
+    kc, _ = run_op("select.diverse", recs, n=100, method="kcenter", model="minilm-l6-static")
+    assert len(kc) == 100
+    assert _coverage(x, [pos[r["id"]] for r in kc])[1] < _coverage(x, [pos[r["id"]] for r in rand])[1]

@@ -61,6 +61,11 @@ def encode(texts: list[str], model: str = DEFAULT_ENCODER, batch_size: int = 64,
         enc = load_encoder(model)
         vecs = enc.encode(list(todo.values()), batch_size=batch_size, normalize_embeddings=True,
                           convert_to_numpy=True, show_progress_bar=False).astype(np.float32)
+        # Normalised again in float32: a static model (minilm-l6-static) normalises in float16
+        # (norms off by ~1e-3, cosines above 1), and gives NaN for a text without a known token
+        # (an empty mean): such a text gets the zero vector (similar to nothing).
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        vecs = np.divide(vecs, norms, out=np.zeros_like(vecs), where=np.isfinite(norms) & (norms > 0))
         for k, v in zip(todo, vecs):
             found[k] = v
         if con is not None:

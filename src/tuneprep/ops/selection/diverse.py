@@ -53,7 +53,7 @@ class DiverseParams(OpParams):
     field: str = "label"
     """Label field or dotted meta path, for per_label (a list: its first label)."""
     model: str = DEFAULT_ENCODER
-    """Sentence encoder (registry name or local directory)."""
+    """Sentence encoder (registry name or local directory); minilm-l6-static embeds ~50x faster on CPU."""
     seed: int = 0
     """Seed of k-means, of the k-center start and of the choice within a cluster."""
 
