@@ -16,12 +16,14 @@ Defaults come from PyPI packages so that nothing needs a model hub at run time:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -129,6 +131,28 @@ def converted_dir(spec: ModelSpec) -> Path:
     return cache_dir() / "models" / f"{spec.name}-{_package_version(spec)}"
 
 
+@contextlib.contextmanager
+def _built_atomically(dest: Path, marker: str) -> Iterator[Path]:
+    """Yield a temp dir next to ``dest``; on success rename it to ``dest``.
+
+    Readers never see a half-written cache entry. When another process renamed its finished
+    copy first (``dest/marker`` exists), that copy is equivalent and ours is dropped; the temp
+    dir is always removed.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        yield tmp
+        try:
+            os.rename(tmp, dest)
+        except OSError:
+            if not (dest / marker).exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def convert_gguf(spec: ModelSpec, dest: Path | None = None) -> Path:
     """Dequantise a GGUF default model once into a safetensors HF directory; returns that dir.
 
@@ -142,9 +166,7 @@ def convert_gguf(spec: ModelSpec, dest: Path | None = None) -> Path:
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     gguf = _package_file(spec)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
+    with _built_atomically(dest, "config.json") as tmp:
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
         gmodel = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
         # save_pretrained refuses a model whose config carries the GGUF quantization_config:
@@ -167,15 +189,6 @@ def convert_gguf(spec: ModelSpec, dest: Path | None = None) -> Path:
             {"model": spec.name, "package": spec.package, "version": _package_version(spec),
              "gguf": gguf.name}, indent=2) + "\n")
         del gmodel, model
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not (dest / "config.json").exists():
-                raise
-            # another process finished first: its copy is equivalent
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
@@ -201,9 +214,7 @@ def distill_static(spec: ModelSpec, dest: Path | None = None) -> Path:
     from transformers import AutoModel, AutoTokenizer
 
     teacher = _package_file(spec)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
-    try:
+    with _built_atomically(dest, "modules.json") as tmp:
         tok = AutoTokenizer.from_pretrained(teacher, local_files_only=True)
         model = AutoModel.from_pretrained(teacher, local_files_only=True)
         # model2vec's defaults (PCA to 256 dims, SIF weighting 1e-4, float16 table): its
@@ -213,14 +224,6 @@ def distill_static(spec: ModelSpec, dest: Path | None = None) -> Path:
         (tmp / "tuneprep_source.json").write_text(json.dumps(
             {"model": spec.name, "teacher": spec.package, "version": _package_version(spec),
              "model2vec": importlib.metadata.version("model2vec")}, indent=2) + "\n")
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not (dest / "modules.json").exists():
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
 
