@@ -211,13 +211,7 @@ def test_terminology_longest_match_and_options(tmp_path):
     assert apply_edits(t, m.propose(t)) == "New York City is not nyc, but New York City is; York and Yorkers."
 
 
-MIXED_GLOSSARY = """\
-options:
-  inflections: true
-terms:
-  coming-of-age: [coming of age]
-  film noir: [film-noir]
-  sci-fi: [scifi, sci fi]
+MIXED_GLOSSARY = GLOSSARY + """\
   the: [teh]
   a lot:
     variants: [alot]

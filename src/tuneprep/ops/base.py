@@ -41,6 +41,7 @@ OP_MODULES = (
     "tuneprep.ops.language",
     "tuneprep.ops.pii",
     "tuneprep.ops.correct",
+    "tuneprep.ops.ambiguity",
 )
 
 
