@@ -11,6 +11,7 @@ macro-F1 go to ``benchmarks/results/<--result>.json``. No peer tool runs here: t
 lm-evaluation-harness is ``benchmarks/eval_vs_lmeval.py``.
 
     .venv/bin/python benchmarks/eval_end_to_end.py --n 12000 --workers 2
+    .venv/bin/python benchmarks/eval_end_to_end.py --n 12000 --workers 1 --bf16 --result eval_end_to_end_bf16
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=12000, help="records (<= 13,905)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--bf16", action="store_true", help="pass --bf16 (bf16 scoring, fp32 re-score of close calls)")
     ap.add_argument("--target-minutes", type=float, default=15.0)
     ap.add_argument("--result", default="eval_end_to_end")
     ap.add_argument("--keep", default=None, help="keep the work directory here")
@@ -59,7 +61,7 @@ def main() -> None:
     m = Measurement(args.result, libraries=["torch", "transformers"])
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     cmd = [sys.executable, "-m", "tuneprep.cli", "eval", "smollm2-135m", "--data", str(data), "--out", str(out),
-           "--workers", str(args.workers), "--no-report", "--quiet"]
+           "--workers", str(args.workers), *(["--bf16"] if args.bf16 else []), "--no-report", "--quiet"]
     t0, c0 = time.perf_counter(), _children_cpu()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
     wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
@@ -67,7 +69,8 @@ def main() -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     minutes = wall / 60
     figures = {
-        "records": args.n, "workers": args.workers, "cores": os.cpu_count(),
+        "records": args.n, "workers": args.workers, "bf16": args.bf16, "precision": metrics.get("precision"),
+        "cores": os.cpu_count(),
         "wall_s": round(wall, 1), "wall_minutes": round(minutes, 2), "cpu_s": round(cpu, 1),
         "records_per_s": round(args.n / wall, 3), "peak_rss_mb": info.get("peak_rss_mb"),
         "seconds": info.get("seconds"), "f1_macro": metrics.get("f1_macro"), "accuracy": metrics.get("accuracy"),

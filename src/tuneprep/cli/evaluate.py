@@ -183,6 +183,12 @@ def register(app: typer.Typer) -> None:
         quantize: str | None = typer.Option(None, "--quantize", help=(
             "int8: dynamic int8 quantisation of the Linear layers (CPU); less CPU time, but it changed about half "
             "of smollm2-135m's SST-2 predictions (README, Evaluation at scale).")),
+        bf16: bool = typer.Option(False, "--bf16", help=(
+            "Score in bf16 (fast on CPUs with AMX / AVX512-BF16, and on GPUs) and re-score in fp32 the records "
+            "whose two best labels are within --bf16-margin, so predictions stay fp32's (README, Evaluation at scale).")),
+        bf16_margin: float | None = typer.Option(None, "--bf16-margin", help=(
+            "With --bf16: label log-probability margin (nats) under which a record is re-scored in fp32 "
+            "(default: tuneprep.models.precision.BF16_MARGIN).")),
         workers: int = typer.Option(1, "--workers", help=(
             "Processes, each with its own model and cores/N threads; predictions merged in input order.")),
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
@@ -210,7 +216,8 @@ def register(app: typer.Typer) -> None:
                              train_data=[str(p) for p in train_data], near_threshold=near_threshold,
                              max_new_tokens=max_new_tokens, name=name, report=not no_report,
                              max_tokens=max_tokens, truncate=truncate, chunk=chunk, quantize=quantize,
-                             workers=workers)
+                             bf16=bf16, workers=workers,
+                             **({"bf16_margin": bf16_margin} if bf16_margin is not None else {}))
             res = api_evaluate(cfg, progress=not quiet)
         except ValidationError as e:
             _fail(str(e))

@@ -20,6 +20,7 @@ import numpy as np
 
 from tuneprep.evaluate.predictor import ModelPredictor
 from tuneprep.models.longinput import LongInputStats
+from tuneprep.models.precision import BF16_MARGIN, PrecisionStats
 from tuneprep.models.prompt import ClassifyTemplate
 from tuneprep.models.registry import is_run_dir
 from tuneprep.models.rundir import load_template
@@ -35,11 +36,11 @@ def _init_worker(threads: int, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     _worker = ModelPredictor(*args, **kwargs)
 
 
-def _score(template_json: str, texts: list[str]) -> tuple[np.ndarray, LongInputStats]:
+def _score(template_json: str, texts: list[str]) -> tuple[np.ndarray, LongInputStats, PrecisionStats | None]:
     assert _worker is not None
     stats = _worker.new_stats()
     probs = _worker.score(ClassifyTemplate.model_validate_json(template_json), texts)
-    return probs, stats
+    return probs, stats, _worker.precision
 
 
 def _generate(messages_list: list[list[dict[str, str]]], max_new_tokens: int) -> list[str]:
@@ -58,6 +59,7 @@ class ParallelPredictor:
         self.run_dir: Path | None = Path(name_or_path) if is_run_dir(name_or_path) else None
         self.template: ClassifyTemplate | None = load_template(self.run_dir) if self.run_dir else None
         self.long_inputs = LongInputStats(max_tokens=kwargs.get("max_tokens"))
+        self.precision: PrecisionStats | None = None
         self.pool = ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
             initargs=(max(1, cores // workers), (name_or_path, batch_size), kwargs))
@@ -67,6 +69,8 @@ class ParallelPredictor:
         chunk, max_tokens = bool(self._settings.get("chunk")), self._settings.get("max_tokens")
         self.long_inputs = LongInputStats(max_tokens=max_tokens, chunk=chunk and bool(max_tokens),
                                           truncate=None if chunk or not max_tokens else self._settings.get("truncate", "end"))
+        bf16 = self._settings.get("bf16")
+        self.precision = PrecisionStats(self._settings.get("bf16_margin", BF16_MARGIN)) if bf16 else None
         return self.long_inputs
 
     def _map(self, fn: Callable[..., Any], items: list[Any], *args: Any,
@@ -85,11 +89,13 @@ class ParallelPredictor:
     def score(self, template: ClassifyTemplate, texts: list[str],
               on_batch: Callable[[int], None] | None = None) -> np.ndarray:
         parts = self._map(_score, texts, template.model_dump_json(), on_batch=on_batch)
-        for _, stats in parts:
+        for _, stats, precision in parts:
             self.long_inputs.add(stats)
+            if self.precision is not None and precision is not None:
+                self.precision.add(precision)
         if not parts:
             return np.zeros((0, len(template.labels)))
-        return np.concatenate([p for p, _ in parts], axis=0)
+        return np.concatenate([p for p, _, _ in parts], axis=0)
 
     def generate(self, messages_list: list[list[dict[str, str]]], max_new_tokens: int,
                  on_batch: Callable[[int], None] | None = None) -> list[str]:

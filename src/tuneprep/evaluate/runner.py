@@ -50,6 +50,7 @@ from tuneprep.evaluate.review import error_analysis, generation_review, review_r
 from tuneprep.io.readers import InputError, load_records
 from tuneprep.io.writers import atomic_open, write_jsonl
 from tuneprep.models.longinput import LongInputStats
+from tuneprep.models.precision import BF16_MARGIN, PrecisionStats
 from tuneprep.models.prompt import ClassifyTemplate
 from tuneprep.models.registry import is_run_dir
 from tuneprep.models.rundir import load_template
@@ -89,6 +90,12 @@ class EvalConfig(BaseModel):
     quantize: Literal["int8"] | None = Field(None, description=(
         "int8: dynamic int8 quantisation of the Linear layers (CPU); less CPU time, different scores "
         "(measured: README, Evaluation at scale)."))
+    bf16: bool = Field(False, description=(
+        "Score labels with a bf16 copy of the model (several times faster on CPUs with AMX / "
+        "AVX512-BF16) and re-score in fp32 every record whose two best labels are closer than "
+        "bf16_margin, so predictions stay fp32's (measured: benchmarks/eval_bf16.py)."))
+    bf16_margin: float = Field(BF16_MARGIN, ge=0, description=(
+        "With bf16: the log-probability margin (nats) under which a record is re-scored in fp32."))
     workers: int = Field(1, ge=1, description=(
         "Processes, each with its own model copy and cores / workers threads; predictions are merged "
         "in input order (same predictions as one worker)."))
@@ -200,10 +207,12 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
         pred = predictor
     elif cfg.workers > 1:
         pred = ParallelPredictor(cfg.workers, cfg.model, cfg.batch_size, max_tokens=cfg.max_tokens,
-                                 truncate=cfg.truncate, chunk=cfg.chunk, quantize=cfg.quantize)
+                                 truncate=cfg.truncate, chunk=cfg.chunk, quantize=cfg.quantize, bf16=cfg.bf16,
+                                 bf16_margin=cfg.bf16_margin)
     else:
         pred = ModelPredictor(cfg.model, cfg.batch_size, max_tokens=cfg.max_tokens, truncate=cfg.truncate,
-                              chunk=cfg.chunk, quantize=cfg.quantize)
+                              chunk=cfg.chunk, quantize=cfg.quantize, bf16=cfg.bf16,
+                              bf16_margin=cfg.bf16_margin)
     load_s = time.time() - t_load
 
     t_pred = time.time()
@@ -224,7 +233,7 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
         "model": cfg.model, "run_dir": str(run_dir) if run_dir else None, "task": task, "method": method,
         "data": cfg.data, "test_files": [str(p) for p in test_paths], "n_test_records": n_all, "n": len(records),
         "limit": cfg.limit, "seed": cfg.seed, "sample": sample_note, "batch_size": cfg.batch_size,
-        "quantize": cfg.quantize, "workers": cfg.workers,
+        "quantize": cfg.quantize, "bf16": cfg.bf16, "workers": cfg.workers,
         "zero_division": 0.0,
         "template": template.model_dump() if template is not None else None,
         "seconds": {"load": round(load_s, 2), "predict": round(pred_s, 2), "per_record": round(pred_s / len(records), 4)},
@@ -270,6 +279,11 @@ def _predict(pred: Predictor, template: ClassifyTemplate | None, records: list[d
         note = _long_input_note(long_inputs)
         if note:
             say(note)
+    precision = getattr(pred, "precision", None)
+    if method == "loglik" and isinstance(precision, PrecisionStats):
+        metrics["precision"] = precision.to_dict()
+        say(f"bf16 scoring: {precision.rescored_fp32:,} of {precision.records:,} records re-scored in fp32 "
+            f"(label margin < {precision.margin} nats)")
     return preds, metrics
 
 

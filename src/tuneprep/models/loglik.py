@@ -194,7 +194,12 @@ def label_logprobs(model: Any, prompts: Sequence[Sequence[int]], verbs: Sequence
         pos_t = torch.tensor([key[1] for key in at], device=dev)
         if parts is not None:
             hidden = parts[0](**kwargs).last_hidden_state
-            logits = parts[1](hidden[rows_t, pos_t])
+            head = parts[1]
+            h = hidden[rows_t, pos_t]
+            w = getattr(head, "weight", None)
+            if isinstance(w, torch.Tensor) and w.dtype.is_floating_point and w.dtype != h.dtype:
+                h = h.to(w.dtype)  # a bf16 model with an fp32 head (models/precision.py)
+            logits = head(h)
         else:
             logits = model(**kwargs).logits[rows_t, pos_t]
         logp = torch.log_softmax(logits.float(), dim=-1)
