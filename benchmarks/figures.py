@@ -263,6 +263,15 @@ def _eval_bf16(f: dict) -> str:
     return "; ".join(rows) + f"; {f['threads']} threads, CPU bf16 instructions: {'yes' if f['cpu_bf16_instructions'] else 'no'}"
 
 
+def _demo_before_after(f: dict) -> str:
+    b, a = f["runs"]["before"], f["runs"]["after"]
+    ev = f["eval_predict_s"]
+    return (f"demo **{b['wall_minutes']:.1f} → {a['wall_minutes']:.1f} min** ({f['order']}); the two evaluations "
+            f"(zero-shot + tuned, {b['base']['n']} records each) **{ev['before']:.0f} → {ev['after']:.0f} s** "
+            f"({f['eval_ratio_before_over_after']:.2f}×); training {b['train_s']:.0f} → {a['train_s']:.0f} s; macro-F1 {b['base']['f1_macro']:.3f} → "
+            f"{b['tuned']['f1_macro']:.3f} before, {a['base']['f1_macro']:.3f} → {a['tuned']['f1_macro']:.3f} after")
+
+
 def _demo_data(f: dict) -> str:
     d = f["data"]
     reasons = ", ".join(f"{k} {v:,}" for k, v in d["dropped_by_reason"].items())
@@ -363,6 +372,8 @@ BLOCKS: dict[str, list[Figure]] = {
         Figure("`tuneprep eval` end to end on short real records (Rotten Tomatoes snippets, smollm2-135m zero-shot, "
                "the whole command)", "eval_end_to_end", _eval_e2e),
         Figure("`tuneprep eval --bf16` end to end, same records and command", "eval_end_to_end_bf16", _eval_e2e),
+        Figure("`tuneprep demo` before / after one-pass label scoring (revision before `models/loglik.py` vs "
+               "HEAD, same machine, fp32)", "demo_before_after", _demo_before_after),
         Figure("bf16 label scoring with fp32 re-scoring of close calls (`--bf16`) vs fp32, smollm2-135m zero-shot, "
                "same records, one process", "eval_bf16", _eval_bf16),
         Figure("Long inputs: zero-shot label scoring of real long documents (the shared web pages + the party "
