@@ -384,7 +384,68 @@ BLOCKS: dict[str, list[Figure]] = {
 }
 
 
+def _source_line(result: str) -> str:
+    doc = load(result)
+    load_avg = doc.get("machine", {}).get("load_avg_before", [None])[0]
+    load_note = f", load {load_avg:.1f}" if isinstance(load_avg, (int, float)) else ""
+    return (f"Result file [`benchmarks/results/{result}.json`](benchmarks/results/{result}.json), "
+            f"`{_from_repo_root(doc['command'])}`, {doc.get('finished', '')[:10]}{load_note}.")
+
+
+def _f1_cell(t: dict, budget: int) -> str:
+    ci = t.get("f1_macro_ci95") or []
+    cell = f"{t['f1_macro']:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if len(ci) == 2 and ci[0] != ci[1] else "")
+    if t.get("trained_on", budget) < budget:
+        cell += f" ({int(t['trained_on'])} records left)"
+    return cell
+
+
+def selection_table(result: str) -> str:
+    """An ablation result (``benchmarks/selection.py``) as a table: macro-F1 per variant and budget
+    (mean [95 % CI over seeds]), neutral F1, and the paired difference against the baseline."""
+    f = load(result)["figures"]
+    keys = list(f["table"])
+    budgets = sorted({int(k.rsplit("@", 1)[1]) for k in keys})
+    variants = list(dict.fromkeys(k.rsplit("@", 1)[0] for k in keys))
+    top, base = budgets[-1], f["baseline"]
+    rows = ["| variant | " + " | ".join(f"budget {b}" for b in budgets)
+            + f" | neutral F1 at {top} | Δ macro-F1 at {top} [95 % CI] | McNemar p at {top} | verdict per budget |",
+            "|---|" + "---|" * (len(budgets) + 4)]
+    for v in variants:
+        cells = [_f1_cell(f["table"][f"{v}@{b}"], b) if f"{v}@{b}" in f["table"] else "—" for b in budgets]
+        last = f["table"].get(f"{v}@{top}", {})
+        neutral = last.get("per_class_f1", {}).get("neutral")
+        d = f["differences_vs_baseline"].get(f"{v}@{top}")
+        if v == base or d is None:
+            delta = p = verdicts = "—"
+        else:
+            delta = f"{d['f1_macro_diff']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]"
+            p = f"{d['mcnemar_p']:.2g}"
+            verdicts = "; ".join(f"{b}: {f['differences_vs_baseline'][f'{v}@{b}']['verdict']}" for b in budgets
+                                 if f"{v}@{b}" in f["differences_vs_baseline"])
+        label = f"{v} (baseline)" if v == base else v
+        rows.append(f"| {label} | " + " | ".join(cells)
+                    + f" | {'—' if neutral is None else f'{neutral:.2f}'} | {delta} | {p} | {verdicts} |")
+    t = f["test_set"]
+    return ("\n".join(rows) + f"\n\nModel `{f['model']}`, method `{f['method']}`, test set {t['n']} records "
+            f"({', '.join(f'{n} {k}' for k, n in t['labels'].items())}), seeds "
+            f"{', '.join(str(x) for x in next(iter(f['table'].values()))['seeds'])}. {_source_line(result)}\n")
+
+
+# Blocks that are whole tables of one result file (their own columns), by README block name.
+TABLES: dict[str, Callable[[], str]] = {
+    "selection": lambda: selection_table("selection"),
+    "selection_encoder": lambda: selection_table("selection_encoder") + "\n" + selection_table("selection_encoder_3ep"),
+}
+
+
+def block_names() -> list[str]:
+    return [*BLOCKS, *TABLES]
+
+
 def render_block(name: str) -> str:
+    if name in TABLES:
+        return TABLES[name]()
     rows = ["| figure | measured | command | when, load |", "|---|---|---|---|"]
     rows += [fig.row() for fig in BLOCKS[name]]
     return "\n".join(rows) + "\n"
@@ -396,12 +457,12 @@ def _pattern(name: str) -> re.Pattern[str]:
 
 def readme_blocks(text: str) -> dict[str, str]:
     """The figure blocks found in README text."""
-    return {name: m.group(2) for name in BLOCKS if (m := _pattern(name).search(text))}
+    return {name: m.group(2) for name in block_names() if (m := _pattern(name).search(text))}
 
 
 def write_readme(path: Path = README) -> None:
     text = path.read_text()
-    for name in BLOCKS:
+    for name in block_names():
         text, n = _pattern(name).subn(lambda m, name=name: m.group(1) + render_block(name) + m.group(3), text)
         if not n:
             raise SystemExit(f"README has no <!-- figures:{name} --> block")

@@ -9,7 +9,7 @@ import pytest
 from benchmarks import figures
 
 
-@pytest.mark.parametrize("name", sorted(figures.BLOCKS))
+@pytest.mark.parametrize("name", sorted(figures.block_names()))
 def test_readme_block_is_rendered_from_result_files(name):
     blocks = figures.readme_blocks(figures.README.read_text())
     assert name in blocks, f"README.md has no <!-- figures:{name} --> block"
