@@ -435,6 +435,7 @@ def selection_table(result: str) -> str:
 # Blocks that are whole tables of one result file (their own columns), by README block name.
 TABLES: dict[str, Callable[[], str]] = {
     "selection": lambda: selection_table("selection"),
+    "selection_sst2": lambda: selection_table("selection_sst2"),
     "selection_encoder": lambda: selection_table("selection_encoder") + "\n" + selection_table("selection_encoder_3ep"),
 }
 
