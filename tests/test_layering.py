@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "version": 0,
     "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
     "records": 1,
+    "ray_cluster": 1,  # connecting to Ray, cluster CPUs, the model-replica actor pool (imports only errors)
     "io": 2,
     "datasets": 3,
     "models": 4,

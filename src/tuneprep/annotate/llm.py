@@ -135,10 +135,15 @@ class LlmLabeler:
         self._model, self._tok = m.model, m.tokenizer
 
     # -- registry model ------------------------------------------------------------------------
+    @property
+    def chunk_size(self) -> int:
+        """Records scored per call. A long run reports progress per chunk, and model replicas
+        (``--engine ray``) get whole chunks, so each one is scored exactly as here."""
+        return self.config.batch_size * 8
+
     def _label_local(self, texts: list[str]) -> list[Vote]:
         max_len = self._run_cfg.get("max_length") or self.config.max_length
-        # Scored in chunks so that a long labeling run reports progress (lines off a terminal).
-        chunk = self.config.batch_size * 8
+        chunk = self.chunk_size
         parts = []
         with TaskBar("annotate llm", len(texts), "records") as bar:
             for i in range(0, len(texts), chunk):

@@ -28,6 +28,10 @@ class Method:
     config: type[BaseModel]
     labeler: type
     needs_labels: bool = False  # refuses to run without the label set (--labels)
+    # Labels each record on its own (its vote does not depend on the other records): the records can
+    # be split over model replicas (`--engine ray`, annotate/onray.py). The ensemble is global: its
+    # label model is fitted on every record's votes together.
+    per_record: bool = True
 
 
 REGISTRY: dict[str, Method] = {m.name: m for m in (
@@ -35,7 +39,7 @@ REGISTRY: dict[str, Method] = {m.name: m for m in (
     Method("rules", RulesConfig, RulesLabeler),
     Method("knn", KnnConfig, KnnLabeler),
     Method("llm", LlmConfig, LlmLabeler, needs_labels=True),
-    Method("ensemble", EnsembleConfig, EnsembleLabeler, needs_labels=True),
+    Method("ensemble", EnsembleConfig, EnsembleLabeler, needs_labels=True, per_record=False),
 )}
 METHODS = tuple(REGISTRY)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tuneprep.annotate.methods import annotate_records
+from tuneprep.annotate.onray import annotate_records_ray
 from tuneprep.api.reporting import build_report
 from tuneprep.engine.execute import Engine, execute
 from tuneprep.engine.local import RunResult
@@ -20,6 +21,7 @@ from tuneprep.evaluate.runner import EvalConfig, EvalResult, Predictor
 from tuneprep.evaluate.runner import evaluate as _evaluate
 from tuneprep.io.readers import load_records
 from tuneprep.models.registry import LoadedModel, load_model
+from tuneprep.ray_cluster import Engine as ScoreEngine
 from tuneprep.recipe import Recipe
 from tuneprep.recipe import load_recipe as _load_recipe
 from tuneprep.train.config import TrainConfig
@@ -86,7 +88,8 @@ def evaluate(config: EvalConfig | None = None, *, predictor: Predictor | None = 
 
     Pass an EvalConfig, or its fields as keywords (``model``, ``data``, ``out``, ``limit`` ...).
     Writes metrics.json, predictions.jsonl, review.jsonl, eval.json and, unless
-    ``report=False``, report.html.
+    ``report=False``, report.html. ``engine="ray"`` (with ``address``, ``replicas``, ``threads``)
+    scores on model replicas on a Ray cluster: the same predictions and metrics (docs/scaling.md).
     """
     cfg = config if config is not None else EvalConfig(**_strs(options))
     kwargs: dict[str, Any] = {"predictor": predictor, "progress": progress}
@@ -112,10 +115,17 @@ def compare(eval_dirs: list[str | Path], *, out: str | Path | None = None, n_boo
 
 
 def annotate(records: list[dict[str, Any]], method: str, labels: list[str] | None = None,
-             params: dict[str, Any] | None = None, overwrite: bool = False) -> list[dict[str, Any]]:
+             params: dict[str, Any] | None = None, overwrite: bool = False, *, engine: ScoreEngine = "local",
+             address: str | None = None, replicas: int | None = None, threads: int = 1) -> list[dict[str, Any]]:
     """Label records with one method (``lexicon``, ``rules``, ``knn``, ``llm``, ``ensemble``).
 
     Returns new records with ``label`` (existing labels kept unless ``overwrite``) and
-    ``meta.annotation`` (method, confidence, votes).
+    ``meta.annotation`` (method, confidence, votes). ``engine="ray"``: the labeling runs on
+    ``replicas`` Ray actors of ``threads`` CPUs (default: the cluster's CPUs // threads) at
+    ``address`` (default ``RAY_ADDRESS``, else Ray on this machine); every method but
+    ``ensemble`` (global) can, with the same records written (docs/scaling.md).
     """
+    if engine == "ray":
+        return annotate_records_ray(records, method, labels, params, overwrite, address=address,
+                                    replicas=replicas, threads=threads)
     return annotate_records(records, method, labels, params, overwrite)

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+import tuneprep.cli.rayopts as rayopts
 from tuneprep.datasets import SENTIMENT_LABELS
 
 annotate_app = typer.Typer(
@@ -109,15 +110,25 @@ def label_cmd(
     config: Path | None = typer.Option(None, "--config", help="YAML: {method: params} overriding the options."),
     report: Path | None = typer.Option(None, "--report", help="Also write the annotator report (JSON)."),
     gold: Path | None = typer.Option(None, "--gold", help="Gold labels (records with id + label) for the report."),
+    engine: str = rayopts.ENGINE,
+    address: str | None = rayopts.ADDRESS,
+    replicas: int | None = rayopts.REPLICAS,
+    threads: int = rayopts.THREADS,
 ) -> None:
-    """Label records with one method; every record gets meta.annotation, gold labels are kept."""
+    """Label records with one method; every record gets meta.annotation, gold labels are kept.
+
+    --engine ray labels on model replicas on a Ray cluster (lexicon, rules, knn, llm; not the
+    ensemble, which fits one label model on all records): the same records are written.
+    """
     from tuneprep.annotate.core import check_labels, summarize
-    from tuneprep.annotate.methods import annotate_records
     from tuneprep.annotate.report import annotator_report, load_gold, render_table
+    from tuneprep.api import annotate as api_annotate
     from tuneprep.io.readers import load_records
     from tuneprep.io.writers import write_records
     from tuneprep.ui.console import make_console
 
+    if rayopts.check_engine(engine):
+        _fail(str(rayopts.check_engine(engine)))
     try:
         import yaml
 
@@ -129,7 +140,8 @@ def label_cmd(
                                members=_split(members), combine=combine, config=cfg or {}, decision=decision,
                                confidence_bins=confidence_bins)
         records = load_records(data, text_field=text_field, label_field=label_field, id_field=id_field)
-        labeled = annotate_records(records, method, label_set, params, overwrite=overwrite)
+        labeled = api_annotate(records, method, label_set, params, overwrite=overwrite, engine=engine,  # type: ignore[arg-type]
+                               address=address, replicas=replicas, threads=threads)
         write_records(out, labeled)
         summary = summarize(labeled)
         con = make_console(stderr=True)

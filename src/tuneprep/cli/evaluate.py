@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+import tuneprep.cli.rayopts as rayopts
 from tuneprep.ui.console import make_console, protect_identifiers
 
 
@@ -191,11 +192,19 @@ def register(app: typer.Typer) -> None:
             "(default: tuneprep.models.precision.BF16_MARGIN).")),
         workers: int = typer.Option(1, "--workers", help=(
             "Processes, each with its own model and cores/N threads; predictions merged in input order.")),
+        engine: str = rayopts.ENGINE,
+        address: str | None = rayopts.ADDRESS,
+        replicas: int | None = rayopts.REPLICAS,
+        threads: int = rayopts.THREADS,
         no_report: bool = typer.Option(False, "--no-report", help="Skip report.html."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
         json_out: bool = typer.Option(False, "--json", help="Print metrics as JSON."),
     ) -> None:
-        """Evaluate a model on held-out records: metrics, predictions, review queue, HTML report."""
+        """Evaluate a model on held-out records: metrics, predictions, review queue, HTML report.
+
+        With --engine ray the records are scored by model replicas on a Ray cluster (the same
+        predictions and metrics as the local engine; docs/scaling.md).
+        """
         from pydantic import ValidationError
 
         from tuneprep.api import evaluate as api_evaluate
@@ -203,7 +212,10 @@ def register(app: typer.Typer) -> None:
         from tuneprep.evaluate.runner import EvalConfig, EvalError
         from tuneprep.io.readers import InputError
         from tuneprep.models.registry import ModelError
+        from tuneprep.ray_cluster import RayClusterError
 
+        if rayopts.check_engine(engine):
+            _fail(str(rayopts.check_engine(engine)))
         if method not in (None, "loglik", "generate"):
             _fail(f"--method must be loglik or generate, not {method!r}")
         if quantize not in (None, "int8"):
@@ -216,7 +228,8 @@ def register(app: typer.Typer) -> None:
                              train_data=[str(p) for p in train_data], near_threshold=near_threshold,
                              max_new_tokens=max_new_tokens, name=name, report=not no_report,
                              max_tokens=max_tokens, truncate=truncate, chunk=chunk, quantize=quantize,
-                             bf16=bf16, workers=workers,
+                             bf16=bf16, workers=workers, engine=engine, address=address, replicas=replicas,
+                             threads=threads,
                              **({"bf16_margin": bf16_margin} if bf16_margin is not None else {}))
             res = api_evaluate(cfg, progress=not quiet)
         except ValidationError as e:
@@ -225,6 +238,9 @@ def register(app: typer.Typer) -> None:
         except (EvalError, EvalDataError, InputError, FileNotFoundError) as e:
             _fail(str(e))
             return
+        except RayClusterError as e:
+            print(f"error: {e}", file=sys.stderr)
+            raise typer.Exit(e.exit_code) from None
         except Exception as e:  # model loading errors come from several libraries
             if isinstance(e, ModelError):
                 _fail(str(e))

@@ -41,6 +41,7 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     from tuneprep.engine.execute import execute
     from tuneprep.engine.local import RunError
     from tuneprep.io.readers import InputError
+    from tuneprep.ray_cluster import RayClusterError
     from tuneprep.recipe import RecipeError, load_recipe
 
     try:
@@ -60,7 +61,7 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     except (InputError, DatasetError) as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2
-    except RunError as e:
+    except (RunError, RayClusterError) as e:
         err.print(f"[red]run failed:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 1
     stats = json.loads((result.out_dir / "stats.json").read_text())

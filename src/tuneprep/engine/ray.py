@@ -13,7 +13,7 @@ Phase A runs on the cluster as a Ray Data pipeline:
 
 Rows travel as one Arrow table per batch (``engine/ray_rows.py``: columns ``shard``, ``kind``
 (item, reject, stats), ``label`` (the step), ``data`` (the JSON line), ...); connecting to the
-cluster and sizing it is ``engine/ray_connect.py``. With ``preserve_order`` the driver receives
+cluster and sizing it is ``ray_cluster.py``. With ``preserve_order`` the driver receives
 them in shard order and writes each shard's work files exactly as a local worker would
 (kept records, rejects per step, id hashes, the done marker), so a rerun resumes, and phase B
 (global steps, split, duplicate-id check, outputs, stats.json, manifest.json) is the local
@@ -35,7 +35,6 @@ import orjson
 
 from tuneprep.engine.local import RunError, RunResult, begin_phase_a, run_recipe
 from tuneprep.engine.phases import Progress
-from tuneprep.engine.ray_connect import cluster_cpus, connect
 from tuneprep.engine.ray_rows import ITEM, REJECT, ArrowRows
 from tuneprep.engine.shard import (
     CHUNK,
@@ -52,6 +51,7 @@ from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.writers import atomic_open
 from tuneprep.ops.base import BatchOp, GlobalOp, Item, Op, build_op
+from tuneprep.ray_cluster import cluster_cpus, connect, describe
 from tuneprep.recipe import Recipe, StepResources
 
 # --- stages: what runs on the cluster ------------------------------------------------------------
@@ -381,8 +381,7 @@ def run_recipe_ray(recipe: Recipe, address: str | None = None, fresh: bool = Fal
 
     started = connect(address)
     try:
-        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-        log(f"ray cluster: {nodes} node{'s' * (nodes != 1)}, {cluster_cpus()} CPUs")
+        log(describe())
         return run_recipe(recipe, workers=cluster_cpus(), fresh=fresh, progress=progress, log=log,
                           shard_bytes=shard_bytes, phase_a=ray_phase_a, engine="ray")
     finally:

@@ -44,7 +44,7 @@ from tuneprep.evaluate.genmetrics import (
 )
 from tuneprep.evaluate.leakage import check_leakage, file_fingerprint
 from tuneprep.evaluate.metrics import GOLD_FIELD, classification_metrics
-from tuneprep.evaluate.parallel import ParallelPredictor
+from tuneprep.evaluate.parallel import ParallelPredictor, RayPredictor
 from tuneprep.evaluate.predictor import EvalError, ModelPredictor, Predictor
 from tuneprep.evaluate.review import error_analysis, generation_review, review_records, write_review
 from tuneprep.io.readers import InputError, load_records
@@ -55,6 +55,7 @@ from tuneprep.models.prompt import ClassifyTemplate
 from tuneprep.models.registry import is_run_dir
 from tuneprep.models.rundir import load_template
 from tuneprep.models.runtime import peak_rss_mb
+from tuneprep.ray_cluster import Engine, describe
 from tuneprep.ui.progress import TaskBar
 
 
@@ -102,6 +103,15 @@ class EvalConfig(BaseModel):
     chunk: bool = Field(False, description=(
         "With max_tokens: split long texts into N-token pieces and score each; a label's score is "
         "the mean over pieces of its log-probability. Nothing is cut."))
+    engine: Engine = Field("local", description=(
+        "local: this machine (one process, or --workers); ray: model replicas on a Ray cluster, the "
+        "--workers chunks scored by the same code, predictions identical (docs/scaling.md)."))
+    address: str | None = Field(None, description=(
+        "engine ray: the cluster (host:6379, ray://host:10001, auto); default RAY_ADDRESS, else Ray on this machine."))
+    replicas: int | None = Field(None, ge=1, description=(
+        "engine ray: model replicas (one Ray actor each, the model loaded once per actor); default: as "
+        "many as the cluster's CPUs hold, CPUs // threads."))
+    threads: int = Field(1, ge=1, description="engine ray: CPU threads (Ray CPUs) per replica.")
 
 
 @dataclass
@@ -203,16 +213,18 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
         raise EvalError("--chunk needs --max-tokens N (the size of a piece)")
     if cfg.max_tokens is not None and method != "loglik":
         raise EvalError("--max-tokens/--truncate/--chunk apply to --method loglik (label scoring)")
+    if cfg.engine == "ray" and cfg.workers > 1:
+        raise EvalError("--workers is the local engine's; with --engine ray use --replicas (and --threads)")
     if predictor is not None:
         pred = predictor
+    elif cfg.engine == "ray":
+        pred = RayPredictor(cfg.model, cfg.batch_size, replicas=cfg.replicas, threads=cfg.threads,
+                            address=cfg.address, **_model_settings(cfg))
+        say(f"{describe()}; {pred.workers} model replicas of {cfg.threads} thread{'s' * (cfg.threads != 1)}")
     elif cfg.workers > 1:
-        pred = ParallelPredictor(cfg.workers, cfg.model, cfg.batch_size, max_tokens=cfg.max_tokens,
-                                 truncate=cfg.truncate, chunk=cfg.chunk, quantize=cfg.quantize, bf16=cfg.bf16,
-                                 bf16_margin=cfg.bf16_margin)
+        pred = ParallelPredictor(cfg.workers, cfg.model, cfg.batch_size, **_model_settings(cfg))
     else:
-        pred = ModelPredictor(cfg.model, cfg.batch_size, max_tokens=cfg.max_tokens, truncate=cfg.truncate,
-                              chunk=cfg.chunk, quantize=cfg.quantize, bf16=cfg.bf16,
-                              bf16_margin=cfg.bf16_margin)
+        pred = ModelPredictor(cfg.model, cfg.batch_size, **_model_settings(cfg))
     load_s = time.time() - t_load
 
     t_pred = time.time()
@@ -233,7 +245,9 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
         "model": cfg.model, "run_dir": str(run_dir) if run_dir else None, "task": task, "method": method,
         "data": cfg.data, "test_files": [str(p) for p in test_paths], "n_test_records": n_all, "n": len(records),
         "limit": cfg.limit, "seed": cfg.seed, "sample": sample_note, "batch_size": cfg.batch_size,
-        "quantize": cfg.quantize, "bf16": cfg.bf16, "workers": cfg.workers,
+        "quantize": cfg.quantize, "bf16": cfg.bf16, "workers": cfg.workers, "engine": cfg.engine,
+        **({"replicas": pred.workers, "threads_per_replica": cfg.threads}
+           if isinstance(pred, RayPredictor) else {}),
         "zero_division": 0.0,
         "template": template.model_dump() if template is not None else None,
         "seconds": {"load": round(load_s, 2), "predict": round(pred_s, 2), "per_record": round(pred_s / len(records), 4)},
@@ -253,6 +267,12 @@ def evaluate(cfg: EvalConfig, predictor: Predictor | None = None, progress: bool
     # cfg.report is honoured by the caller (tuneprep.api.evaluate): the report renders results
     # after evaluation, it is not part of it (docs/architecture.md, "report renders only").
     return EvalResult(out=out, metrics=metrics, info=info, predictions=preds)
+
+
+def _model_settings(cfg: EvalConfig) -> dict[str, Any]:
+    """The predictor's keyword settings from the config (the same for every engine)."""
+    return {"max_tokens": cfg.max_tokens, "truncate": cfg.truncate, "chunk": cfg.chunk, "quantize": cfg.quantize,
+            "bf16": cfg.bf16, "bf16_margin": cfg.bf16_margin}
 
 
 def _children_peak_rss_mb() -> float:

@@ -1,0 +1,154 @@
+"""Ray clusters for every verb that scales out: connecting, the cluster's CPUs, and a pool of
+model replicas (one Ray actor each) that scores chunks and gives the results back in input order.
+
+``tuneprep run --engine ray`` (``engine/ray.py``), ``tuneprep eval --engine ray``
+(``evaluate/parallel.py``) and ``tuneprep annotate label --engine ray`` (``annotate/onray.py``)
+connect here; see docs/scaling.md. The module sits low in the layers (it imports only
+``errors``) so that both the engine and the annotation methods can use it. Ray is imported
+inside the functions: it is an extra, and loading it takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
+
+from tuneprep.errors import TuneprepError
+
+Engine = Literal["local", "ray"]
+ENGINES: tuple[str, ...] = ("local", "ray")
+
+# How long a host:port address may take to accept a TCP connection before we call it unreachable:
+# ray.init itself retries an unreachable GCS for minutes before it fails.
+REACH_TIMEOUT_S = 5.0
+
+
+class RayClusterError(TuneprepError, RuntimeError):
+    """The Ray cluster cannot be reached or used (the message names the address and the cause)."""
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast, naming the address, when ``host:port`` (or ``ray://host:port``) accepts no connection."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit():
+        raise RayClusterError(f"Ray address {address!r}: expected host:port, ray://host:port or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as e:
+        raise RayClusterError(f"cannot reach the Ray cluster at {address} (from --address or RAY_ADDRESS): "
+                              f"{e.strerror or e}") from None
+
+
+def connect(address: str | None = None) -> bool:
+    """Connect to the cluster at ``address`` (else ``RAY_ADDRESS``, else a new local one).
+
+    Returns True when this call started the connection (the caller then shuts it down); an
+    already initialised Ray (a notebook, a test fixture) is used as it is.
+    """
+    try:
+        import ray
+    except ImportError as e:  # pragma: no cover - the extra is part of `all`
+        raise RayClusterError("engine ray needs Ray Data: pip install 'tuneprep[ray]'") from e
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address is not None and address not in ("auto", "local"):
+        _check_reachable(address)
+    try:
+        ray.init(address=address, include_dashboard=False if address is None else None,
+                 logging_level="ERROR", log_to_driver=False)
+    except (ConnectionError, ValueError) as e:
+        raise RayClusterError(f"cannot connect to the Ray cluster at {address or 'a new local instance'}: {e}") from None
+    return True
+
+
+def cluster_cpus() -> int:
+    """The cluster's CPUs (at least 1): the Ray engine's number of workers."""
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def cluster_nodes() -> int:
+    """Live nodes of the connected cluster."""
+    import ray
+
+    return sum(1 for n in ray.nodes() if n.get("Alive"))
+
+
+def describe() -> str:
+    """One line on the connected cluster: ``ray cluster: N nodes, M CPUs``."""
+    nodes = cluster_nodes()
+    return f"ray cluster: {nodes} node{'s' * (nodes != 1)}, {cluster_cpus()} CPUs"
+
+
+def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    """Consecutive slices of at most ``size`` items (the unit of work of a worker or replica)."""
+    return [items[a:a + size] for a in range(0, len(items), size)]
+
+
+class _Replica:
+    """Ray actor: one model replica. ``init(*init_args)`` (loading the model) runs once, in the
+    actor's own process, with ``threads`` CPU threads; each call then scores one chunk."""
+
+    def __init__(self, threads: int, init: Callable[..., None], init_args: tuple[Any, ...]):
+        os.environ["TUNEPREP_THREADS"] = str(threads)  # read by models.runtime.setup_torch at load
+        init(*init_args)
+
+    def run(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: Any) -> Any:
+        return fn(*args, chunk)
+
+
+class ReplicaPool:
+    """``replicas`` actors on a Ray cluster, each with ``threads`` CPUs and one model replica.
+
+    ``replicas`` defaults to as many as the cluster's CPUs hold: ``cluster CPUs // threads``
+    (at least 1). Use as a context manager, or call :meth:`close`: the actors are ended and a
+    Ray connection this pool opened is shut down.
+    """
+
+    def __init__(self, init: Callable[..., None], init_args: tuple[Any, ...], replicas: int | None = None,
+                 threads: int = 1, address: str | None = None):
+        import ray
+        from ray.util import ActorPool
+
+        self._started = connect(address)
+        try:
+            self.nodes, self.cpus = cluster_nodes(), cluster_cpus()
+            self.threads = threads
+            self.replicas = replicas or max(1, self.cpus // threads)
+            actor = ray.remote(num_cpus=threads)(_Replica)
+            self._actors = [actor.remote(threads, init, init_args) for _ in range(self.replicas)]
+            self._pool = ActorPool(self._actors)
+        except BaseException:
+            self.close()
+            raise
+
+    def map(self, fn: Callable[..., Any], args: tuple[Any, ...], parts: Sequence[Any]) -> Iterator[Any]:
+        """``fn(*args, part)`` on the replicas for every part; results yielded **in the order of
+        ``parts``** as they become available (a replica takes the next part when it is free)."""
+        from ray.exceptions import RayActorError
+
+        try:
+            yield from self._pool.map(lambda a, part: a.run.remote(fn, args, part), list(parts))
+        except RayActorError as e:  # a replica that could not start (its model did not load) or died
+            raise RayClusterError(f"a model replica on the Ray cluster failed: {e}") from None
+
+    def close(self) -> None:
+        import ray
+
+        for a in getattr(self, "_actors", []):
+            ray.kill(a)
+        self._actors = []
+        if self._started:
+            ray.shutdown()
+            self._started = False
+
+    def __enter__(self) -> ReplicaPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
