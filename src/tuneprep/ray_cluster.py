@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from tuneprep.errors import TuneprepError
 
 Engine = Literal["local", "ray"]
-ENGINES: tuple[str, ...] = ("local", "ray")
+ENGINES: tuple[str, ...] = get_args(Engine)
 
 # How long a host:port address may take to accept a TCP connection before we call it unreachable:
 # ray.init itself retries an unreachable GCS for minutes before it fails.

@@ -19,6 +19,7 @@ from tuneprep.errors import EXIT_USAGE, TuneprepError
 from tuneprep.io.dialect import ReadOptions
 from tuneprep.io.readers import FORMATS, RecordSource
 from tuneprep.ops.base import UnknownOpError, get_op
+from tuneprep.ray_cluster import Engine
 from tuneprep.records import FieldMapping
 
 
@@ -142,7 +143,7 @@ class Recipe(BaseModel):
     split: SplitConfig | None = None
     output: OutputConfig
     # Where the recipe runs: this machine, or a Ray cluster (``tuneprep.engine.ray``); same results.
-    engine: Literal["local", "ray"] = "local"
+    engine: Engine = "local"
     # Stop the run when a step drops more than this fraction of its input (1.0: never stop).
     max_reject_fraction: float = Field(0.5, ge=0, le=1)
 

@@ -98,7 +98,9 @@ class LocalCluster:
                 p.terminate()
             except psutil.Error:
                 pass
-        _, alive = psutil.wait_procs(procs, timeout=10)
+        # Some Ray processes outlive SIGTERM for seconds (the test paid 10 s per cluster here):
+        # what is still there after a short grace is killed.
+        _, alive = psutil.wait_procs(procs, timeout=3)
         for p in alive:
             try:
                 p.kill()

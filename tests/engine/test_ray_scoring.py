@@ -21,7 +21,7 @@ from tuneprep.io.readers import load_records
 
 pytestmark = pytest.mark.slow
 
-N = 130  # three chunks of at most 64 records (evaluate/parallel.py CHUNK): both replicas score
+N = 70  # two chunks (64 + 6 records, evaluate/parallel.py CHUNK): both replicas score
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_cli_eval_on_ray_gives_the_local_engines_files(ray_cluster, sst2_file, t
 
 def test_annotate_llm_on_ray_labels_as_one_process(ray_cluster, sst2_file):
     """Chunks of the labeler's own scoring size (batch_size * 8 = 16 records): the same labels and scores."""
-    records = load_records(sst2_file)[:40]
+    records = load_records(sst2_file)[:32]
     for r in records:
         r.pop("label")
     params = {"batch_size": 2}

@@ -21,7 +21,6 @@ from tuneprep.evaluate.runner import EvalConfig, EvalResult, Predictor
 from tuneprep.evaluate.runner import evaluate as _evaluate
 from tuneprep.io.readers import load_records
 from tuneprep.models.registry import LoadedModel, load_model
-from tuneprep.ray_cluster import Engine as ScoreEngine
 from tuneprep.recipe import Recipe
 from tuneprep.recipe import load_recipe as _load_recipe
 from tuneprep.train.config import TrainConfig
@@ -115,7 +114,7 @@ def compare(eval_dirs: list[str | Path], *, out: str | Path | None = None, n_boo
 
 
 def annotate(records: list[dict[str, Any]], method: str, labels: list[str] | None = None,
-             params: dict[str, Any] | None = None, overwrite: bool = False, *, engine: ScoreEngine = "local",
+             params: dict[str, Any] | None = None, overwrite: bool = False, *, engine: Engine = "local",
              address: str | None = None, replicas: int | None = None, threads: int = 1) -> list[dict[str, Any]]:
     """Label records with one method (``lexicon``, ``rules``, ``knn``, ``llm``, ``ensemble``).
 

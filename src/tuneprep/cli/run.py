@@ -41,7 +41,7 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     from tuneprep.engine.execute import execute
     from tuneprep.engine.local import RunError
     from tuneprep.io.readers import InputError
-    from tuneprep.ray_cluster import RayClusterError
+    from tuneprep.ray_cluster import ENGINES, RayClusterError
     from tuneprep.recipe import RecipeError, load_recipe
 
     try:
@@ -51,7 +51,7 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
         return 2
     if out is not None:
         recipe.output.path = str(out)
-    if engine not in (None, "local", "ray"):
+    if engine is not None and engine not in ENGINES:
         err.print(f"[red]error:[/red] --engine {escape(engine)}: choose local or ray", highlight=False)
         return 2
     try:

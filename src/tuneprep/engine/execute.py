@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 from tuneprep.engine.local import RunResult, run_recipe
 from tuneprep.engine.phases import Progress
+from tuneprep.ray_cluster import Engine
 from tuneprep.recipe import Recipe
 
-Engine = Literal["local", "ray"]
+__all__ = ["Engine", "execute"]
 
 
 def execute(recipe: Recipe, engine: Engine | None = None, address: str | None = None, workers: int = 0,
