@@ -21,6 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).with_name("ray"))
 OBJECT_STORE = 80 * 1024 * 1024  # bytes per node: the machine is shared
+# One token for every cluster this test process starts: Ray reads the token once, when it is first
+# imported, so a second module's cluster with a token of its own would refuse the driver.
+TOKEN = secrets.token_hex(32)
 
 
 def free_port() -> int:
@@ -50,7 +53,7 @@ class LocalCluster:
     def _start_once(self) -> LocalCluster:
         # Token authentication with a token of our own: Ray 2.60 nodes authenticate to the GCS,
         # and a token in ~/.ray (another session's) must not decide whether our nodes can join.
-        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN,
                     "RAY_USAGE_STATS_ENABLED": "0",
                     "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
         port = free_port()
