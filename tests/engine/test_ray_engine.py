@@ -30,6 +30,12 @@ SHARD_BYTES = 300_000  # several shards per input, so that both nodes get work
 TIMINGS = ("seconds", "wall_seconds", "engine", "workers")
 
 
+@pytest.fixture(scope="module")
+def cluster(ray_cluster):
+    """The two-node cluster of tests/conftest.py (``ray_cluster``), under this module's name for it."""
+    return ray_cluster
+
+
 @pytest.fixture
 def pause_op():
     """``test.pause_once`` in this process's operator registry for one test (the driver plans the
@@ -84,7 +90,7 @@ def both_engines(recipe: Recipe, tmp: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.parametrize("example", ["sentiment/recipe.yaml", "dedup/short_texts.yaml"])
-def test_examples_same_on_ray_cluster(ray_cluster, tmp_path, example):
+def test_examples_same_on_ray_cluster(cluster, tmp_path, example):
     """sentiment: exact dedup (on the cluster) and a minhash-grouped split; short_texts: a
     length filter and MinHash near-dup removal (on the driver)."""
     recipe = load_recipe(REPO / "examples" / example)
@@ -96,7 +102,7 @@ def test_examples_same_on_ray_cluster(ray_cluster, tmp_path, example):
     assert sum(stats["steps"][-1]["dropped"].values()) > 0  # the global step did drop records
 
 
-def test_killed_worker_is_retried(ray_cluster, pause_op, tmp_path, shared_data):
+def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data):
     """A Ray worker killed mid-task (SIGKILL) is retried by Ray; the output is unchanged."""
     import signal
 
@@ -139,7 +145,7 @@ def test_killed_worker_is_retried(ray_cluster, pause_op, tmp_path, shared_data):
     assert assert_same_outputs(tmp_path / "local", out) >= 5
 
 
-def test_model_step_on_actor_pool(ray_cluster, tmp_path, shared_data):
+def test_model_step_on_actor_pool(cluster, tmp_path, shared_data):
     """annotate.lexicon (VADER, a BatchOp that loads its lexicon in setup()) runs in an actor pool
     with per-step resources; labels and the whole output equal the local engine's."""
     from tuneprep.engine.ray import plan_stages
@@ -162,13 +168,13 @@ def test_model_step_on_actor_pool(ray_cluster, tmp_path, shared_data):
     assert all(r["meta"]["annotation"]["method"] == "lexicon" for r in rows)
 
 
-def test_cli_engine_ray_uses_ray_address(ray_cluster, tmp_path, shared_data):
+def test_cli_engine_ray_uses_ray_address(cluster, tmp_path, shared_data):
     """`tuneprep run --engine ray` connects to the cluster named by RAY_ADDRESS (both its nodes)."""
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(f"input:\n  path: {shared_data / 'sst2' / 'test.tsv'}\n  text_field: sentence\n"
                       f"  label_field: label\nsteps:\n  - op: filter.length\n    min_words: 4\n"
                       f"output:\n  path: {tmp_path / 'out'}\n")
-    env = {"RAY_ADDRESS": ray_cluster.address, **{k: ray_cluster.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}}
+    env = {"RAY_ADDRESS": cluster.address, **{k: cluster.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}}
     r = run_cli("run", str(recipe), "--engine", "ray", "-q", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "ray cluster: 2 nodes, 2 CPUs" in r.stderr
