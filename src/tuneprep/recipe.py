@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
 from tuneprep.io.dialect import ReadOptions
@@ -98,13 +108,19 @@ class StepConfig(BaseModel):
 
 class SplitConfig(BaseModel):
     """Train/val/test fractions; ``stratify_by`` keeps class ratios, ``group_by`` keeps groups whole,
-    ``dedup`` keeps duplicate clusters whole (``tuneprep.engine.dedup_split``)."""
+    ``dedup`` keeps duplicate clusters whole (``tuneprep.engine.dedup_split``).
+
+    ``method: exact`` (default) shuffles every record's keys on the driver and cuts exact counts;
+    ``method: hash`` gives each record the split its seeded hash (of its ``group_by`` value, else
+    its id) falls in: streaming, no key list, fractions in expectation (``engine/split.py``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     train: float = Field(ge=0, le=1)
     val: float = Field(0.0, ge=0, le=1)
     test: float = Field(0.0, ge=0, le=1)
+    # Declared before the keys it constrains, so their validators see it.
+    method: Literal["exact", "hash"] = "exact"
     stratify_by: str | None = None
     group_by: str | None = None
     seed: int = 0
@@ -112,6 +128,37 @@ class SplitConfig(BaseModel):
     dedup: Literal["exact", "minhash", "semantic"] | None = None
     # minhash: char 5-gram Jaccard (default 0.8, as the eval leakage check); semantic: cosine (default 0.9)
     dedup_threshold: float | None = Field(None, gt=0, le=1)
+
+    @field_validator("stratify_by")
+    @classmethod
+    def _stratify_needs_exact(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("method") == "hash":
+            # A hash ignores strata: each one gets the fractions in expectation only, as the whole
+            # set does, so accepting the key would promise class ratios the split does not keep.
+            raise ValueError("method: hash cannot stratify (a record's split depends on its hash alone, so each "
+                             "class gets the fractions only in expectation, as the whole set does); remove "
+                             "stratify_by, or use method: exact for exact class ratios")
+        return v
+
+    @field_validator("dedup")
+    @classmethod
+    def _dedup_needs_exact(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("method") == "hash":
+            # Clusters are found over all records at once, on the driver: the global pass a hash
+            # split exists to avoid (and a cluster's label would depend on input order).
+            raise ValueError("method: hash cannot keep duplicate clusters whole (they are found over all "
+                             "records at once, on the driver); remove near-duplicates with a dedup.minhash "
+                             "step before the split, or use method: exact with dedup")
+        return v
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The default method is left out of the dump, so the recipe hash and the manifest of every
+        # recipe written before ``method`` existed stay the same.
+        out = handler(self)
+        if out.get("method") == "exact":
+            del out["method"]
+        return out
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitConfig:

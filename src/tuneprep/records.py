@@ -50,6 +50,17 @@ def derive_id(source_path: str, row: int) -> str:
     return hashlib.blake2b(f"{path}:{row}".encode(), digest_size=8).hexdigest()
 
 
+def seeded_hash(seed: int, key: str) -> int:
+    """A 64-bit hash of ``key`` under ``seed``: the project's one seeded per-record draw
+    (``select.sample``'s priorities, the hash split). ``/ 2**64`` maps it to [0, 1).
+
+    Callers that draw for different purposes put a purpose tag in ``key``, so that two draws
+    with one seed are independent (a split must not keep exactly the records a sample kept)."""
+    import xxhash
+
+    return xxhash.xxh3_64_intdigest(f"{seed}\x00{key}".encode("utf-8", "surrogatepass"))
+
+
 def did_you_mean(name: str, fields: Iterable[str]) -> str:
     """``" (fields: a, b; did you mean 'b'?)"``: what a row has, for a field name it lacks."""
     names = [str(f) for f in fields]

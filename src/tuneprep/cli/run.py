@@ -68,6 +68,10 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     where = ", ".join(f"{k}: {v:,}" for k, v in result.splits.items())
     stdout.print(f"records in {result.records_in:,} = kept {result.kept:,} + rejected {result.rejected:,}  "
               f"[green]✓[/green]  ({where}; {result.seconds:.1f} s, {stats['workers']} workers, {stats['engine']} engine)", highlight=False)
+    if "split" in stats:  # a hash split: fractions are expected, not exact
+        shares = ", ".join(f"{k} {v['realised']:.4f} (expected {v['expected']:g} ± {v['two_sigma']:.4f})"
+                           for k, v in stats["split"]["splits"].items())
+        stdout.print(f"hash split, realised shares: {shares}", highlight=False)
     stdout.print(f"output: {result.out_dir}  (rejects in {result.out_dir / 'rejects'})", highlight=False)
     return 0
 

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -41,7 +41,7 @@ from tuneprep.engine.shard import (
     n_parallel_steps,
     process_shard,
 )
-from tuneprep.engine.split import assign_splits, split_keys
+from tuneprep.engine.split import HashSplit, assign_splits, realised_fractions, split_keys
 from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.errors import TuneprepError
@@ -49,7 +49,7 @@ from tuneprep.io.fingerprint import sha256_file
 from tuneprep.io.inputplan import FilePlan, plan_file
 from tuneprep.io.layout import MANIFEST, REJECTS_DIR, STATS
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable
-from tuneprep.ops.base import build_op
+from tuneprep.ops.base import Item, build_op
 from tuneprep.recipe import Recipe
 from tuneprep.version import __version__
 
@@ -205,16 +205,22 @@ def _write_output(recipe: Recipe, source: Source, barrier: BarrierSteps, writer:
             writer.write("data", it)
         return
     cfg = recipe.split
-    source = barrier.materialised(source)
-    if cfg.dedup is not None:  # duplicate clusters are groups: no near-duplicate straddles two splits
-        from tuneprep.engine.dedup_split import with_duplicate_groups
-
-        assignment = assign_splits(with_duplicate_groups(source, cfg), cfg)
-    else:
-        assignment = assign_splits((split_keys(it.record, cfg) for it in source()), cfg)
     for name in cfg.fractions():
         (writer.staging / name).mkdir(exist_ok=True)
-    for it, split in zip(source(), assignment, strict=True):
+    if cfg.method == "hash":
+        # One pass, nothing held: each record's split is a function of the record alone.
+        split_of = HashSplit(cfg)
+        pairs: Iterable[tuple[Item, str]] = ((it, split_of(it.record)) for it in source())
+    else:
+        source = barrier.materialised(source)
+        if cfg.dedup is not None:  # duplicate clusters are groups: no near-duplicate straddles two splits
+            from tuneprep.engine.dedup_split import with_duplicate_groups
+
+            assignment = assign_splits(with_duplicate_groups(source, cfg), cfg)
+        else:
+            assignment = assign_splits((split_keys(it.record, cfg) for it in source()), cfg)
+        pairs = zip(source(), assignment, strict=True)
+    for it, split in pairs:
         # allow_unlabeled: an unlabeled record can be trained on, never scored against.
         writer.write("train" if split != "train" and guard.train_only(it.record, recipe) else split, it)
 
@@ -332,6 +338,8 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         "splits": splits, "steps": [s.to_json() for s in step_stats], "wall_seconds": round(seconds, 3),
         "engine": engine, "workers": workers, "shards": len(shards), "resumed_shards": resumed, "files": files,
     }
+    if recipe.split is not None and recipe.split.method == "hash":  # fractions are expected, not exact: show them
+        stats["split"] = realised_fractions(recipe.split, splits)
     manifest = {
         "tool": "tuneprep", "version": __version__, "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe.hash(),
