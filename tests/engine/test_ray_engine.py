@@ -121,6 +121,22 @@ def test_examples_same_on_ray_cluster(cluster, tmp_path, example):
     assert sum(stats["steps"][-1]["dropped"].values()) > 0  # the global step did drop records
 
 
+def test_hash_split_same_on_ray_cluster(cluster, tmp_path, rt_path):
+    """``split: {method: hash}`` grouped by movie, after an exact dedup on the cluster: the same
+    train/val/test files, rejects and stats (its realised shares included) as the local engine."""
+    recipe = parse_recipe({
+        "input": {"path": str(rt_path), "label_field": "label"},
+        "steps": [{"op": "filter.length", "min_words": 3}, {"op": "dedup.exact"}],
+        "split": {"method": "hash", "train": 0.8, "val": 0.1, "test": 0.1, "group_by": "movie_name", "seed": 3},
+        "output": {"path": "unused"},
+    })
+    local, remote = both_engines(recipe, tmp_path)
+    assert assert_same_outputs(local, remote) >= 6
+    stats = json.loads((remote / "stats.json").read_text())
+    assert stats["shards"] > 1 and stats["split"]["method"] == "hash"
+    assert all(stats["splits"][k] > 0 for k in ("train", "val", "test"))
+
+
 def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data):
     """A Ray worker killed mid-task (SIGKILL) is retried by Ray; the output is unchanged."""
     import signal
