@@ -106,6 +106,21 @@ class StepConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+# What ``method: hash`` cannot honour, and what to do instead (SplitConfig._needs_exact).
+_NEEDS_EXACT = {
+    # A hash ignores strata: each one gets the fractions in expectation only, as the whole set
+    # does, so accepting the key would promise class ratios the split does not keep.
+    "stratify_by": "method: hash cannot stratify (a record's split depends on its hash alone, so each class "
+                   "gets the fractions only in expectation, as the whole set does); remove stratify_by, or use "
+                   "method: exact for exact class ratios",
+    # Clusters are found over all records at once, on the driver: the global pass a hash split
+    # exists to avoid (and a cluster's label would depend on input order).
+    "dedup": "method: hash cannot keep duplicate clusters whole (they are found over all records at once, on "
+             "the driver); remove near-duplicates with a dedup.minhash step before the split, or use "
+             "method: exact with dedup",
+}
+
+
 class SplitConfig(BaseModel):
     """Train/val/test fractions; ``stratify_by`` keeps class ratios, ``group_by`` keeps groups whole,
     ``dedup`` keeps duplicate clusters whole (``tuneprep.engine.dedup_split``).
@@ -129,26 +144,11 @@ class SplitConfig(BaseModel):
     # minhash: char 5-gram Jaccard (default 0.8, as the eval leakage check); semantic: cosine (default 0.9)
     dedup_threshold: float | None = Field(None, gt=0, le=1)
 
-    @field_validator("stratify_by")
+    @field_validator("stratify_by", "dedup")
     @classmethod
-    def _stratify_needs_exact(cls, v: str | None, info: ValidationInfo) -> str | None:
+    def _needs_exact(cls, v: str | None, info: ValidationInfo) -> str | None:
         if v is not None and info.data.get("method") == "hash":
-            # A hash ignores strata: each one gets the fractions in expectation only, as the whole
-            # set does, so accepting the key would promise class ratios the split does not keep.
-            raise ValueError("method: hash cannot stratify (a record's split depends on its hash alone, so each "
-                             "class gets the fractions only in expectation, as the whole set does); remove "
-                             "stratify_by, or use method: exact for exact class ratios")
-        return v
-
-    @field_validator("dedup")
-    @classmethod
-    def _dedup_needs_exact(cls, v: str | None, info: ValidationInfo) -> str | None:
-        if v is not None and info.data.get("method") == "hash":
-            # Clusters are found over all records at once, on the driver: the global pass a hash
-            # split exists to avoid (and a cluster's label would depend on input order).
-            raise ValueError("method: hash cannot keep duplicate clusters whole (they are found over all "
-                             "records at once, on the driver); remove near-duplicates with a dedup.minhash "
-                             "step before the split, or use method: exact with dedup")
+            raise ValueError(_NEEDS_EXACT[info.field_name or ""])
         return v
 
     @model_serializer(mode="wrap")
