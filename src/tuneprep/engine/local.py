@@ -221,8 +221,7 @@ def _write_output(recipe: Recipe, source: Source, barrier: BarrierSteps, writer:
             assignment = assign_splits((split_keys(it.record, cfg) for it in source()), cfg)
         pairs = zip(source(), assignment, strict=True)
     for it, split in pairs:
-        # allow_unlabeled: an unlabeled record can be trained on, never scored against.
-        writer.write("train" if split != "train" and guard.train_only(it.record, recipe) else split, it)
+        writer.write(guard.final_split(split, it.record, recipe), it)
 
 
 def _commit(out: Path, staging: Path, wd: WorkDir) -> None:
@@ -301,11 +300,18 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         _stop(out, staging, wd, [st.to_json() for st in step_stats], files, early)
 
     writer = OutputWriter(staging, recipe.output.part_size, [wd.ids(s.index) for s in shards], rejects)
-    if (phase_a is None and recipe.split is None and not writer.suspects
+    hash_split = recipe.split is not None and recipe.split.method == "hash"
+    if (phase_a is None and (recipe.split is None or hash_split) and not writer.suspects
             and not guard.labels_checked_at_output(recipe) and keyed.applies(ops, k, shards, wd, workers)):
-        # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
+        # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers
+        # (and, under a hash split, routed to their splits by them: a function of the record alone).
+        route = None
+        if recipe.split is not None:
+            route = keyed.SplitRoute(HashSplit(recipe.split), recipe)
+            for name in recipe.split.fractions():
+                (writer.staging / name).mkdir(exist_ok=True)
         keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
-                        rejects, writer, progress)
+                        rejects, writer, progress, route)
     else:
         barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
         kept_paths = [wd.kept(s.index) for s in shards]
