@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -37,20 +38,33 @@ def same_files(a: Path, b: Path) -> None:
         assert all(x.read_bytes() == y.read_bytes() for x, y in zip(pa, pb, strict=True)), name
 
 
+def split_of_texts(out: Path) -> dict[str, str]:
+    return {r["text"]: name for name, rows in outputs(out).items() if name in SPLITS for r in rows}
+
+
 def test_example_on_sst2_is_the_documented_hash_within_the_bound(shared_data, tmp_path):
-    """examples/split/hash.yaml from the CLI: every record sits where xxh3-64 of
-    ``seed NUL split NUL i NUL id``, over 2**64, falls among the cumulative fractions; stats.json
-    reports the realised shares, each within 2 sigma of its fraction for the 4,155 records kept."""
-    proc = run_cli("run", str(REPO / "examples" / "split" / "hash.yaml"), "--out", str(tmp_path), "-q", cwd=REPO)
+    """examples/split/hash.yaml from the CLI (group_by: text): every record sits where xxh3-64 of
+    ``seed NUL split NUL g NUL text``, over 2**64, falls among the cumulative fractions; stats.json
+    reports the realised shares, each within 2 sigma of its fraction for the 4,155 records kept;
+    the same file elsewhere (other derived ids) gives every text the same split."""
+    out = tmp_path / "out"
+    proc = run_cli("run", str(REPO / "examples" / "split" / "hash.yaml"), "--out", str(out), "-q", cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    stats = json.loads((tmp_path / "stats.json").read_text())
+    stats = json.loads((out / "stats.json").read_text())
     assert stats["records_in"] == 5000 and stats["invariant_ok"]
-    where = split_of_ids(tmp_path)
+    where = split_of_texts(out)
     n = len(where)
     assert n == stats["kept"] > 3000
-    for rid, name in where.items():
-        u = xxhash.xxh3_64_intdigest(f"0\x00split\x00i\x00{rid}".encode()) / 2**64
-        assert name == ("train" if u < 0.8 else "val" if u < 0.9 else "test"), rid
+    for text, name in where.items():
+        u = xxhash.xxh3_64_intdigest(f"0\x00split\x00g\x00{text}".encode()) / 2**64
+        assert name == ("train" if u < 0.8 else "val" if u < 0.9 else "test"), text
+    moved = load_recipe(REPO / "examples" / "split" / "hash.yaml")
+    (tmp_path / "moved").mkdir()
+    moved.input.path = shutil.copy(shared_data / "sst2" / "train_sample_5000.tsv", tmp_path / "moved")
+    moved.output.path = str(tmp_path / "moved_out")
+    run_recipe(moved, workers=1)
+    assert split_of_texts(tmp_path / "moved_out") == where
+    assert not set(split_of_ids(tmp_path / "moved_out")) & set(split_of_ids(out))  # other ids, same split
     counts = Counter(where.values())
     assert stats["split"]["method"] == "hash" and stats["split"]["records"] == n
     for name, f in (("train", 0.8), ("val", 0.1), ("test", 0.1)):

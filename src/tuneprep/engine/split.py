@@ -8,7 +8,8 @@ small tuple per record (ids are not kept), all on the driver, two passes over th
 of the record's ``group_by`` value (else its id), over 2**64, falls in one of the cumulative
 fraction intervals. One pass, no state, any record order: a group cannot straddle splits, and a
 split's share is binomial, within about 2 * sqrt(f (1 - f) / n) of ``f`` for n records (wider with
-big groups: the draws are per group).
+big groups: the draws are per group). A derived id (``records.derive_id``) holds the input file's
+absolute path, so an id-keyed split moves with the data; ``group_by: text`` hashes the content.
 """
 
 from __future__ import annotations
