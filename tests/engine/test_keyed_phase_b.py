@@ -85,6 +85,28 @@ def test_parallel_phase_b_equals_serial(tmp_path, corpus, monkeypatch, split):
     assert (parallel / "rejects" / "4-dedup.exact.jsonl").exists()
 
 
+def test_hash_split_routed_by_workers_equals_serial(tmp_path, corpus, monkeypatch):
+    """No global step, a hash split: the workers route phase A's kept records (keyed.run_routed);
+    the files and counts are the serial output pass's."""
+    def run(name: str) -> Path:
+        recipe = parse_recipe({"input": corpus, "steps": STEPS[:-1], "max_reject_fraction": 1.0, "split": HASH_SPLIT,
+                               "output": {"path": str(tmp_path / name), "part_size": 1500}})
+        assert run_recipe(recipe, workers=2, shard_bytes=60_000).shards >= 2
+        return tmp_path / name
+
+    calls = []
+    real = keyed.run_routed
+    monkeypatch.setattr(keyed, "run_routed", lambda *a, **k: calls.append(1) or real(*a, **k))
+    parallel = run("parallel")
+    monkeypatch.setattr(keyed, "routes", lambda *a, **k: False)
+    serial = run("serial")
+    assert calls == [1]  # the workers routed the first run only
+    assert files(parallel) == files(serial)
+    assert all(len(list((serial / name).glob("part-*.jsonl"))) >= (2 if name == "train" else 1)
+               for name in ("train", "val", "test"))
+    assert counts(parallel) == counts(serial)
+
+
 def test_resume_with_parallel_phase_b_equals_serial_run(tmp_path, rt_path):
     """Killed after shard 3 (phase A on one worker), resumed on two: the parallel phase B reads the
     keys files of the shards done before the kill and writes what an uninterrupted serial run does."""

@@ -17,7 +17,8 @@ it twice on the driver (stage file, then output). The files are byte for byte th
 (``phases.BarrierSteps`` + ``OutputWriter``): same kept records in the same order, same rejects,
 same counts. With a hash split (``split.method: hash``) the workers also route each kept record
 to its split (``SplitRoute``: a function of the record alone) and write one piece per split; the
-driver joins each split's pieces in shard order, as the serial path writes them. Runs that need
+driver joins each split's pieces in shard order, as the serial path writes them; with no global
+step at all, the workers do the same for phase A's kept records (``run_routed``). Runs that need
 more (an exact split, later steps, labels checked at output, repeated ids, the Ray engine) take
 the serial path.
 """
@@ -57,6 +58,12 @@ def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: in
     return (workers > 1 and len(shards) > 1 and k == len(ops) - 1
             and isinstance(ops[k], GlobalOp) and ops[k].keys_only  # type: ignore[attr-defined]
             and all(wd.keys(s.index).exists() for s in shards))
+
+
+def routes(ops: list[Op], k: int, shards: list[Shard], workers: int) -> bool:
+    """True when phase A ran every step (no global step): under a hash split the workers can then
+    route phase A's kept records to their splits (``run_routed``). The caller checks the rest."""
+    return workers > 1 and len(shards) > 1 and k == len(ops)
 
 
 def decide(op: GlobalOp, shards: list[Shard], wd: WorkDir, st: StepStats) -> Iterator[tuple[int, Decisions]]:
@@ -164,10 +171,30 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
     op.setup()
     progress.start(name, None, "records")
     t0 = time.perf_counter()
-    step = name.split(":", 1)[1]
+    _move(decide(op, shards, wd, st), name, shards, wd, workers, rejects, writer, progress, route)
+    st.seconds += time.perf_counter() - t0
+    st.collect(op)
+    progress.finish(name)
+
+
+def run_routed(route: SplitRoute, shards: list[Shard], wd: WorkDir, workers: int, rejects: RejectFiles,
+               writer: OutputWriter, progress: Progress) -> None:
+    """No global step, a hash split: the workers route phase A's kept records to their splits
+    (steps 2–3 above, nothing dropped), as the serial path's output pass writes them."""
+    progress.start("split", None, "records")
+    _move(((s.index, {}) for s in shards), "split", shards, wd, workers, rejects, writer, progress, route)
+    progress.finish("split")
+
+
+def _move(decisions: Iterator[tuple[int, Decisions]], name: str, shards: list[Shard], wd: WorkDir, workers: int,
+          rejects: RejectFiles, writer: OutputWriter, progress: Progress, route: SplitRoute | None) -> None:
+    """Steps 2–3: each shard's records moved by a worker as soon as its decisions are final, the
+    pieces joined in shard order (the drops into ``rejects(name)``; ``name``: the step's label,
+    or ``split`` for ``run_routed``, which drops nothing)."""
+    step = name.split(":", 1)[-1]
     with ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=get_context("fork")) as pool:
         futs = [pool.submit(apply_shard, str(wd.kept(i)), wd.out_prefix(i), str(wd.dropped_piece(i)),
-                            step, drops, route) for i, drops in decide(op, shards, wd, st)]
+                            step, drops, route) for i, drops in decisions]
         for s, fut in zip(shards, futs, strict=True):  # joined in shard order as each one is ready
             counts = fut.result()
             _join(wd.dropped_piece(s.index), rejects, name)
@@ -175,9 +202,6 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
                 with open(wd.out_prefix(s.index) + out_name, "rb") as fh:
                     writer.write_lines(out_name, fh, n_out)
             progress.advance(name, sum(counts.values()))
-    st.seconds += time.perf_counter() - t0
-    st.collect(op)
-    progress.finish(name)
 
 
 def _join(piece: Path, rejects: RejectFiles, name: str) -> None:

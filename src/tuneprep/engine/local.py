@@ -205,8 +205,6 @@ def _write_output(recipe: Recipe, source: Source, barrier: BarrierSteps, writer:
             writer.write("data", it)
         return
     cfg = recipe.split
-    for name in cfg.fractions():
-        (writer.staging / name).mkdir(exist_ok=True)
     if cfg.method == "hash":
         # One pass, nothing held: each record's split is a function of the record alone.
         split_of = HashSplit(cfg)
@@ -300,18 +298,18 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         _stop(out, staging, wd, [st.to_json() for st in step_stats], files, early)
 
     writer = OutputWriter(staging, recipe.output.part_size, [wd.ids(s.index) for s in shards], rejects)
-    hash_split = recipe.split is not None and recipe.split.method == "hash"
-    if (phase_a is None and (recipe.split is None or hash_split) and not writer.suspects
-            and not guard.labels_checked_at_output(recipe) and keyed.applies(ops, k, shards, wd, workers)):
-        # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers
-        # (and, under a hash split, routed to their splits by them: a function of the record alone).
-        route = None
-        if recipe.split is not None:
-            route = keyed.SplitRoute(HashSplit(recipe.split), recipe)
-            for name in recipe.split.fractions():
-                (writer.staging / name).mkdir(exist_ok=True)
+    for name in recipe.split.fractions() if recipe.split is not None else ():
+        (staging / name).mkdir(exist_ok=True)  # every split has its folder, even an empty one
+    # Under a hash split a record's split is a function of the record alone: workers can route it.
+    route = (keyed.SplitRoute(HashSplit(recipe.split), recipe)
+             if recipe.split is not None and recipe.split.method == "hash" else None)
+    in_workers = phase_a is None and not writer.suspects and not guard.labels_checked_at_output(recipe)
+    if in_workers and (recipe.split is None or route) and keyed.applies(ops, k, shards, wd, workers):
+        # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
         keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
                         rejects, writer, progress, route)
+    elif in_workers and route is not None and keyed.routes(ops, k, shards, workers):
+        keyed.run_routed(route, shards, wd, workers, rejects, writer, progress)
     else:
         barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
         kept_paths = [wd.kept(s.index) for s in shards]
