@@ -1,7 +1,8 @@
 """Phase B of a keys-only global step (``dedup.exact``) in parallel, with the serial path's output.
 
 When the recipe ends with one global step whose ``apply_global`` reads only the prepared key and
-the record id (``GlobalOp.keys_only``), with no split after it, the barrier needs no record:
+the record id (``GlobalOp.keys_only``), with no split after it (or a hash split, below), the
+barrier needs no record:
 
 1. **decide** (driver, serial): the op runs over the shards' ``[key, id]`` side files in shard
    order (``WorkDir.keys``), exactly as over the records, and yields which ones it drops and why,
