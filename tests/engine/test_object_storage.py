@@ -213,3 +213,38 @@ def test_missing_backend_names_the_package(tmp_path, cache, monkeypatch):
         run_recipe(recipe, workers=1)
     assert str(e.value) == ("s3://my-bucket/raw/*.jsonl: the s3:// filesystem is not installed: "
                             "pip install s3fs (or 'tuneprep[cloud]')")
+
+
+def test_stopped_run_uploads_rejects_for_inspection(tmp_path, shared_data, cache, bucket):
+    """A run stopped by max_reject_fraction puts its rejects and stats.json at the URL, as it does in
+    a local output directory, and no manifest (it is not a finished run)."""
+    from tuneprep.engine.local import RunError
+
+    out_url = f"memory://{bucket}/runs/stopped"
+    recipe = parse_recipe({**DOLMA_RECIPE, "input": {"path": str(shared_data / "dolma_cc" / "cc_en_head-0091.jsonl"),
+                                                     "id_field": "id"},
+                           "steps": [{"op": "filter.length", "min_words": 1000}], "output": {"path": out_url}})
+    with pytest.raises(RunError, match=f"rejects written to {out_url}/rejects for inspection"):
+        run_recipe(recipe, workers=1)
+    got = memory_files(out_url)
+    assert set(got) == {"stats.json", "rejects/1-filter.length.jsonl"}
+    assert json.loads(got["stats.json"])["stopped"]
+    assert len(records(got["rejects/1-filter.length.jsonl"])) == 7  # all but the 3 documents of >= 1,000 words
+    assert not list(cache.glob("url-runs/*"))
+
+
+def test_cli_out_url(tmp_path, shared_data):
+    """`tuneprep run --out file://...`: the option takes a URL, the outputs are uploaded there."""
+    from tests.conftest import run_cli
+
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(json.dumps({**DOLMA_RECIPE, "input": {"path": (shared_data / "dolma_cc" / "000.json.gz").as_uri(),
+                                                            "id_field": "id"}, "output": {"path": "unused"}}))
+    out_url = (tmp_path / "out").as_uri()
+    r = run_cli("run", str(recipe), "--out", out_url, "-q", "--workers", "1",
+                env={"TUNEPREP_CACHE": str(tmp_path / "cache")})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"output: {out_url}  (rejects in {out_url}/rejects)" in r.stdout
+    stats = json.loads((tmp_path / "out" / "stats.json").read_text())
+    assert (stats["records_in"], stats["kept"], stats["rejected"]) == (10, 9, 1)
+    assert json.loads((tmp_path / "out" / "manifest.json").read_text())["recipe"]["output"]["path"] == out_url
