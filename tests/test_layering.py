@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "version": 0,
     "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
+    "urls": 0,  # which locations are URLs (scheme://), the local file of a file:// URL
     "records": 1,
     "io": 2,
     "datasets": 3,

@@ -44,7 +44,7 @@ class InputConfig(ReadOptions):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str | list[str]
+    path: str | list[str]  # paths or globs, dataset:NAME, or URLs (s3://bucket/raw/*.jsonl)
     format: Literal[FORMATS] | None = None  # type: ignore[valid-type]  # the reader registry's formats
     text_field: str | None = "text"
     id_field: str | None = None
@@ -174,6 +174,7 @@ class SplitConfig(BaseModel):
 class OutputConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # A directory, or a URL (s3://bucket/runs/x): the run works locally and uploads (engine/outputs.py).
     path: str
     # Records per output part file; parts keep output files a manageable size.
     part_size: int = Field(1_000_000, gt=0)
@@ -305,7 +306,8 @@ def parse_recipe(data: Any, path: str = "<recipe>", root: yaml.Node | None = Non
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file. Relative input/output paths resolve against the CWD."""
+    """Read and validate a recipe file. Relative input/output paths resolve against the CWD; a
+    URL (``s3://``, ``gs://``, ``file://`` ...) is read and written through fsspec (``io/fs.py``)."""
     path = Path(path)
     if not path.exists():
         raise RecipeError(f"{path}: no such recipe file")
