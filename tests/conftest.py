@@ -55,6 +55,15 @@ def sst2_jsonl(shared_data, tmp_path_factory) -> Callable[[int], Path]:
     return make
 
 
+def strip_keys(obj, keys):
+    """``obj`` without the dict keys in ``keys``, at any depth (timings, creation times...)."""
+    if isinstance(obj, dict):
+        return {k: strip_keys(v, keys) for k, v in obj.items() if k not in keys}
+    if isinstance(obj, list):
+        return [strip_keys(v, keys) for v in obj]
+    return obj
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the real `tuneprep` command in a subprocess."""
     return subprocess.run([sys.executable, "-m", "tuneprep.cli", *args], capture_output=True, text=True,

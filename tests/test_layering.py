@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "version": 0,
     "ui": 0,  # consoles, progress, event log: imports no other tuneprep area
+    "urls": 0,  # which locations are URLs (scheme://), the local file of a file:// URL
     "records": 1,
     "ray_cluster": 1,  # connecting to Ray, cluster CPUs, the model-replica actor pool (imports only errors)
     "io": 2,

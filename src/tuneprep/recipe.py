@@ -13,7 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
 from tuneprep.io.dialect import ReadOptions
@@ -35,7 +45,7 @@ class InputConfig(ReadOptions):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str | list[str]
+    path: str | list[str]  # paths or globs, dataset:NAME, or URLs (s3://bucket/raw/*.jsonl)
     format: Literal[FORMATS] | None = None  # type: ignore[valid-type]  # the reader registry's formats
     text_field: str | None = "text"
     id_field: str | None = None
@@ -97,15 +107,36 @@ class StepConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+# What ``method: hash`` cannot honour, and what to do instead (SplitConfig._needs_exact).
+_NEEDS_EXACT = {
+    # A hash ignores strata: each one gets the fractions in expectation only, as the whole set
+    # does, so accepting the key would promise class ratios the split does not keep.
+    "stratify_by": "method: hash cannot stratify (a record's split depends on its hash alone, so each class "
+                   "gets the fractions only in expectation, as the whole set does); remove stratify_by, or use "
+                   "method: exact for exact class ratios",
+    # Clusters are found over all records at once, on the driver: the global pass a hash split
+    # exists to avoid (and a cluster's label would depend on input order).
+    "dedup": "method: hash cannot keep duplicate clusters whole (they are found over all records at once, on "
+             "the driver); remove near-duplicates with a dedup.minhash step before the split, or use "
+             "method: exact with dedup",
+}
+
+
 class SplitConfig(BaseModel):
     """Train/val/test fractions; ``stratify_by`` keeps class ratios, ``group_by`` keeps groups whole,
-    ``dedup`` keeps duplicate clusters whole (``tuneprep.engine.dedup_split``)."""
+    ``dedup`` keeps duplicate clusters whole (``tuneprep.engine.dedup_split``).
+
+    ``method: exact`` (default) shuffles every record's keys on the driver and cuts exact counts;
+    ``method: hash`` gives each record the split its seeded hash (of its ``group_by`` value, else
+    its id) falls in: streaming, no key list, fractions in expectation (``engine/split.py``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     train: float = Field(ge=0, le=1)
     val: float = Field(0.0, ge=0, le=1)
     test: float = Field(0.0, ge=0, le=1)
+    # Declared before the keys it constrains, so their validators see it.
+    method: Literal["exact", "hash"] = "exact"
     stratify_by: str | None = None
     group_by: str | None = None
     seed: int = 0
@@ -113,6 +144,22 @@ class SplitConfig(BaseModel):
     dedup: Literal["exact", "minhash", "semantic"] | None = None
     # minhash: char 5-gram Jaccard (default 0.8, as the eval leakage check); semantic: cosine (default 0.9)
     dedup_threshold: float | None = Field(None, gt=0, le=1)
+
+    @field_validator("stratify_by", "dedup")
+    @classmethod
+    def _needs_exact(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and info.data.get("method") == "hash":
+            raise ValueError(_NEEDS_EXACT[info.field_name or ""])
+        return v
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The default method is left out of the dump, so the recipe hash and the manifest of every
+        # recipe written before ``method`` existed stay the same.
+        out = handler(self)
+        if out.get("method") == "exact":
+            del out["method"]
+        return out
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> SplitConfig:
@@ -128,6 +175,7 @@ class SplitConfig(BaseModel):
 class OutputConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # A directory, or a URL (s3://bucket/runs/x): the run works locally and uploads (engine/outputs.py).
     path: str
     # Records per output part file; parts keep output files a manageable size.
     part_size: int = Field(1_000_000, gt=0)
@@ -259,7 +307,8 @@ def parse_recipe(data: Any, path: str = "<recipe>", root: yaml.Node | None = Non
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate a recipe file. Relative input/output paths resolve against the CWD."""
+    """Read and validate a recipe file. Relative input/output paths resolve against the CWD; a
+    URL (``s3://``, ``gs://``, ``file://`` ...) is read and written through fsspec (``io/fs.py``)."""
     path = Path(path)
     if not path.exists():
         raise RecipeError(f"{path}: no such recipe file")

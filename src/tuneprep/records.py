@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from tuneprep.errors import TuneprepError
+from tuneprep.urls import is_url, source_name
 
 RESERVED_KEYS = ("id", "text", "messages", "label", "meta")
 ROLES = ("system", "user", "assistant")
@@ -44,10 +45,23 @@ def derive_id(source_path: str, row: int) -> str:
     """A stable id from the source file's absolute path and the row, so that a rerun gives the same ids.
 
     The path is made absolute and normalised first, so ``data/x.jsonl`` and ``./data/x.jsonl``
-    (or the same file named from another working directory) give the same ids.
+    (or the same file named from another working directory) give the same ids. A ``file://`` URL
+    is the local file it names; another URL (``s3://...``) is taken as it is.
     """
-    path = os.path.normpath(os.path.abspath(source_path))
+    name = source_name(source_path) if is_url(source_path) else source_path
+    path = name if is_url(name) else os.path.normpath(os.path.abspath(name))
     return hashlib.blake2b(f"{path}:{row}".encode(), digest_size=8).hexdigest()
+
+
+def seeded_hash(seed: int, key: str) -> int:
+    """A 64-bit hash of ``key`` under ``seed``: the project's one seeded per-record draw
+    (``select.sample``'s priorities, the hash split). ``/ 2**64`` maps it to [0, 1).
+
+    Callers that draw for different purposes put a purpose tag in ``key``, so that two draws
+    with one seed are independent (a split must not keep exactly the records a sample kept)."""
+    import xxhash
+
+    return xxhash.xxh3_64_intdigest(f"{seed}\x00{key}".encode("utf-8", "surrogatepass"))
 
 
 def did_you_mean(name: str, fields: Iterable[str]) -> str:

@@ -51,11 +51,17 @@ def corpus(request, rt_path, shared_data, tmp_path) -> dict:
     return {"path": [str(src), str(short), str(again)], "text_field": "sentence"}
 
 
-def test_parallel_phase_b_equals_serial(tmp_path, corpus, monkeypatch):
+HASH_SPLIT = {"method": "hash", "train": 0.8, "val": 0.1, "test": 0.1, "seed": 5}
+
+
+@pytest.mark.parametrize("split", [None, HASH_SPLIT], ids=["data", "hash_split"])
+def test_parallel_phase_b_equals_serial(tmp_path, corpus, monkeypatch, split):
+    """Also under a hash split, where the workers route each kept record to its split."""
     def run(name: str) -> Path:
         # Small parts: the joined shards cross part boundaries.
         recipe = parse_recipe({"input": corpus, "steps": STEPS, "max_reject_fraction": 1.0,
-                               "output": {"path": str(tmp_path / name), "part_size": 1500}})
+                               "output": {"path": str(tmp_path / name), "part_size": 1500},
+                               **({"split": split} if split else {})})
         res = run_recipe(recipe, workers=2, shard_bytes=60_000)
         assert res.shards >= 2
         return tmp_path / name
@@ -70,11 +76,35 @@ def test_parallel_phase_b_equals_serial(tmp_path, corpus, monkeypatch):
     assert calls == [1]  # ... and here the serial one
 
     assert files(parallel) == files(serial)
-    assert len(list((serial / "data").glob("part-*.jsonl"))) > 1
+    assert len(list((serial / ("train" if split else "data")).glob("part-*.jsonl"))) > 1
+    if split:
+        assert all(list((serial / name).glob("part-*.jsonl")) for name in ("val", "test"))
     assert counts(parallel) == counts(serial)
     dedup = counts(serial)["steps"][4]
     assert dedup["dropped"].get("duplicate", 0) > 0  # there were duplicates to drop
     assert (parallel / "rejects" / "4-dedup.exact.jsonl").exists()
+
+
+def test_hash_split_routed_by_workers_equals_serial(tmp_path, corpus, monkeypatch):
+    """No global step, a hash split: the workers route phase A's kept records (keyed.run_routed);
+    the files and counts are the serial output pass's."""
+    def run(name: str) -> Path:
+        recipe = parse_recipe({"input": corpus, "steps": STEPS[:-1], "max_reject_fraction": 1.0, "split": HASH_SPLIT,
+                               "output": {"path": str(tmp_path / name), "part_size": 1500}})
+        assert run_recipe(recipe, workers=2, shard_bytes=60_000).shards >= 2
+        return tmp_path / name
+
+    calls = []
+    real = keyed.run_routed
+    monkeypatch.setattr(keyed, "run_routed", lambda *a, **k: calls.append(1) or real(*a, **k))
+    parallel = run("parallel")
+    monkeypatch.setattr(keyed, "routes", lambda *a, **k: False)
+    serial = run("serial")
+    assert calls == [1]  # the workers routed the first run only
+    assert files(parallel) == files(serial)
+    assert all(len(list((serial / name).glob("part-*.jsonl"))) >= (2 if name == "train" else 1)
+               for name in ("train", "val", "test"))
+    assert counts(parallel) == counts(serial)
 
 
 def test_resume_with_parallel_phase_b_equals_serial_run(tmp_path, rt_path):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, strip_keys
 from tuneprep.engine.local import run_recipe
 from tuneprep.recipe import Recipe, load_recipe, parse_recipe
 
@@ -47,14 +47,6 @@ def pause_op():
     ray_testops.unregister_ops()
 
 
-def _strip(obj, keys):
-    if isinstance(obj, dict):
-        return {k: _strip(v, keys) for k, v in obj.items() if k not in keys}
-    if isinstance(obj, list):
-        return [_strip(v, keys) for v in obj]
-    return obj
-
-
 def assert_same_outputs(a: Path, b: Path) -> int:
     """Every file of run ``a`` equals run ``b``'s (stats and manifest less timings); returns #files."""
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
@@ -63,11 +55,11 @@ def assert_same_outputs(a: Path, b: Path) -> int:
     for rel in files_a:
         if rel.name == "stats.json":
             sa, sb = (json.loads((d / rel).read_text()) for d in (a, b))
-            assert _strip(sa, TIMINGS) == _strip(sb, TIMINGS)
+            assert strip_keys(sa, TIMINGS) == strip_keys(sb, TIMINGS)
             assert sa["engine"] == "local" and sb["engine"] == "ray"
         elif rel.name == "manifest.json":
             ma, mb = (json.loads((d / rel).read_text()) for d in (a, b))
-            assert _strip(ma, ("created",)) == _strip(mb, ("created",))
+            assert strip_keys(ma, ("created",)) == strip_keys(mb, ("created",))
         else:
             assert (a / rel).read_bytes() == (b / rel).read_bytes(), f"{rel} differs"
     return len(files_a)
@@ -100,6 +92,22 @@ def test_examples_same_on_ray_cluster(cluster, tmp_path, example):
     stats = json.loads((remote / "stats.json").read_text())
     assert stats["invariant_ok"] and stats["records_in"] == 13_905
     assert sum(stats["steps"][-1]["dropped"].values()) > 0  # the global step did drop records
+
+
+def test_hash_split_same_on_ray_cluster(cluster, tmp_path, rt_path):
+    """``split: {method: hash}`` grouped by movie, after an exact dedup on the cluster: the same
+    train/val/test files, rejects and stats (its realised shares included) as the local engine."""
+    recipe = parse_recipe({
+        "input": {"path": str(rt_path), "label_field": "label"},
+        "steps": [{"op": "filter.length", "min_words": 3}, {"op": "dedup.exact"}],
+        "split": {"method": "hash", "train": 0.8, "val": 0.1, "test": 0.1, "group_by": "movie_name", "seed": 3},
+        "output": {"path": "unused"},
+    })
+    local, remote = both_engines(recipe, tmp_path)
+    assert assert_same_outputs(local, remote) >= 6
+    stats = json.loads((remote / "stats.json").read_text())
+    assert stats["shards"] > 1 and stats["split"]["method"] == "hash"
+    assert all(stats["splits"][k] > 0 for k in ("train", "val", "test"))
 
 
 def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data):
@@ -182,3 +190,42 @@ def test_cli_engine_ray_uses_ray_address(cluster, tmp_path, shared_data):
     assert stats["engine"] == "ray" and stats["records_in"] == 872 and stats["invariant_ok"]
     bad = run_cli("run", str(recipe), "--engine", "spark", "-q")
     assert bad.returncode == 2 and "choose local or ray" in bad.stderr
+
+
+def test_file_url_input_on_ray_cluster(cluster, tmp_path, rt_path):
+    """Phase A on both nodes reads a ``file://`` input by byte range through fsspec (the code path
+    of s3:// and gs://): the same files as the local engine, and the same records and rejects as
+    the plain path gives (a file:// URL names its local file)."""
+    src = tmp_path / "in" / "rt.jsonl"
+    src.parent.mkdir()
+    shutil.copyfile(rt_path, src)
+    spec = {"input": {"path": src.as_uri(), "label_field": "label"},
+            "steps": [{"op": "clean.whitespace"}, {"op": "filter.length", "min_words": 5}],
+            "output": {"path": str(tmp_path / "x")}}
+    local, remote = both_engines(parse_recipe(spec), tmp_path)
+    stats = json.loads((remote / "stats.json").read_text())
+    assert stats["shards"] > 1 and [f["path"] for f in stats["files"]] == [src.as_uri()]
+    assert assert_same_outputs(local, remote) >= 4
+    plain = tmp_path / "plain"
+    run_recipe(parse_recipe({**spec, "input": {**spec["input"], "path": str(src)}, "output": {"path": str(plain)}}),
+               workers=1, shard_bytes=SHARD_BYTES)
+    for name in ("data/part-00000.jsonl", "rejects/2-filter.length.jsonl"):
+        assert (remote / name).read_bytes() == (plain / name).read_bytes(), name
+    assert stats["steps"][2]["dropped"]["too_few_words"] > 0  # rejects compared too
+
+
+def test_memory_url_input_refused_on_ray_cluster(cluster, tmp_path, shared_data):
+    """An in-memory filesystem lives in the driver only: a clear error, not a failed Ray task."""
+    import fsspec
+
+    from tuneprep.engine.ray import run_recipe_ray
+    from tuneprep.io.readers import InputError
+
+    url = f"memory://tuneprep-ray-{os.getpid()}/mt_bench.jsonl"
+    fsspec.filesystem("memory").pipe_file(url, (shared_data / "mt_bench_questions.jsonl").read_bytes())
+    recipe = parse_recipe({"input": {"path": url, "text_field": "category"}, "output": {"path": str(tmp_path / "x")}})
+    try:
+        with pytest.raises(InputError, match=f"^{url}: an in-memory filesystem lives in this process only"):
+            run_recipe_ray(recipe)
+    finally:
+        fsspec.filesystem("memory").rm(url)

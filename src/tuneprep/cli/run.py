@@ -33,13 +33,14 @@ def _log(message: str) -> None:
     err.print(escape(message), highlight=False, soft_wrap=True)
 
 
-def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None, fresh: bool = False,
+def run_recipe_cli(recipe_path: Path, workers: int = 0, out: str | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None, engine: str | None = None,
                    address: str | None = None) -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
     from tuneprep.datasets import DatasetError
     from tuneprep.engine.execute import execute
     from tuneprep.engine.local import RunError
+    from tuneprep.io.fs import join
     from tuneprep.io.readers import InputError
     from tuneprep.ray_cluster import ENGINES, RayClusterError
     from tuneprep.recipe import RecipeError, load_recipe
@@ -64,12 +65,16 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: Path | None = None,
     except (RunError, RayClusterError) as e:
         err.print(f"[red]run failed:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         return 1
-    stats = json.loads((result.out_dir / "stats.json").read_text())
+    stats = result.stats
     stdout.print(stats_table(stats))
     where = ", ".join(f"{k}: {v:,}" for k, v in result.splits.items())
     stdout.print(f"records in {result.records_in:,} = kept {result.kept:,} + rejected {result.rejected:,}  "
               f"[green]✓[/green]  ({where}; {result.seconds:.1f} s, {stats['workers']} workers, {stats['engine']} engine)", highlight=False)
-    stdout.print(f"output: {result.out_dir}  (rejects in {result.out_dir / 'rejects'})", highlight=False)
+    if "split" in stats:  # a hash split: fractions are expected, not exact
+        shares = ", ".join(f"{k} {v['realised']:.4f} (expected {v['expected']:g} ± {v['two_sigma']:.4f})"
+                           for k, v in stats["split"]["splits"].items())
+        stdout.print(f"hash split, realised shares: {shares}", highlight=False)
+    stdout.print(f"output: {result.out_dir}  (rejects in {join(str(result.out_dir), 'rejects')})", highlight=False)
     return 0
 
 
@@ -120,7 +125,8 @@ def register(app: typer.Typer) -> None:
     def run(
         recipe: Path = typer.Argument(..., help="Recipe YAML file."),
         workers: int = typer.Option(0, "--workers", "-w", help="Worker processes (0 = all cores)."),
-        out: Path | None = typer.Option(None, "--out", help="Override output.path of the recipe."),
+        out: str | None = typer.Option(None, "--out", help="Override output.path of the recipe (a directory, "
+                                       "or a URL: s3://bucket/run, gs://..., file://...)."),
         fresh: bool = typer.Option(False, "--fresh", help="Ignore completed shards of an earlier run."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
         shard_bytes: int | None = typer.Option(None, "--shard-bytes", help="Shard size in bytes (default: automatic)."),

@@ -73,6 +73,12 @@ def train_only(rec: Mapping[str, Any], recipe: Recipe) -> bool:
     return recipe.input.allow_unlabeled and labels_required(recipe) and is_unlabeled(rec)
 
 
+def final_split(split: str, rec: Mapping[str, Any], recipe: Recipe) -> str:
+    """The split a record is written to: its assigned one, or train for a ``train_only`` record
+    (an unlabeled record can be trained on, never scored against)."""
+    return "train" if split != "train" and train_only(rec, recipe) else split
+
+
 def top_reasons(steps: list[dict[str, Any]], n: int = 5) -> str:
     """The most frequent reject reasons over all steps, as ``reason (step): count`` text."""
     pairs = [(c, r, s["step"]) for s in steps for r, c in s["dropped"].items()]

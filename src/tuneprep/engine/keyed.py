@@ -1,7 +1,8 @@
 """Phase B of a keys-only global step (``dedup.exact``) in parallel, with the serial path's output.
 
 When the recipe ends with one global step whose ``apply_global`` reads only the prepared key and
-the record id (``GlobalOp.keys_only``), with no split after it, the barrier needs no record:
+the record id (``GlobalOp.keys_only``), with no split after it (or a hash split, below), the
+barrier needs no record:
 
 1. **decide** (driver, serial): the op runs over the shards' ``[key, id]`` side files in shard
    order (``WorkDir.keys``), exactly as over the records, and yields which ones it drops and why,
@@ -15,8 +16,12 @@ the record id (``GlobalOp.keys_only``), with no split after it, the barrier need
 So a kept record is neither parsed nor serialised again, where the serial path parses and writes
 it twice on the driver (stage file, then output). The files are byte for byte those of the serial path
 (``phases.BarrierSteps`` + ``OutputWriter``): same kept records in the same order, same rejects,
-same counts. Runs that need more (a split, later steps, labels checked at output, repeated ids,
-the Ray engine) take the serial path.
+same counts. With a hash split (``split.method: hash``) the workers also route each kept record
+to its split (``SplitRoute``: a function of the record alone) and write one piece per split; the
+driver joins each split's pieces in shard order, as the serial path writes them; with no global
+step at all, the workers do the same for phase A's kept records (``run_routed``). Runs that need
+more (an exact split, later steps, labels checked at output, repeated ids, the Ray engine) take
+the serial path.
 """
 
 from __future__ import annotations
@@ -25,18 +30,23 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
+from tuneprep.engine import guard
 from tuneprep.engine.phases import OutputWriter, Progress
 from tuneprep.engine.shard import RejectFiles, Shard, _reject
+from tuneprep.engine.split import HashSplit
 from tuneprep.engine.stats import StepStats
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.writers import dumps_line
 from tuneprep.ops.base import GlobalOp, Item, Op
+from tuneprep.recipe import Recipe
 
 Decisions = dict[int, tuple[str, dict[str, Any]]]
 """Per shard: position of a dropped record among the shard's kept records → (reason, detail)."""
@@ -49,6 +59,12 @@ def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: in
     return (workers > 1 and len(shards) > 1 and k == len(ops) - 1
             and isinstance(ops[k], GlobalOp) and ops[k].keys_only  # type: ignore[attr-defined]
             and all(wd.keys(s.index).exists() for s in shards))
+
+
+def routes(ops: list[Op], k: int, shards: list[Shard], workers: int) -> bool:
+    """True when phase A ran every step (no global step): under a hash split the workers can then
+    route phase A's kept records to their splits (``run_routed``). The caller checks the rest."""
+    return workers > 1 and len(shards) > 1 and k == len(ops)
 
 
 def decide(op: GlobalOp, shards: list[Shard], wd: WorkDir, st: StepStats) -> Iterator[tuple[int, Decisions]]:
@@ -112,43 +128,81 @@ def record_bytes(line: bytes) -> bytes | None:
     return line[i + 6: j]
 
 
-def apply_shard(kept: str, out_piece: str, dropped_piece: str, step: str, decisions: Decisions) -> int:
-    """Worker: one shard's kept records → output lines and rejects (as the serial path writes
-    them); returns how many records it wrote to the output."""
-    n = 0
-    with open(kept, "rb") as src, open(out_piece, "wb") as out, open(dropped_piece, "wb") as rej:
+@dataclass
+class SplitRoute:
+    """The output a kept record goes to under a hash split: ``HashSplit``, then the train-only
+    rule (``guard.final_split``), as the serial path decides it."""
+
+    split_of: HashSplit
+    recipe: Recipe
+
+    def __call__(self, record: dict[str, Any]) -> str:
+        return guard.final_split(self.split_of(record), record, self.recipe)
+
+
+def apply_shard(kept: str, out_prefix: str, dropped_piece: str, step: str, decisions: Decisions,
+                route: SplitRoute | None = None) -> dict[str, int]:
+    """Worker: one shard's kept records → output lines (one piece per output, ``out_prefix`` +
+    name: ``data``, or each split of ``route``) and rejects, as the serial path writes them;
+    returns how many records it wrote to each output."""
+    counts: dict[str, int] = {}
+    with ExitStack() as stack, open(kept, "rb") as src, open(dropped_piece, "wb") as rej:
+        outs: dict[str, IO[bytes]] = {}
         for pos, line in enumerate(src):
             drop = decisions.get(pos)
             if drop is None:
                 rec = record_bytes(line)
-                out.write(rec + b"\n" if rec is not None else dumps_line(orjson.loads(line)["r"]))
-                n += 1
+                parsed = orjson.loads(line)["r"] if rec is None or route is not None else None
+                name = route(parsed) if route is not None else "data"
+                if name not in outs:
+                    outs[name] = stack.enter_context(open(out_prefix + name, "wb"))
+                outs[name].write(rec + b"\n" if rec is not None else dumps_line(parsed))
+                counts[name] = counts.get(name, 0) + 1
             else:
                 d = orjson.loads(line)
                 _reject(rej, step, drop[0], d["s"], record=d["r"], detail=drop[1])
-    return n
+    return counts
 
 
 def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: WorkDir, workers: int,
-              rejects: RejectFiles, writer: OutputWriter, progress: Progress) -> None:
+              rejects: RejectFiles, writer: OutputWriter, progress: Progress,
+              route: SplitRoute | None = None) -> None:
     """Steps 1–3 above: the step's stats into ``st``, its rejects into ``rejects(name)``, the
-    kept records through ``writer`` into ``data/``."""
+    kept records through ``writer`` into ``data/`` (or, with ``route``, into their splits)."""
     op.setup()
     progress.start(name, None, "records")
     t0 = time.perf_counter()
-    step = name.split(":", 1)[1]
-    with ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=get_context("fork")) as pool:
-        futs = [pool.submit(apply_shard, str(wd.kept(i)), str(wd.out_piece(i)), str(wd.dropped_piece(i)),
-                            step, drops) for i, drops in decide(op, shards, wd, st)]
-        for s, fut in zip(shards, futs, strict=True):  # joined in shard order as each one is ready
-            n_out = fut.result()
-            _join(wd.dropped_piece(s.index), rejects, name)
-            with open(wd.out_piece(s.index), "rb") as fh:
-                writer.write_lines("data", fh, n_out)
-            progress.advance(name, n_out)
+    _move(decide(op, shards, wd, st), name, shards, wd, workers, rejects, writer, progress, route)
     st.seconds += time.perf_counter() - t0
     st.collect(op)
     progress.finish(name)
+
+
+def run_routed(route: SplitRoute, shards: list[Shard], wd: WorkDir, workers: int, rejects: RejectFiles,
+               writer: OutputWriter, progress: Progress) -> None:
+    """No global step, a hash split: the workers route phase A's kept records to their splits
+    (steps 2–3 above, nothing dropped), as the serial path's output pass writes them."""
+    progress.start("split", None, "records")
+    _move(((s.index, {}) for s in shards), "split", shards, wd, workers, rejects, writer, progress, route)
+    progress.finish("split")
+
+
+def _move(decisions: Iterator[tuple[int, Decisions]], name: str, shards: list[Shard], wd: WorkDir, workers: int,
+          rejects: RejectFiles, writer: OutputWriter, progress: Progress, route: SplitRoute | None) -> None:
+    """Steps 2–3: each shard's records moved by a worker as soon as its decisions are final, the
+    pieces joined in shard order (the drops into ``rejects(name)``; ``name``: the step's label,
+    or ``split`` for ``run_routed``, which drops nothing)."""
+    step = name.split(":", 1)[-1]
+    with ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=get_context("fork")) as pool:
+        futs = [pool.submit(apply_shard, str(wd.kept(i)), wd.out_prefix(i), str(wd.dropped_piece(i)),
+                            step, drops, route) for i, drops in decisions]
+        for s, fut in zip(shards, futs, strict=True):  # joined in shard order as each one is ready
+            counts = fut.result()
+            _join(wd.dropped_piece(s.index), rejects, name)
+            for out_name, n_out in counts.items():
+                with open(wd.out_prefix(s.index) + out_name, "rb") as fh:
+                    writer.write_lines(out_name, fh, n_out)
+            progress.advance(name, sum(counts.values()))
 
 
 def _join(piece: Path, rejects: RejectFiles, name: str) -> None:

@@ -22,7 +22,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -33,6 +33,7 @@ import orjson
 
 from tuneprep.datasets import resolve_input
 from tuneprep.engine import guard, keyed
+from tuneprep.engine.outputs import OutputPlace
 from tuneprep.engine.phases import BarrierSteps, OutputWriter, Progress, Source, read_items, write_stage
 from tuneprep.engine.shard import (
     RejectFiles,
@@ -41,15 +42,16 @@ from tuneprep.engine.shard import (
     n_parallel_steps,
     process_shard,
 )
-from tuneprep.engine.split import assign_splits, split_keys
+from tuneprep.engine.split import HashSplit, assign_splits, realised_fractions, split_keys
 from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.errors import TuneprepError
-from tuneprep.io.fingerprint import sha256_file
+from tuneprep.io import fs
+from tuneprep.io.fingerprint import file_fingerprint, sha256_file
 from tuneprep.io.inputplan import FilePlan, plan_file
 from tuneprep.io.layout import MANIFEST, REJECTS_DIR, STATS
 from tuneprep.io.readers import byte_ranges, detect_format, expand_inputs, is_splittable
-from tuneprep.ops.base import build_op
+from tuneprep.ops.base import Item, build_op
 from tuneprep.recipe import Recipe
 from tuneprep.version import __version__
 
@@ -63,7 +65,7 @@ class RunError(TuneprepError, RuntimeError):
 
 @dataclass
 class RunResult:
-    out_dir: Path
+    out_dir: Path | str  # the output directory, or the URL the outputs were uploaded to
     records_in: int
     kept: int
     rejected: int
@@ -74,6 +76,7 @@ class RunResult:
     shards: int = 0
     ok: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)  # stats.json as written
 
 
 # --- planning ----------------------------------------------------------------------------------
@@ -87,12 +90,12 @@ def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None,
     when given, receives them (the manifest records them)."""
     patterns = [recipe.input.path] if isinstance(recipe.input.path, str) else recipe.input.path
     files = expand_inputs([resolve_input(p) for p in patterns])
-    total = sum(os.path.getsize(f) for f in files if os.path.isfile(f))
+    total = sum(fs.getsize(f) for f in files if fs.isfile(f))
     target = shard_bytes or max(MIN_SHARD, min(MAX_SHARD, total // max(1, workers * 4) + 1))
     shards: list[Shard] = []
     for f in files:
         fmt = recipe.input.format or detect_format(f)
-        size = os.path.getsize(f) if os.path.isfile(f) else 0
+        size = fs.getsize(f) if fs.isfile(f) else 0
         fp = plan_file(f, fmt, recipe.input)
         if plans is not None:
             plans[f] = fp
@@ -105,18 +108,14 @@ def plan_shards(recipe: Recipe, workers: int, shard_bytes: int | None = None,
     return shards
 
 
-def _fingerprint(path: str) -> dict[str, Any]:
-    st = os.stat(path)
-    return {"path": path, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def input_fingerprints(shards: list[Shard], with_hash: bool = True) -> list[dict[str, Any]]:
-    """Size, mtime and sha256 of each input file (the hash is what makes a manifest auditable)."""
+    """Size, mtime (a URL: the store's version) and sha256 of each input file (the hash is what
+    makes a manifest auditable)."""
     seen: dict[str, dict[str, Any]] = {}
     for s in shards:
-        if s.path in seen or not os.path.isfile(s.path):
+        if s.path in seen or not fs.isfile(s.path):
             continue
-        fp = _fingerprint(s.path)
+        fp = file_fingerprint(s.path)
         if with_hash:
             fp["sha256"] = sha256_file(s.path)
         seen[s.path] = fp
@@ -126,7 +125,7 @@ def input_fingerprints(shards: list[Shard], with_hash: bool = True) -> list[dict
 def _plan_hash(recipe: Recipe, shards: list[Shard], engine: str) -> str:
     blob = json.dumps({"recipe": recipe.hash(), "version": __version__, "engine": engine,
                        "shards": [asdict(s) for s in shards],
-                       "inputs": [_fingerprint(p) for p in dict.fromkeys(s.path for s in shards)]},
+                       "inputs": [file_fingerprint(p) for p in dict.fromkeys(s.path for s in shards)]},
                       sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -205,32 +204,29 @@ def _write_output(recipe: Recipe, source: Source, barrier: BarrierSteps, writer:
             writer.write("data", it)
         return
     cfg = recipe.split
-    source = barrier.materialised(source)
-    if cfg.dedup is not None:  # duplicate clusters are groups: no near-duplicate straddles two splits
-        from tuneprep.engine.dedup_split import with_duplicate_groups
-
-        assignment = assign_splits(with_duplicate_groups(source, cfg), cfg)
+    if cfg.method == "hash":
+        # One pass, nothing held: each record's split is a function of the record alone.
+        split_of = HashSplit(cfg)
+        pairs: Iterable[tuple[Item, str]] = ((it, split_of(it.record)) for it in source())
     else:
-        assignment = assign_splits((split_keys(it.record, cfg) for it in source()), cfg)
-    for name in cfg.fractions():
-        (writer.staging / name).mkdir(exist_ok=True)
-    for it, split in zip(source(), assignment, strict=True):
-        # allow_unlabeled: an unlabeled record can be trained on, never scored against.
-        writer.write("train" if split != "train" and guard.train_only(it.record, recipe) else split, it)
+        source = barrier.materialised(source)
+        if cfg.dedup is not None:  # duplicate clusters are groups: no near-duplicate straddles two splits
+            from tuneprep.engine.dedup_split import with_duplicate_groups
+
+            assignment = assign_splits(with_duplicate_groups(source, cfg), cfg)
+        else:
+            assignment = assign_splits((split_keys(it.record, cfg) for it in source()), cfg)
+        pairs = zip(source(), assignment, strict=True)
+    for it, split in pairs:
+        writer.write(guard.final_split(split, it.record, recipe), it)
 
 
-def _commit(out: Path, staging: Path, wd: WorkDir) -> None:
-    """Move the staged outputs into place, each replaced as a whole; drop the work directory."""
-    for name in ("data", "train", "val", "test", REJECTS_DIR):
-        target = out / name
-        if target.exists():
-            shutil.rmtree(target)
-        if (staging / name).exists():
-            os.replace(staging / name, target)
-    for name in (STATS, MANIFEST):
-        os.replace(staging / name, out / name)
-    shutil.rmtree(staging, ignore_errors=True)
+def _commit(place: OutputPlace, staging: Path, wd: WorkDir) -> None:
+    """Put the staged outputs into place (moved, or uploaded to a URL), each replaced as a whole,
+    the manifest last; drop the work directory."""
+    place.publish(staging, ("data", "train", "val", "test", REJECTS_DIR), (STATS, MANIFEST))
     shutil.rmtree(wd.path, ignore_errors=True)
+    place.finished()
 
 
 PhaseA = Callable[[Recipe, list[Shard], WorkDir, int, Progress, Callable[[str], None]],
@@ -252,7 +248,8 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     t_start = time.time()
     progress = progress or Progress()
     workers = workers or os.cpu_count() or 1
-    out = Path(recipe.output.path)
+    place = OutputPlace.of(recipe.output.path)
+    out = place.local  # the work directory and the staged outputs: local disk, also for a URL output
     wd = WorkDir.of(out)
     plans: dict[str, FilePlan] = {}
     shards = plan_shards(recipe, workers, shard_bytes, plans)
@@ -292,14 +289,21 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
                                         staging / REJECTS_DIR))
     if early:
         rejects.close()
-        _stop(out, staging, wd, [st.to_json() for st in step_stats], files, early)
+        _stop(place, staging, wd, [st.to_json() for st in step_stats], files, early)
 
     writer = OutputWriter(staging, recipe.output.part_size, [wd.ids(s.index) for s in shards], rejects)
-    if (phase_a is None and recipe.split is None and not writer.suspects
-            and not guard.labels_checked_at_output(recipe) and keyed.applies(ops, k, shards, wd, workers)):
+    for name in recipe.split.fractions() if recipe.split is not None else ():
+        (staging / name).mkdir(exist_ok=True)  # every split has its folder, even an empty one
+    # Under a hash split a record's split is a function of the record alone: workers can route it.
+    route = (keyed.SplitRoute(HashSplit(recipe.split), recipe)
+             if recipe.split is not None and recipe.split.method == "hash" else None)
+    in_workers = phase_a is None and not writer.suspects and not guard.labels_checked_at_output(recipe)
+    if in_workers and (recipe.split is None or route) and keyed.applies(ops, k, shards, wd, workers):
         # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
         keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
-                        rejects, writer, progress)
+                        rejects, writer, progress, route)
+    elif in_workers and route is not None and keyed.routes(ops, k, shards, workers):
+        keyed.run_routed(route, shards, wd, workers, rejects, writer, progress)
     else:
         barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
         kept_paths = [wd.kept(s.index) for s in shards]
@@ -332,6 +336,8 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         "splits": splits, "steps": [s.to_json() for s in step_stats], "wall_seconds": round(seconds, 3),
         "engine": engine, "workers": workers, "shards": len(shards), "resumed_shards": resumed, "files": files,
     }
+    if recipe.split is not None and recipe.split.method == "hash":  # fractions are expected, not exact: show them
+        stats["split"] = realised_fractions(recipe.split, splits)
     manifest = {
         "tool": "tuneprep", "version": __version__, "recipe": recipe.model_dump(mode="json"),
         "recipe_hash": recipe.hash(),
@@ -343,28 +349,28 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     }
     (staging / STATS).write_text(json.dumps(stats, indent=2) + "\n")
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    _commit(out, staging, wd)
-    result = RunResult(out, records_in, kept, rejected, stats["steps"], splits, seconds, resumed, len(shards), ok)
+    # Read from the staged rejects (the same files): a URL output has no local copy after the upload.
+    problems = guard.reject_fraction_problems(stats["steps"][k + 1:], recipe, staging / REJECTS_DIR)
+    if kept == 0:
+        problems.append(guard.nothing_kept(records_in, stats["steps"], staging / REJECTS_DIR))
+    _commit(place, staging, wd)
+    result = RunResult(place.result_dir, records_in, kept, rejected, stats["steps"], splits, seconds, resumed,
+                       len(shards), ok, stats=stats)
     if not ok:
         raise RunError(f"accounting mismatch: {records_in} records in != {kept} kept + {rejected} rejected")
-    problems = guard.reject_fraction_problems(stats["steps"][k + 1:], recipe, out / REJECTS_DIR)
-    if kept == 0:
-        problems.append(guard.nothing_kept(records_in, stats["steps"], out / REJECTS_DIR))
     if problems:
-        raise RunError("\n".join(problems) + f"\n(outputs written to {out} for inspection)")
+        raise RunError("\n".join(problems) + f"\n(outputs written to {place.target} for inspection)")
     return result
 
 
-def _stop(out: Path, staging: Path, wd: WorkDir, steps: list[dict[str, Any]], files: list[dict[str, Any]],
-          problems: list[str]) -> None:
+def _stop(place: OutputPlace, staging: Path, wd: WorkDir, steps: list[dict[str, Any]],
+          files: list[dict[str, Any]], problems: list[str]) -> None:
     """End a run early: rejects and stats.json go in place for inspection, then RunError."""
-    target = out / REJECTS_DIR
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(staging / REJECTS_DIR, target)
-    (out / STATS).write_text(json.dumps({"stopped": problems, "steps": steps, "files": files}, indent=2) + "\n")
-    shutil.rmtree(staging, ignore_errors=True)
+    (staging / STATS).write_text(json.dumps({"stopped": problems, "steps": steps, "files": files}, indent=2) + "\n")
+    place.publish(staging, (REJECTS_DIR,), (STATS,))
     shutil.rmtree(wd.path, ignore_errors=True)
-    raise RunError("\n".join(problems) + f"\n(rejects written to {target} for inspection)")
+    place.finished()
+    raise RunError("\n".join(problems) + f"\n(rejects written to {place.show(REJECTS_DIR)} for inspection)")
 
 
 def _count_lines(path: Path) -> int:

@@ -49,10 +49,12 @@ from tuneprep.engine.shard import (
 )
 from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.engine.workdir import WorkDir
+from tuneprep.io.readers import InputError
 from tuneprep.io.writers import atomic_open
 from tuneprep.ops.base import BatchOp, GlobalOp, Item, Op, build_op
 from tuneprep.ray_cluster import cluster_cpus, connect, describe
 from tuneprep.recipe import Recipe, StepResources
+from tuneprep.urls import is_url, scheme
 
 # --- stages: what runs on the cluster ------------------------------------------------------------
 
@@ -305,6 +307,8 @@ class _ShardSink:
 
 
 _KEPT = object()
+# URL schemes whose files exist in one process only (fsspec's memory filesystem).
+PROCESS_LOCAL = ("memory",)
 
 
 def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, progress: Progress,
@@ -316,6 +320,11 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
     """
     import ray
 
+    local_only = sorted({s.path for s in shards if is_url(s.path) and scheme(s.path) in PROCESS_LOCAL})
+    if local_only:
+        raise InputError(f"{', '.join(local_only)}: an in-memory filesystem lives in this process only; the Ray "
+                         "engine's workers cannot read it (use storage every node reaches: s3://, gs://, a shared "
+                         "mount, or the local engine)")
     dedup = distributed_dedup(recipe)
     phase = "read + per-record steps (ray)"
     results, todo = begin_phase_a(shards, wd, progress, log, phase, redo_all=dedup)

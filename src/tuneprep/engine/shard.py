@@ -212,12 +212,18 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
              else nullcontext()) as keys_fh:
         for chunk in read_chunks(shard, recipe, read_st, rejects):
             items = _apply_steps(chunk, ops[:k], names[1: k + 1], stats, rejects)
-            keys = prep.prepare_batch([it.record for it in items]) if prep is not None and items else None  # type: ignore[attr-defined]
-            for j, it in enumerate(items):
-                id_hashes.append(_id_hash(it.record))
-                kept_fh.write(kept_line(it, keys[j] if keys is not None else None))
-                if keys_fh is not None:
-                    keys_fh.write(orjson.dumps([keys[j], it.record.get("id", "")]) + b"\n")  # type: ignore[index]
+            if not items:
+                continue
+            keys = prep.prepare_batch([it.record for it in items]) if prep is not None else None  # type: ignore[attr-defined]
+            id_hashes.extend(_id_hash(it.record) for it in items)
+            # One write call per chunk rather than per record (short texts: the calls add up).
+            if keys is None:
+                kept_fh.write(b"".join(kept_line(it) for it in items))
+            else:
+                kept_fh.write(b"".join(kept_line(it, key) for it, key in zip(items, keys, strict=True)))
+            if keys_fh is not None:
+                keys_fh.write(b"".join(orjson.dumps([key, it.record.get("id", "")]) + b"\n"
+                                       for it, key in zip(items, keys, strict=True)))  # type: ignore[arg-type]
     write_id_hashes(wd.ids(shard.index), id_hashes)
     result = {"shard": shard.index, "steps": [read_st.to_json()] + [s.to_json() for s in stats],
               "kept": stats[-1].records_out if stats else read_st.records_out,

@@ -1,7 +1,15 @@
 """The ``split`` block: seeded train/val/test assignment, stratified and/or grouped.
 
-Assignment is a pure function of (the keys of all records, the fractions, the seed), so a rerun
-gives the same split. Memory: one small tuple per record (ids are not kept).
+``method: exact`` (``assign_splits``): a pure function of (the keys of all records, the
+fractions, the seed), so a rerun gives the same split; exact counts per stratum. Memory: one
+small tuple per record (ids are not kept), all on the driver, two passes over the records.
+
+``method: hash`` (``HashSplit``): a pure function of (the seed, one record): the seeded 64-bit hash
+of the record's ``group_by`` value (else its id), over 2**64, falls in one of the cumulative
+fraction intervals. One pass, no state, any record order: a group cannot straddle splits, and a
+split's share is binomial, within about 2 * sqrt(f (1 - f) / n) of ``f`` for n records (wider with
+big groups: the draws are per group). A derived id (``records.derive_id``) holds the input file's
+absolute path, so an id-keyed split moves with the data; ``group_by: text`` hashes the content.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from tuneprep.recipe import SplitConfig
-from tuneprep.records import get_path
+from tuneprep.records import get_path, seeded_hash
 
 
 def _value(record: dict[str, Any], field: str | None) -> str | None:
@@ -87,4 +95,46 @@ def assign_splits(keys: Iterable[tuple[str | None, str | None]], cfg: SplitConfi
             filled[name] += len(groups[g])
             for i in groups[g]:
                 out[i] = name
+    return out
+
+
+HASH_TAG = "split"  # the draw's purpose in the hash input: independent of select.sample's with one seed
+
+
+class HashSplit:
+    """``method: hash``: the split of one record, from its hash alone (module docstring)."""
+
+    def __init__(self, cfg: SplitConfig):
+        self.cfg = cfg
+        fractions = cfg.fractions()
+        self.names = list(fractions)
+        # Integer cuts of [0, 2**64): the hash is compared exactly, with no float rounding.
+        self.cuts: list[int] = []
+        total = 0.0
+        for f in list(fractions.values())[:-1]:
+            total += f
+            self.cuts.append(int(total * 2**64))
+
+    def key(self, record: dict[str, Any]) -> str:
+        """What is hashed: the group (records of a group share it), else the record's id; tagged
+        apart so that a group named like some id is still its own draw."""
+        group = _value(record, self.cfg.group_by)
+        return f"{HASH_TAG}\x00g\x00{group}" if group is not None else f"{HASH_TAG}\x00i\x00{record.get('id', '')}"
+
+    def __call__(self, record: dict[str, Any]) -> str:
+        h = seeded_hash(self.cfg.seed, self.key(record))
+        for name, cut in zip(self.names[:-1], self.cuts, strict=True):
+            if h < cut:
+                return name
+        return self.names[-1]  # the last split takes the rest
+
+
+def realised_fractions(cfg: SplitConfig, counts: dict[str, int]) -> dict[str, Any]:
+    """stats.json's ``split`` entry of a hash split: each split's expected and realised share of
+    the records written, and the binomial 2-sigma half-width ``2 * sqrt(f (1 - f) / n)``."""
+    n = sum(counts.get(k, 0) for k in cfg.fractions())
+    out: dict[str, Any] = {"method": cfg.method, "seed": cfg.seed, "records": n, "splits": {}}
+    for name, f in cfg.fractions().items():
+        out["splits"][name] = {"expected": f, "realised": round(counts.get(name, 0) / n, 6) if n else 0.0,
+                               "two_sigma": round(2 * (f * (1 - f) / n) ** 0.5, 6) if n else 0.0}
     return out

@@ -7,7 +7,8 @@
     shard-NNNNN.keys.jsonl         [key, id] of each kept record, when the first global step is
                                    keys-only (engine/keyed.py decides from these alone)
     shard-NNNNN.done.json          the shard's stats; written last, it marks the shard done
-    shard-NNNNN.out.jsonl          phase B (keyed.py): a shard's output lines, then
+    shard-NNNNN.out.<output>       phase B (keyed.py): a shard's output lines per output (data, or
+                                   each split of a hash split), then
     shard-NNNNN.dropped.jsonl      its rejects of the global step, joined in shard order
     stage-N.jsonl                  records between global steps
 """
@@ -45,8 +46,9 @@ class WorkDir:
     def keys(self, index: int) -> Path:
         return Path(f"{self.shard_base(index)}.keys.jsonl")
 
-    def out_piece(self, index: int) -> Path:
-        return Path(f"{self.shard_base(index)}.out.jsonl")
+    def out_prefix(self, index: int) -> str:
+        """A shard's output pieces: this plus the output's name (``data``, ``train``, ...)."""
+        return f"{self.shard_base(index)}.out."
 
     def dropped_piece(self, index: int) -> Path:
         return Path(f"{self.shard_base(index)}.dropped.jsonl")

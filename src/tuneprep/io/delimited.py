@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from tuneprep.io.fs import open_binary
 from tuneprep.io.rows import (
     BOM,
     MOJIBAKE_BOM,
@@ -14,7 +15,6 @@ from tuneprep.io.rows import (
     _raw_text,
     _strip_eol,
     _utf8_error,
-    open_binary,
 )
 
 

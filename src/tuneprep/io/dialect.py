@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from tuneprep.io.delimited import _header_names, _row_to_obj
 from tuneprep.io.encoding import decode_error, normalize, resolve_encoding
-from tuneprep.io.rows import MOJIBAKE_BOM, InputError, RawRow, open_binary
+from tuneprep.io.fs import open_binary
+from tuneprep.io.rows import MOJIBAKE_BOM, InputError, RawRow
 
 # A quoted CSV field may span lines (RFC 4180); one spanning more than this many is taken to
 # be an unclosed quote swallowing the rows after it.

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneprep.io.fs import open_binary
+
 # Bytes of non-ASCII lines given to the detector at most: enough for a stable verdict, and the
 # detector's cost stays small whatever the file size.
 DETECT_BYTES = 1 << 20
@@ -78,8 +80,6 @@ def bom_encoding(head: bytes) -> str | None:
 
 def _non_ascii_lines(path: str | Path, limit: int) -> tuple[bytes, bool]:
     """(lines holding non-ASCII bytes, up to ``limit`` bytes; True when the file is valid UTF-8)."""
-    from tuneprep.io.rows import open_binary
-
     picked: list[bytes] = []
     size = 0
     utf8_ok = True
@@ -108,8 +108,6 @@ def _non_ascii_lines(path: str | Path, limit: int) -> tuple[bytes, bool]:
 
 def detect_encoding(path: str | Path, limit: int = DETECT_BYTES) -> EncodingDecision:
     """Detect the encoding of one file (BOM, then valid UTF-8, then charset-normalizer)."""
-    from tuneprep.io.rows import open_binary
-
     with open_binary(path) as fh:
         head = fh.read(4096)
     bom = bom_encoding(head)

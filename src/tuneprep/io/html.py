@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from tuneprep.io.encoding import EncodingDecision, bom_encoding, detect_bytes
-from tuneprep.io.rows import RawRow, open_binary
+from tuneprep.io.fs import open_binary, open_input
+from tuneprep.io.rows import RawRow
+from tuneprep.urls import is_url, source_name
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _HTTP_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
@@ -100,7 +102,8 @@ def read_html(path: str | Path, opts: Any) -> Iterator[RawRow]:
         data = fh.read()
     if not data.strip():
         return
-    yield _row(1, data, Path(path).as_posix(), opts.extract)
+    name = source_name(str(path))  # the page's name: a file:// URL is its local file
+    yield _row(1, data, name if is_url(name) else Path(name).as_posix(), opts.extract)
 
 
 def read_warc(path: str | Path, opts: Any) -> Iterator[RawRow]:
@@ -111,7 +114,7 @@ def read_warc(path: str | Path, opts: Any) -> Iterator[RawRow]:
         from tuneprep.io.rows import InputError
 
         raise InputError(f"{path}: reading WARC files needs `pip install tuneprep[html]` (warcio)") from e
-    with open(path, "rb") as fh:  # warcio decompresses .warc.gz itself, record by record
+    with open_input(path) as fh:  # warcio decompresses .warc.gz itself, record by record
         for n, rec in enumerate(ArchiveIterator(fh), 1):
             if rec.rec_type != "response":
                 continue

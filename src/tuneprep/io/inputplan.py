@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tuneprep.io import fs
 from tuneprep.io.dialect import ReadOptions, header_warning
 from tuneprep.io.encoding import EncodingDecision, resolve_encoding
+from tuneprep.urls import is_url, source_name
 
 # Formats read as bytes (no text encoding applies).
 BINARY_FORMATS = ("parquet", "hf")
@@ -46,13 +48,13 @@ class FilePlan:
 
 def plan_file(path: str, fmt: str, cfg: Any) -> FilePlan:
     """Decide how to read one file under the recipe's ``input`` block ``cfg``."""
-    if fmt in BINARY_FORMATS or not os.path.isfile(path):
+    if fmt in BINARY_FORMATS or not fs.isfile(path):
         return FilePlan(path, fmt)
     # A web page declares its own charset, per page (io/html.py reads it): no file-wide decision.
     decision = resolve_encoding(path, getattr(cfg, "encoding", None)) if fmt not in ("html", "warc") else None
     opts = ReadOptions.from_input(cfg, decision.encoding if decision else "utf-8")
     plan = FilePlan(path, fmt, decision, opts)
-    if os.path.getsize(path) > 0:
+    if fs.getsize(path) > 0:
         warning = header_warning(path, fmt, opts)
         if warning:
             plan.warnings.append(warning)
@@ -61,9 +63,13 @@ def plan_file(path: str, fmt: str, cfg: Any) -> FilePlan:
 
 def source_ref(path: str, line: int | None = None, base: str | None = None) -> str:
     """``path:line`` with the path relative to ``base`` (default: the working directory, against
-    which a recipe's relative input paths resolve); a file outside ``base`` keeps its absolute path."""
+    which a recipe's relative input paths resolve); a file outside ``base`` keeps its absolute path.
+    A URL is shown as it is, except ``file://``, shown as the local file it names."""
+    name = source_name(path)
+    if is_url(name):
+        return name if line is None else f"{name}:{line}"
     base = os.path.abspath(base or os.getcwd())
-    full = os.path.abspath(path)
+    full = os.path.abspath(name)
     rel = os.path.relpath(full, base)
     shown = full if rel.startswith(os.pardir) else Path(rel).as_posix()
     return shown if line is None else f"{shown}:{line}"

@@ -3,7 +3,6 @@ misnamed ``.json``; see ``readers`` for the row contract."""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -12,8 +11,9 @@ from typing import IO
 
 import orjson
 
+from tuneprep.io.fs import getsize, open_binary
 from tuneprep.io.lines import read_jsonl
-from tuneprep.io.rows import BOM, COMPRESSED, RawRow, _utf8_error, open_binary
+from tuneprep.io.rows import BOM, COMPRESSED, RawRow, _utf8_error
 
 
 def _read_all(path: str | Path) -> bytes:
@@ -39,7 +39,7 @@ def read_json(path: str | Path, stream_above: int = JSON_STREAM_ABOVE) -> Iterat
     if head.startswith(BOM):
         head = head[3:]
     first = head.lstrip()[:1]
-    big = str(path).lower().endswith(COMPRESSED) or os.path.getsize(path) > stream_above
+    big = str(path).lower().endswith(COMPRESSED) or getsize(path) > stream_above
     if first == b"[" and big:
         yield from _read_json_array(path)
         return

@@ -13,6 +13,7 @@ from typing import IO
 
 import orjson
 
+from tuneprep.io import fs
 from tuneprep.io.rows import (
     BOM,
     COMPRESSED,
@@ -21,8 +22,8 @@ from tuneprep.io.rows import (
     _raw_text,
     _strip_eol,
     _utf8_error,
-    open_binary,
 )
+from tuneprep.urls import is_url
 
 
 def is_splittable(path: str | Path, fmt: str) -> bool:
@@ -30,17 +31,24 @@ def is_splittable(path: str | Path, fmt: str) -> bool:
     return fmt in LINE_FORMATS and not str(path).lower().endswith(COMPRESSED)
 
 
-# Line numbers already counted, per file version: {(path, inode, size, mtime, ctime): {offset: line}}.
-# A worker that reads the shards of one file in order then counts each byte once, not once per shard.
-_LINE_CHECKPOINTS: dict[tuple[str, int, int, int, int], dict[int, int]] = {}
+# Line numbers already counted, per file version: {(path, inode, size, mtime, ctime): {offset: line}}
+# ({(url, size, version)} for a URL). A worker that reads the shards of one file in order then
+# counts each byte once, not once per shard.
+_LINE_CHECKPOINTS: dict[tuple[object, ...], dict[int, int]] = {}
+
+
+def _file_version(path: str | Path) -> tuple[object, ...]:
+    if is_url(path):
+        return (path, fs.getsize(path), fs.version(path))
+    st = os.stat(path)
+    return (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def line_number_at(path: str | Path, offset: int) -> int:
     """1-based number of the line that starts at byte ``offset`` (counts newlines before it)."""
     if offset <= 0:
         return 1
-    st = os.stat(path)
-    key = (os.path.abspath(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    key = _file_version(path)
     marks = _LINE_CHECKPOINTS.setdefault(key, {0: 1})
     if offset in marks:
         return marks[offset]
@@ -48,7 +56,7 @@ def line_number_at(path: str | Path, offset: int) -> int:
     count, remaining = marks[base], offset - base
     buf = bytearray(1 << 20)
     view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
+    with fs.open_input(path) as fh:
         fh.seek(base)
         while remaining > 0:
             n = fh.readinto(view[: min(len(buf), remaining)])
@@ -82,11 +90,11 @@ def byte_ranges(path: str | Path, target: int) -> list[tuple[int, int]]:
     """
     if target <= 0:
         raise ValueError(f"byte_ranges: target must be positive, got {target}")
-    size = os.path.getsize(path)
+    size = fs.getsize(path)
     if size <= target:
         return [(0, size)]
     bounds = [0]
-    with open(path, "rb") as fh:
+    with fs.open_input(path) as fh:
         pos = target
         while pos < size:
             nxt = _next_line_start(fh, pos)
@@ -106,12 +114,12 @@ def _iter_lines(path: str | Path, start: int | None, end: int | None) -> Iterato
     line, and the line that straddles ``end`` is read to its end.
     """
     if start is None and end is None:
-        with open_binary(path) as fh:
+        with fs.open_binary(path) as fh:
             yield from enumerate(fh, 1)
         return
-    with open(path, "rb") as fh:
+    with fs.open_input(path) as fh:
         pos = _next_line_start(fh, start or 0)
-        stop = end if end is not None else os.path.getsize(path)
+        stop = end if end is not None else fs.getsize(path)
         if pos >= stop:
             return
         lineno = line_number_at(path, pos)

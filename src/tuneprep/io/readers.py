@@ -21,15 +21,18 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from tuneprep.io import fs
 from tuneprep.io.chat import convert_input
 from tuneprep.io.delimited import read_tsv
 from tuneprep.io.dialect import ReadOptions, read_with_options
+from tuneprep.io.fs import open_binary
 from tuneprep.io.jsonfile import _read_all, read_json
 from tuneprep.io.lines import byte_ranges, is_splittable, read_jsonl, read_txt
 from tuneprep.io.rows import (
@@ -42,9 +45,9 @@ from tuneprep.io.rows import (
     InputError,
     RawRow,
     _utf8_error,
-    open_binary,
 )
 from tuneprep.records import FieldMapping, RecordError, to_record
+from tuneprep.urls import is_url, source_name
 
 __all__ = ["BOM", "COMPRESSED", "FORMATS", "LINE_FORMATS", "MOJIBAKE_BOM", "PARQUET_JSON_COLUMNS_KEY",
            "InputError", "RawRow", "open_binary", "read_tsv", "read_rows", "load_records", "detect_format",
@@ -52,12 +55,11 @@ __all__ = ["BOM", "COMPRESSED", "FORMATS", "LINE_FORMATS", "MOJIBAKE_BOM", "PARQ
 
 def detect_format(path: str | Path) -> str:
     """Format from the file name (compression suffixes ignored) or a directory layout."""
-    p = Path(path)
-    if p.is_dir():
-        if _is_hf_dir(p):
+    if fs.isdir(path):
+        if _is_hf_dir(path):
             return "hf"
         raise InputError(f"{path}: a directory, but not a Hugging Face datasets directory")
-    name = p.name.lower()
+    name = Path(path).name.lower()  # the last part of a URL too
     for comp in COMPRESSED:
         if name.endswith(comp):
             name = name[: -len(comp)]
@@ -71,8 +73,10 @@ def detect_format(path: str | Path) -> str:
     return mapping[suffix]
 
 
-def _is_hf_dir(p: Path) -> bool:
-    return any((p / f).exists() for f in ("dataset_info.json", "dataset_dict.json", "state.json"))
+def _is_hf_dir(p: str | Path) -> bool:
+    # A datasets directory is read by `datasets` from a local path only.
+    return not is_url(p) and any((Path(p) / f).exists() for f in ("dataset_info.json", "dataset_dict.json",
+                                                                  "state.json"))
 
 
 def expand_inputs(patterns: list[str] | str) -> list[str]:
@@ -86,10 +90,10 @@ def expand_inputs(patterns: list[str] | str) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for pat in patterns:
-        pat = os.path.expanduser(str(pat))
-        matches = sorted(glob.glob(pat, recursive=True))
+        pat = str(pat) if is_url(pat) else os.path.expanduser(str(pat))
+        matches = fs.glob(pat)
         if glob.has_magic(pat):
-            matches = [m for m in matches if not os.path.isdir(m) or _is_hf_dir(Path(m))]
+            matches = [m for m in matches if not fs.isdir(m) or _is_hf_dir(m)]
         if not matches:
             raise InputError(f"input.path: '{pat}' matched no file")
         for m in matches:
@@ -120,27 +124,31 @@ def read_parquet(path: str | Path) -> Iterator[RawRow]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    if os.path.getsize(path) == 0:
+    if fs.getsize(path) == 0:
         return
-    try:
-        pf = pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as e:
-        raise InputError(f"{path}: not a readable Parquet file: {e}") from None
-    meta = pf.schema_arrow.metadata or {}
-    json_cols = set(orjson.loads(meta[PARQUET_JSON_COLUMNS_KEY])) if PARQUET_JSON_COLUMNS_KEY in meta else set()
-    i = 0
-    for batch in pf.iter_batches(batch_size=4096):
-        for row in batch.to_pylist():
-            i += 1
-            for col in json_cols:
-                if row.get(col) is not None:
-                    row[col] = orjson.loads(row[col])
-            yield RawRow(i, obj=row)
+    # A URL is read through its fsspec file (Parquet reads the footer first: the file seeks).
+    with fs.open_input(path) if is_url(path) else nullcontext(path) as src:
+        try:
+            pf = pq.ParquetFile(src)
+        except (pa.ArrowException, OSError) as e:
+            raise InputError(f"{path}: not a readable Parquet file: {e}") from None
+        meta = pf.schema_arrow.metadata or {}
+        json_cols = set(orjson.loads(meta[PARQUET_JSON_COLUMNS_KEY])) if PARQUET_JSON_COLUMNS_KEY in meta else set()
+        i = 0
+        for batch in pf.iter_batches(batch_size=4096):
+            for row in batch.to_pylist():
+                i += 1
+                for col in json_cols:
+                    if row.get(col) is not None:
+                        row[col] = orjson.loads(row[col])
+                yield RawRow(i, obj=row)
 
 
 def read_hf(path: str | Path) -> Iterator[RawRow]:
     """A ``datasets`` directory from ``save_to_disk``: a Dataset, or a DatasetDict (all splits
     in order, each row given a ``split`` field unless it has one)."""
+    if is_url(path):
+        raise InputError(f"{path}: a Hugging Face datasets directory is read from a local path only")
     try:
         import datasets
     except ImportError as e:  # pragma: no cover - depends on extras
@@ -161,8 +169,8 @@ def read_hf(path: str | Path) -> Iterator[RawRow]:
 
 def _refuse_utf16(path: str | Path) -> None:
     """UTF-16 text (Excel's "Unicode text" export) would make every row an error: say so once."""
-    if Path(path).is_file() and not str(path).lower().endswith(COMPRESSED):
-        with open(path, "rb") as fh:
+    if fs.isfile(path) and not str(path).lower().endswith(COMPRESSED):
+        with fs.open_input(path) as fh:
             head = fh.read(2)
         if head in (b"\xff\xfe", b"\xfe\xff"):
             raise InputError(f"{path}: the file is UTF-16 (it starts with a UTF-16 byte order mark); "
@@ -177,7 +185,7 @@ def read_rows(path: str | Path, fmt: str | None = None, start: int | None = None
     file to ``io/dialect.py``, unless it asks for nothing the readers here do not do already.
     CSV always goes there, for its broken-quote check.
     """
-    if not Path(path).exists():
+    if not fs.exists(path):
         raise InputError(f"{path}: no such file")
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -255,14 +263,15 @@ def iter_records(path: str | Path, fmt: str | None = None, start: int | None = N
     """
     src = source or RecordSource()
     label_map = src.label_map
+    name = source_name(str(path))  # a file:// URL is named as its local file, as when read by path
     for row in read_rows(path, fmt, start, end, options):
-        where = f"{path}:{row.line}"
+        where = f"{name}:{row.line}"
         if row.error:
             yield Reject(where, row.line, row.reason, row.error, raw=row.raw, unparsed=True)
             continue
         try:
             obj = convert_input(row.obj, src.convert_from) if src.convert_from else row.obj
-            rec = to_record(obj, src.mapping, str(path), row.line)
+            rec = to_record(obj, src.mapping, name, row.line)
         except RecordError as e:
             yield Reject(where, row.line, e.reason, str(e), e.field, record=row.obj)
             continue

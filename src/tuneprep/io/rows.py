@@ -6,12 +6,8 @@ share these without importing each other.
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import io
 from dataclasses import dataclass
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from tuneprep.errors import EXIT_USAGE, TuneprepError
 
@@ -41,24 +37,6 @@ class RawRow:
     raw: str | None = None
     error: str | None = None
     reason: str = "parse_error"
-
-
-def open_binary(path: str | Path) -> IO[bytes]:
-    """Open a file for reading bytes, transparently decompressing .gz, .zst and .bz2."""
-    name = str(path).lower()
-    if name.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith(".bz2"):
-        return bz2.open(path, "rb")  # type: ignore[return-value]
-    if name.endswith(".zst"):
-        import zstandard
-
-        fh = open(path, "rb")  # noqa: SIM115 - closed with the reader
-        # The zstd reader has no readline(); BufferedReader adds it. Files written by
-        # concatenating frames (zstd's own CLI does this) need read_across_frames.
-        raw = zstandard.ZstdDecompressor().stream_reader(fh, closefd=True, read_across_frames=True)
-        return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
-    return open(path, "rb")  # noqa: SIM115
 
 
 def _strip_eol(line: bytes) -> bytes:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from pydantic import model_validator
 
 from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, register
+from tuneprep.records import seeded_hash
 
 
 class SampleParams(OpParams):
@@ -30,9 +31,7 @@ class SampleParams(OpParams):
 
 
 def _priority(seed: int, rid: str) -> int:
-    import xxhash
-
-    return xxhash.xxh3_64_intdigest(f"{seed}\x00{rid}".encode())
+    return seeded_hash(seed, rid)
 
 
 @register
