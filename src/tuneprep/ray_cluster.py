@@ -96,10 +96,32 @@ class _Replica:
 
     def __init__(self, threads: int, init: Callable[..., None], init_args: tuple[Any, ...]):
         os.environ["TUNEPREP_THREADS"] = str(threads)  # read by models.runtime.setup_torch at load
-        init(*init_args)
+        self.error: TuneprepError | None = None
+        try:
+            init(*init_args)
+        except TuneprepError as e:  # a user's error (an unknown model): the driver raises it as it is
+            self.error = e
+
+    def ready(self) -> TuneprepError | None:
+        return self.error
 
     def run(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: Any) -> Any:
         return fn(*args, chunk)
+
+
+def _replica_failed(e: Exception) -> RayClusterError:
+    return RayClusterError(f"a model replica on the Ray cluster failed: {e}")
+
+
+def _get(refs: list[Any]) -> list[Any]:
+    """``ray.get``, with a replica that died (a crash, its node lost) as a :class:`RayClusterError`."""
+    import ray
+    from ray.exceptions import RayActorError
+
+    try:
+        return ray.get(refs)
+    except RayActorError as e:
+        raise _replica_failed(e) from None
 
 
 class ReplicaPool:
@@ -122,6 +144,11 @@ class ReplicaPool:
             self.replicas = replicas or max(1, self.cpus // threads)
             actor = ray.remote(num_cpus=threads)(_Replica)
             self._actors = [actor.remote(threads, init, init_args) for _ in range(self.replicas)]
+            # Every replica has loaded its model before the first chunk goes out; a model that
+            # does not load fails here, with its own error.
+            for err in _get([a.ready.remote() for a in self._actors]):
+                if err is not None:
+                    raise err
             self._pool = ActorPool(self._actors)
         except BaseException:
             self.close()
@@ -134,8 +161,8 @@ class ReplicaPool:
 
         try:
             yield from self._pool.map(lambda a, part: a.run.remote(fn, args, part), list(parts))
-        except RayActorError as e:  # a replica that could not start (its model did not load) or died
-            raise RayClusterError(f"a model replica on the Ray cluster failed: {e}") from None
+        except RayActorError as e:
+            raise _replica_failed(e) from None
 
     def close(self) -> None:
         import ray

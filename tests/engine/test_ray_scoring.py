@@ -18,6 +18,7 @@ from tuneprep.annotate.core import AnnotateError
 from tuneprep.api import annotate
 from tuneprep.evaluate.runner import EvalConfig, evaluate
 from tuneprep.io.readers import load_records
+from tuneprep.models.rundir import ModelError
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +66,7 @@ def test_annotate_llm_on_ray_labels_as_one_process(ray_cluster, sst2_file):
     assert all(r["meta"]["annotation"]["status"] == "labeled" for r in remote)
 
 
-def test_errors_name_the_address_and_the_method(sst2_file, tmp_path):
+def test_errors_name_the_address_the_model_and_the_method(ray_cluster, sst2_file, tmp_path):
     port = free_port()
     r = run_cli("eval", "smollm2-135m", "--data", str(sst2_file), "--out", str(tmp_path), "--engine", "ray",
                 "--address", f"127.0.0.1:{port}", "-q", env={"RAY_ADDRESS": ""})
@@ -74,6 +75,9 @@ def test_errors_name_the_address_and_the_method(sst2_file, tmp_path):
     assert not (tmp_path / "predictions.jsonl").exists()
     bad = run_cli("eval", "smollm2-135m", "--data", str(sst2_file), "--out", str(tmp_path), "--engine", "spark")
     assert bad.returncode == 2 and "choose local or ray" in bad.stderr
+    with pytest.raises(ModelError, match="^unknown model 'no-such-model'"):  # from a replica, raised as it is
+        evaluate(EvalConfig(model="no-such-model", data=str(sst2_file), out=str(tmp_path), engine="ray",
+                            labels=["negative", "positive"], report=False), progress=False, log=lambda _m: None)
     members = {"members": [{"method": "lexicon"}, {"method": "lexicon", "name": "again"}]}
     with pytest.raises(AnnotateError, match="ensemble: cannot run with --engine ray"):
         annotate([{"id": "a", "text": "fine"}], "ensemble", ["positive", "negative", "neutral"], members,
