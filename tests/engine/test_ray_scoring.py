@@ -14,7 +14,6 @@ import pytest
 
 from tests.conftest import run_cli
 from tests.engine.raycluster import free_port
-from tuneprep.annotate.core import AnnotateError
 from tuneprep.api import annotate
 from tuneprep.evaluate.runner import EvalConfig, evaluate
 from tuneprep.io.readers import load_records
@@ -78,7 +77,7 @@ def test_errors_name_the_address_the_model_and_the_method(ray_cluster, sst2_file
     with pytest.raises(ModelError, match="^unknown model 'no-such-model'"):  # from a replica, raised as it is
         evaluate(EvalConfig(model="no-such-model", data=str(sst2_file), out=str(tmp_path), engine="ray",
                             labels=["negative", "positive"], report=False), progress=False, log=lambda _m: None)
-    members = {"members": [{"method": "lexicon"}, {"method": "lexicon", "name": "again"}]}
-    with pytest.raises(AnnotateError, match="ensemble: cannot run with --engine ray"):
-        annotate([{"id": "a", "text": "fine"}], "ensemble", ["positive", "negative", "neutral"], members,
-                 engine="ray")
+    ens = run_cli("annotate", "label", "--data", str(sst2_file), "--method", "ensemble", "--members", "lexicon,rules",
+                  "--rules", str(tmp_path / "rules.yaml"), "--out", str(tmp_path / "x.jsonl"), "--engine", "ray",
+                  env=_ray_env(ray_cluster))
+    assert ens.returncode == 2 and "ensemble: cannot run with --engine ray" in ens.stderr, ens.stderr[-2000:]
