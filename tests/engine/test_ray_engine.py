@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -65,28 +66,33 @@ def assert_same_outputs(a: Path, b: Path) -> int:
     return len(files_a)
 
 
-def both_engines(recipe: Recipe, tmp: Path) -> tuple[Path, Path]:
+def both_engines(recipe: Recipe, tmp: Path, log: list[str] | None = None,
+                 shard_bytes: int = SHARD_BYTES) -> tuple[Path, Path]:
     """Run ``recipe`` locally, then on the cluster, into the same output path (so the recipe,
-    its hash and the manifest are the same); returns (local outputs, ray outputs)."""
+    its hash and the manifest are the same); returns (local outputs, ray outputs). The Ray run's
+    log lines go to ``log`` (they say where each global step ran)."""
     from tuneprep.engine.ray import run_recipe_ray
 
     out = tmp / "out"
     recipe.output.path = str(out)
-    res_local = run_recipe(recipe, workers=2, shard_bytes=SHARD_BYTES)
+    res_local = run_recipe(recipe, workers=2, shard_bytes=shard_bytes)
     shutil.move(out, tmp / "local")
-    res_ray = run_recipe_ray(recipe, shard_bytes=SHARD_BYTES)
+    res_ray = run_recipe_ray(recipe, shard_bytes=shard_bytes, log=(log if log is not None else []).append)
     assert res_ray.shards == res_local.shards
     assert (res_ray.records_in, res_ray.kept, res_ray.rejected) == (
         res_local.records_in, res_local.kept, res_local.rejected)
     return tmp / "local", out
 
 
-@pytest.mark.parametrize("example", ["sentiment/recipe.yaml", "dedup/short_texts.yaml"])
-def test_examples_same_on_ray_cluster(cluster, tmp_path, example):
-    """sentiment: exact dedup (on the cluster) and a minhash-grouped split; short_texts: a
-    length filter and MinHash near-dup removal (on the driver)."""
+@pytest.mark.parametrize(("example", "on_cluster"), [("sentiment/recipe.yaml", "5:dedup.exact"),
+                                                     ("dedup/short_texts.yaml", "2:dedup.minhash")])
+def test_examples_same_on_ray_cluster(cluster, tmp_path, example, on_cluster):
+    """sentiment: exact dedup and a minhash-grouped split; short_texts: a length filter and
+    MinHash near-dup removal. Both global steps run on the cluster (the log says so)."""
     recipe = load_recipe(REPO / "examples" / example)
-    local, remote = both_engines(recipe, tmp_path)
+    log: list[str] = []
+    local, remote = both_engines(recipe, tmp_path, log)
+    assert any(line.startswith(f"ray: {on_cluster} on the cluster") for line in log), log
     assert json.loads((remote / "stats.json").read_text())["shards"] > 1  # a JSONL input, cut by byte range
     assert assert_same_outputs(local, remote) >= 4
     stats = json.loads((remote / "stats.json").read_text())
@@ -229,3 +235,72 @@ def test_memory_url_input_refused_on_ray_cluster(cluster, tmp_path, shared_data)
             run_recipe_ray(recipe)
     finally:
         fsspec.filesystem("memory").rm(url)
+
+
+def near_copies(shared_data: Path, path: Path) -> int:
+    """Alpaca-cleaned's 1,000 real answers, with near-copies injected: for every 4th answer of 40+
+    words a chain of 4 copies, each with 3 more of its words removed (neighbours in the chain are
+    closer than its ends, so clusters take several propagation rounds), and 30 exact copies; the
+    copies are placed at seeded random positions, so a survivor may come after its duplicates."""
+    import random
+
+    rng = random.Random(17)
+    rows = [{"id": f"a{i}", "text": r["output"]} for i, r in
+            enumerate(json.loads((shared_data / "alpaca_cleaned_1000.json").read_text()))]
+    copies = []
+    for row in rows[::4]:
+        words = row["text"].split()
+        if len(words) < 40:
+            continue
+        for c in range(1, 5):
+            for _ in range(3):
+                del words[rng.randrange(len(words))]
+            copies.append({"id": f"{row['id']}-c{c}", "text": " ".join(words)})
+    copies += [{"id": f"{r['id']}-x", "text": r["text"]} for r in rng.sample(rows, 30)]
+    for c in copies:
+        rows.insert(rng.randrange(len(rows) + 1), c)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return len(rows)
+
+
+@pytest.mark.parametrize(("steps", "where"), [
+    ([{"op": "clean.whitespace"}, {"op": "dedup.minhash", "ngram": 3, "threshold": 0.85, "keep": "longest"}],
+     "cluster"),
+    ([{"op": "dedup.minhash", "ngram": 3, "threshold": 0.85, "verify": True}], "cluster, finished on the driver"),
+    ([{"op": "dedup.exact"}, {"op": "dedup.minhash", "ngram": 3, "threshold": 0.85}], "driver"),
+])
+def test_minhash_near_copies_same_on_ray_cluster(cluster, tmp_path, shared_data, monkeypatch, steps, where):
+    """Real texts with many injected near-copies: MinHash on the cluster (keep longest; verify with
+    the label propagation cut at one round, so the driver's union-find finishes it) or after exact
+    dedup (then on the driver): every output equals the local engine's."""
+    from tuneprep.engine import ray_minhash
+
+    data = tmp_path / "texts.jsonl"
+    n = near_copies(shared_data, data)
+    if "finished" in where:
+        monkeypatch.setattr(ray_minhash, "MAX_ROUNDS", 1)
+    recipe = parse_recipe({"input": {"path": str(data), "id_field": "id"}, "steps": steps,
+                           "output": {"path": str(tmp_path / "x")}})
+    log: list[str] = []
+    local, remote = both_engines(recipe, tmp_path, log, shard_bytes=150_000)
+    assert_same_outputs(local, remote)
+    stats = json.loads((remote / "stats.json").read_text())
+    assert stats["records_in"] == n and stats["shards"] > 1 and stats["invariant_ok"]
+    assert stats["steps"][-1]["dropped"]["near_duplicate"] >= 300
+    minhash_lines = [line for line in log if line.startswith(f"ray: {len(steps)}:dedup.minhash on the cluster")]
+    if where == "driver":
+        assert not minhash_lines and any(line.startswith("ray: 1:dedup.exact on the cluster") for line in log)
+        return
+    assert len(minhash_lines) == 1, log
+    rounds = int(re.search(r"min-label propagation in (\d+) round", minhash_lines[0]).group(1))
+    if "finished" in where:
+        assert rounds == 1 and "finished by union-find on the driver" in minhash_lines[0]
+    else:
+        assert rounds >= 3 and "driver" not in minhash_lines[0]
+    rejects = [json.loads(line) for line in (remote / "rejects" / f"{len(steps)}-dedup.minhash.jsonl")
+               .read_text().splitlines()]
+    kind = "exact_jaccard" if steps[-1].get("verify") else "estimated_jaccard"
+    assert {(r["reason"], r["detail"]["similarity_kind"]) for r in rejects} == {("near_duplicate", kind)}
+    kept = [json.loads(line) for f in (remote / "data").glob("*.jsonl") for line in f.read_text().splitlines()]
+    survivors = {r["id"]: r["meta"]["dedup"]["cluster_size"] for r in kept if "dedup" in r.get("meta", {})}
+    assert len(survivors) >= 100 and {r["duplicate_of"] for r in rejects} <= set(survivors)

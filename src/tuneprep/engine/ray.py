@@ -9,7 +9,9 @@ Phase A runs on the cluster as a Ray Data pipeline:
   whose actors call ``setup()`` once; a step's ``resources:`` (CPUs, GPUs, memory, actors)
   goes to its stage;
 * the first global step's per-record key (``GlobalOp.prepare_batch``, e.g. the exact-dedup hash
-  or a MinHash signature) is computed in the last stage, on the cluster.
+  or a MinHash signature) is computed in the last stage, on the cluster;
+* when that step is ``dedup.exact`` or ``dedup.minhash`` it runs on the cluster too
+  (``engine/ray_global.py``); the driver applies its verdicts while writing the shard files.
 
 Rows travel as one Arrow table per batch (``engine/ray_rows.py``: columns ``shard``, ``kind``
 (item, reject, stats), ``label`` (the step), ``data`` (the JSON line), ...); connecting to the
@@ -35,6 +37,7 @@ import orjson
 
 from tuneprep.engine.local import RunError, RunResult, begin_phase_a, run_recipe
 from tuneprep.engine.phases import Progress
+from tuneprep.engine.ray_global import DISTRIBUTED_GLOBAL, Decide, verdicts_on_cluster
 from tuneprep.engine.ray_rows import ITEM, REJECT, ArrowRows
 from tuneprep.engine.shard import (
     CHUNK,
@@ -43,6 +46,7 @@ from tuneprep.engine.shard import (
     _apply_steps,
     _id_hash,
     _reject,
+    kept_line,
     n_parallel_steps,
     read_chunks,
     write_id_hashes,
@@ -84,7 +88,6 @@ def plan_stages(recipe: Recipe, ops: list[Op]) -> list[Stage]:
 
 
 _OPS: dict[tuple[str, int], Op] = {}
-DISTRIBUTED_GLOBAL = "dedup.exact"  # global steps the cluster runs (hash-partitioned grouping)
 
 
 def _op(recipe: Recipe, i: int) -> Op:
@@ -103,21 +106,24 @@ def first_global(recipe: Recipe) -> int:
     return n_parallel_steps(ops)
 
 
-def distributed_dedup(recipe: Recipe) -> bool:
-    """Whether the first global step is exact dedup, which the cluster runs itself."""
+def distributed_global(recipe: Recipe) -> str | None:
+    """The first global step's op when the cluster runs it itself (``DISTRIBUTED_GLOBAL``), else None."""
     k = first_global(recipe)
-    return k < len(recipe.steps) and recipe.steps[k].op == DISTRIBUTED_GLOBAL
+    op = recipe.steps[k].op if k < len(recipe.steps) else None
+    return op if op in DISTRIBUTED_GLOBAL else None
 
 
 def _preps(recipe: Recipe) -> tuple[GlobalOp | None, GlobalOp | None]:
-    """(the step whose per-record key goes in the kept line, the exact dedup whose key goes in the
-    ``key`` column): the keys phase A prepares on the cluster for what follows it."""
+    """(the step whose per-record key goes in the kept line, the distributed step whose key goes in
+    the ``key`` column): the keys phase A prepares on the cluster for what follows it."""
     k = first_global(recipe)
     ops = [build_op(s.op, s.params()) for s in recipe.steps]
     if k >= len(ops):
         return None, None
-    if distributed_dedup(recipe):
-        nxt = ops[k + 1] if k + 1 < len(ops) and isinstance(ops[k + 1], GlobalOp) else None
+    if distributed_global(recipe):
+        # Not after MinHash: it changes its survivors' meta, so phase B prepares the next step's keys.
+        nxt = (ops[k + 1] if k + 1 < len(ops) and isinstance(ops[k + 1], GlobalOp)
+               and recipe.steps[k].op == "dedup.exact" else None)
         return nxt, ops[k]  # type: ignore[return-value]
     return ops[k], None  # type: ignore[return-value]
 
@@ -224,50 +230,17 @@ def build_dataset(recipe: Recipe, todo: list[Shard], workers: int) -> Any:
     return ds
 
 
-def _dedup_keys(batch: Any) -> Any:
-    """The items' (key, shard, pos, rid) columns: what exact dedup groups."""
-    import pyarrow.compute as pc
-
-    items = batch.filter(pc.equal(batch.column("kind"), ITEM))
-    return items.select(["key", "shard", "pos", "rid"])
-
-
-def _duplicates(group: Any) -> Any:
-    """One key's items: the first by (shard, pos), i.e. by input order, survives (as in the local
-    engine, where the first seen survives); the others are duplicates of it."""
-    import pyarrow as pa
-
-    group = group.sort_by([("shard", "ascending"), ("pos", "ascending")])
-    n = group.num_rows
-    survivor = group.column("rid")[0].as_py()
-    return pa.table({"shard": group.column("shard").slice(1), "pos": group.column("pos").slice(1),
-                     "dup_of": pa.array([survivor] * (n - 1), pa.binary())})
-
-
-def find_duplicates(ds: Any, partitions: int) -> dict[tuple[int, int], Any]:
-    """Exact dedup on the cluster: items partitioned by key (a shuffle), grouped, the survivor
-    picked per group; only the duplicates (shard, pos) -> survivor id come back to the driver."""
-    dups: dict[tuple[int, int], Any] = {}
-    groups = ds.map_batches(_dedup_keys, batch_format="pyarrow").groupby("key", num_partitions=partitions).map_groups(
-        _duplicates, batch_format="pyarrow")
-    for batch in groups.iter_batches(batch_size=None, batch_format="pyarrow"):
-        for shard, pos, rid in zip(*(batch.column(c).to_pylist() for c in ("shard", "pos", "dup_of")), strict=True):
-            dups[(shard, pos)] = orjson.loads(rid)
-    return dups
-
-
 # --- the driver: rows back into the work directory -------------------------------------------------
 
 
 class _ShardSink:
     """One shard's work files, written as a local worker writes them (``shard.process_shard``).
 
-    With ``dedup`` (the distributed exact dedup: step name and the duplicates found on the
-    cluster) the shard's duplicates go to that step's rejects, as phase B would write them.
+    With ``dedup`` (a distributed global step: its name and verdicts) the shard's dropped records go
+    to that step's rejects, as phase B would write them.
     """
 
-    def __init__(self, shard: int, wd: WorkDir, names: list[str],
-                 dedup: tuple[str, dict[tuple[int, int], Any]] | None = None):
+    def __init__(self, shard: int, wd: WorkDir, names: list[str], dedup: tuple[str, Decide] | None = None):
         self.shard, self.wd, self.dedup = shard, wd, dedup
         self.stack = ExitStack()
         self.kept: IO[bytes] = self.stack.enter_context(atomic_open(wd.kept(shard)))
@@ -279,16 +252,18 @@ class _ShardSink:
         if kind == ITEM:
             line = orjson.loads(data)
             if self.dedup is not None:
-                name, dups = self.dedup
+                name, decide = self.dedup
                 st = self.stats[name]
                 st.records_in += 1
-                survivor = dups.get((self.shard, pos), _KEPT)
-                if survivor is not _KEPT:
-                    st.dropped["duplicate"] += 1
-                    _reject(self.rejects(name), name.split(":", 1)[1], "duplicate", line["s"], record=line["r"],
-                            detail={"duplicate_of": survivor})
+                drop, changed = decide(self.shard, pos, line)
+                if drop is not None:
+                    st.dropped[drop.reason] += 1
+                    _reject(self.rejects(name), name.split(":", 1)[1], drop.reason, line["s"], record=line["r"],
+                            detail=drop.detail)
                     return
                 st.records_out += 1
+                if changed:  # no key: phase B prepares the next step's from the changed record
+                    data = kept_line(Item(line["s"], line["r"]))
             self.ids.append(_id_hash(line["r"]))
             self.kept.write(data)
         elif kind == REJECT:
@@ -306,7 +281,6 @@ class _ShardSink:
         return result
 
 
-_KEPT = object()
 # URL schemes whose files exist in one process only (fsspec's memory filesystem).
 PROCESS_LOCAL = ("memory",)
 
@@ -315,7 +289,7 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
                 log: Callable[[str], None]) -> tuple[dict[int, dict[str, Any]], int]:
     """Phase A on the cluster (``local.PhaseA``): work files per shard, then the shard results.
 
-    When the first global step is exact dedup it runs here too (its results then count as part
+    When the first global step is exact or MinHash dedup it runs here too (its results then count as part
     of phase A); a resumed run then redoes every shard, since dedup spans them all.
     """
     import ray
@@ -325,7 +299,8 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
         raise InputError(f"{', '.join(local_only)}: an in-memory filesystem lives in this process only; the Ray "
                          "engine's workers cannot read it (use storage every node reaches: s3://, gs://, a shared "
                          "mount, or the local engine)")
-    dedup = distributed_dedup(recipe)
+    dist = distributed_global(recipe)
+    dedup = dist is not None
     phase = "read + per-record steps (ray)"
     results, todo = begin_phase_a(shards, wd, progress, log, phase, redo_all=dedup)
     resumed = len(results)
@@ -353,10 +328,8 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
             t0 = time.perf_counter()
             ds = ds.materialize()  # read once: the grouping and the stream below both use it
             t1 = time.perf_counter()
-            # One partition per shard (4-64 MB of input each), at least one per CPU.
-            sink_dedup = (names[k + 1], find_duplicates(ds, max(workers, min(200, len(todo)))))
-            log(f"ray: read + per-record steps {t1 - t0:.1f} s, exact dedup {time.perf_counter() - t1:.1f} s "
-                f"({len(sink_dedup[1]):,} duplicates)")
+            log(f"ray: read + per-record steps {t1 - t0:.1f} s")
+            sink_dedup = (names[k + 1], verdicts_on_cluster(recipe, k, names[k + 1], ds, workers, len(todo), log))
         sink: _ShardSink | None = None
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos")]

@@ -37,6 +37,7 @@ from tuneprep.neardup.minhash import (
     Unit,
     _mix,
     band_hashes,
+    jaccard,
     minhash_signatures,
     normalize_text,
     optimal_bands,
@@ -113,6 +114,66 @@ def encode_keys(cfg: MinHashConfig, texts: Sequence[str]) -> list[str]:
     return out
 
 
+def decode_keys(cfg: MinHashConfig, keys: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
+                                                                  np.ndarray | None]:
+    """Keys made by :func:`encode_keys` back into (signatures, valid, unique shingles, shingle counts per
+    key); the last two only with ``verify``. An empty key (no shingles) is not valid: never compared."""
+    p = cfg.num_perm
+    sig = np.full((len(keys), p), EMPTY, dtype=np.uint32)
+    valid = np.array([bool(k) for k in keys], dtype=bool)
+    width = p * 4 + (-p * 4 % 3)
+    if not cfg.verify:
+        if valid.any():  # fixed-width, unpadded base64: one decode for the batch
+            raw = np.frombuffer(base64.b64decode("".join(k for k in keys if k)), dtype=np.uint8)
+            if raw.size != valid.sum() * width:
+                raise ValueError(f"signature keys do not hold num_perm={p} values")
+            sig[valid] = raw.reshape(-1, width)[:, :p * 4].copy().view(np.uint32)
+        return sig, valid, None, None
+    shs: list[np.ndarray] = []
+    counts = np.zeros(len(keys), dtype=np.int64)
+    for i, key in enumerate(keys):
+        if not key:
+            continue
+        s, _, sh = key.partition(",")
+        row = np.frombuffer(base64.b64decode(s), dtype=np.uint8)
+        if row.size != width:
+            raise ValueError(f"signature of {row.size // 4} values, expected num_perm={p}")
+        sig[i] = row[:p * 4].view(np.uint32)
+        arr = np.frombuffer(base64.b64decode(sh), dtype=np.uint64)
+        shs.append(arr)
+        counts[i] = arr.size
+    uh = np.concatenate(shs) if shs else np.empty(0, np.uint64)
+    return sig, valid, uh, counts
+
+
+def signature_hash(sig: np.ndarray) -> np.ndarray:
+    """One 64-bit hash of each whole signature row: records with equal ones are merged unchecked."""
+    return band_hashes(sig, 1, sig.shape[1])[:, 0]
+
+
+def estimated_jaccard(su: np.ndarray, sv: np.ndarray) -> np.ndarray:
+    """Estimated Jaccard of pairs of signature rows: the share of equal values."""
+    return (su == sv).mean(axis=1)
+
+
+def exact_jaccards(sh: np.ndarray, off: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of pairs (u[k], v[k]) from unique shingles ``sh[off[i]:off[i+1]]``."""
+    out = np.empty(len(u), dtype=np.float64)
+    for k, (i, j) in enumerate(zip(u.tolist(), v.tolist())):
+        out[k] = jaccard(sh[off[i]:off[i + 1]], sh[off[j]:off[j + 1]])
+    return out
+
+
+def pair_similarity(cfg: MinHashConfig, sig: np.ndarray, sh: np.ndarray | None, off: np.ndarray | None,
+                    u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Similarity of pairs of in-memory records as clustering measures it: exact Jaccard with
+    ``verify`` (from :func:`decode_keys`' shingles, ``off`` their offsets), else estimated."""
+    if cfg.verify:
+        assert sh is not None and off is not None
+        return exact_jaccards(sh, off, u, v)
+    return estimated_jaccard(sig[u], sig[v])
+
+
 class SignatureStore:
     """The on-disk state of one clustering: signatures, band hashes, shingles (``verify``).
 
@@ -161,42 +222,15 @@ class SignatureStore:
         """Store a batch of keys made by :func:`encode_keys`; ``None`` keys are computed from ``texts``."""
         missing = [i for i, k in enumerate(keys) if k is None]
         computed = dict(zip(missing, encode_keys(self.cfg, texts(missing)))) if missing else {}
-        p = self.cfg.num_perm
-        keys = [computed[i] if k is None else k for i, k in enumerate(keys)]
-        sig = np.full((len(keys), p), EMPTY, dtype=np.uint32)
-        valid = np.array([bool(k) for k in keys], dtype=bool)
-        width = p * 4 + (-p * 4 % 3)
-        if not self.cfg.verify:
-            if valid.any():  # fixed-width, unpadded base64: one decode for the batch
-                raw = np.frombuffer(base64.b64decode("".join(k for k in keys if k)), dtype=np.uint8)
-                if raw.size != valid.sum() * width:
-                    raise ValueError(f"signature keys do not hold num_perm={p} values")
-                sig[valid] = raw.reshape(-1, width)[:, :p * 4].copy().view(np.uint32)
-            self._append(sig, valid, None, None)
-            return
-        shs: list[np.ndarray] = []
-        counts = np.zeros(len(keys), dtype=np.int64)
-        for i, key in enumerate(keys):
-            if not key:
-                continue
-            s, _, sh = key.partition(",")
-            row = np.frombuffer(base64.b64decode(s), dtype=np.uint8)
-            if row.size != width:
-                raise ValueError(f"signature of {row.size // 4} values, expected num_perm={p}")
-            sig[i] = row[:p * 4].view(np.uint32)
-            arr = np.frombuffer(base64.b64decode(sh), dtype=np.uint64)
-            shs.append(arr)
-            counts[i] = arr.size
-        uh = np.concatenate(shs) if shs else np.empty(0, np.uint64)
-        self._append(sig, valid, uh, counts)
+        full = [computed[i] if k is None else k for i, k in enumerate(keys)]
+        self._append(*decode_keys(self.cfg, full))
 
     def _append(self, sig: np.ndarray, valid: np.ndarray, uh: np.ndarray | None, counts: np.ndarray | None) -> None:
         self._sig.write(np.ascontiguousarray(sig).tobytes())
         bh = band_hashes(sig, self.bands, self.rows)
         for b in range(self.bands):
             self._band[b].write(np.ascontiguousarray(bh[:, b]).tobytes())
-        full = band_hashes(sig, 1, self.cfg.num_perm)[:, 0]
-        self._full.write(full.tobytes())
+        self._full.write(signature_hash(sig).tobytes())
         self._valid.append(valid)
         if self._sh is not None and uh is not None and counts is not None:
             self._sh.write(uh.tobytes())
@@ -236,8 +270,7 @@ class SignatureStore:
         sig = self.signatures()
         out = np.empty(len(u), dtype=np.float64)
         for a in range(0, len(u), 65536):
-            su, sv = sig[u[a:a + 65536]], sig[v[a:a + 65536]]
-            out[a:a + 65536] = (su == sv).mean(axis=1)
+            out[a:a + 65536] = estimated_jaccard(sig[u[a:a + 65536]], sig[v[a:a + 65536]])
         return out
 
     def exact(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -249,13 +282,7 @@ class SignatureStore:
                            else np.zeros(0, np.uint64))
         off, sh = self._sh_off, self._sh_mm
         assert off is not None
-        out = np.empty(len(u), dtype=np.float64)
-        for k, (i, j) in enumerate(zip(u.tolist(), v.tolist())):
-            a, b = sh[off[i]:off[i + 1]], sh[off[j]:off[j + 1]]
-            inter = np.intersect1d(a, b, assume_unique=True).size
-            union = a.size + b.size - inter
-            out[k] = inter / union if union else 1.0
-        return out
+        return exact_jaccards(sh, off, u, v)
 
     def similarity(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self.exact(u, v) if self.cfg.verify else self.estimated(u, v)
@@ -413,5 +440,5 @@ def cluster_texts(texts: Sequence[str], cfg: MinHashConfig, batch: int = 4096,
     return labels
 
 
-__all__ = ["MinHashConfig", "SignatureStore", "choose_survivors", "cluster_texts", "encode_keys",
-           "merge", "minhash_clusters", "_mix"]
+__all__ = ["MinHashConfig", "SignatureStore", "choose_survivors", "cluster_texts", "decode_keys", "encode_keys",
+           "estimated_jaccard", "exact_jaccards", "merge", "minhash_clusters", "pair_similarity", "signature_hash", "_mix"]

@@ -77,16 +77,29 @@ class _ClusterDedup(GlobalOp):
                 continue
             s = int(surv[i])
             if s == i:
-                rid = str(it.record.get("id", ""))
-                survivor_ids.setdefault(i, rid)
-                meta = it.record.setdefault("meta", {})
-                if isinstance(meta, dict):
-                    meta["dedup"] = {"cluster": rid, "cluster_size": int(sizes[i])}
-                yield it, None
-            else:
-                yield it, Drop(self.reason, {"duplicate_of": survivor_ids[s], "similarity": round(float(sims[i]), 4),
-                                             "similarity_kind": self.similarity_kind,
-                                             "cluster_size": int(sizes[i]), **detail})
+                survivor_ids.setdefault(i, str(it.record.get("id", "")))
+            yield it, self.outcome(it.record, None if s == i else survivor_ids[s], int(sizes[i]), float(sims[i]),
+                                   detail)
+
+    def outcome(self, record: dict[str, Any], survivor_id: str | None, size: int, similarity: float,
+                detail: dict[str, Any] | None = None) -> Drop | None:
+        """The fate of a member of a cluster of ``size`` >= 2: the survivor (``survivor_id`` None) is
+        kept with ``meta.dedup`` set (in place); any other member is dropped as a duplicate of
+        ``survivor_id``, at ``similarity`` to it. The Ray engine's distributed MinHash calls it too."""
+        if survivor_id is None:
+            meta = record.setdefault("meta", {})
+            if isinstance(meta, dict):
+                meta["dedup"] = {"cluster": str(record.get("id", "")), "cluster_size": size}
+            return None
+        return Drop(self.reason, {"duplicate_of": survivor_id, "similarity": round(similarity, 4),
+                                  "similarity_kind": self.similarity_kind, "cluster_size": size, **(detail or {})})
+
+
+def survivor_rank(record: dict[str, Any], keep: str) -> float:
+    """A record's rank for the survivor choice ``keep`` (lower survives; ties: the first)."""
+    from tuneprep.neardup.minhash import record_content
+
+    return 0.0 if keep == "first" else _rank(record, record_content(record), keep)
 
 
 class MinHashParams(_KeepParams):
@@ -168,7 +181,7 @@ class DedupMinHash(_ClusterDedup):
             def flush() -> None:
                 store.add_keys([it.key for it in batch], lambda idx: [record_content(batch[i].record) for i in idx])
                 if keep != "first":
-                    ranks.extend(_rank(it.record, record_content(it.record), keep) for it in batch)
+                    ranks.extend(survivor_rank(it.record, keep) for it in batch)
                 batch.clear()
 
             for it in open_items():

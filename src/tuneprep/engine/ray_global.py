@@ -1,0 +1,99 @@
+"""Global steps the Ray engine runs on the cluster when they are the first global step.
+
+``dedup.exact`` (grouping by key, here) and ``dedup.minhash`` (band keys and distributed connected
+components, ``engine/ray_minhash.py``). Each gives a verdict per kept record, by (shard, pos),
+that the driver applies while it writes the shard files (``ray._ShardSink``): only the records a
+step drops or changes come back from the cluster. docs/scaling.md has the algorithms and costs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from tuneprep.engine.ray_minhash import Decision, find_near_duplicates
+from tuneprep.engine.ray_rows import ITEM
+from tuneprep.ops.base import Drop, build_op
+from tuneprep.ops.neardup import DedupMinHash
+from tuneprep.recipe import Recipe
+
+DISTRIBUTED_GLOBAL = ("dedup.exact", "dedup.minhash")
+
+Decide = Callable[[int, int, dict[str, Any]], tuple[Drop | None, bool]]
+"""A distributed global step's verdict on the kept line of (shard, pos): (why it is dropped or None,
+whether it changed the record)."""
+
+_KEPT = object()
+
+
+def _dedup_keys(batch: Any) -> Any:
+    """The items' (key, shard, pos, rid) columns: what exact dedup groups."""
+    import pyarrow.compute as pc
+
+    items = batch.filter(pc.equal(batch.column("kind"), ITEM))
+    return items.select(["key", "shard", "pos", "rid"])
+
+
+def _duplicates(group: Any) -> Any:
+    """One key's items: the first by (shard, pos), i.e. by input order, survives (as in the local
+    engine, where the first seen survives); the others are duplicates of it."""
+    import pyarrow as pa
+
+    group = group.sort_by([("shard", "ascending"), ("pos", "ascending")])
+    n = group.num_rows
+    survivor = group.column("rid")[0].as_py()
+    return pa.table({"shard": group.column("shard").slice(1), "pos": group.column("pos").slice(1),
+                     "dup_of": pa.array([survivor] * (n - 1), pa.binary())})
+
+
+def find_duplicates(ds: Any, partitions: int) -> dict[tuple[int, int], Any]:
+    """Exact dedup on the cluster: items partitioned by key (a shuffle), grouped, the survivor
+    picked per group; only the duplicates (shard, pos) -> survivor id come back to the driver."""
+    dups: dict[tuple[int, int], Any] = {}
+    groups = ds.map_batches(_dedup_keys, batch_format="pyarrow").groupby("key", num_partitions=partitions).map_groups(
+        _duplicates, batch_format="pyarrow")
+    for batch in groups.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for shard, pos, rid in zip(*(batch.column(c).to_pylist() for c in ("shard", "pos", "dup_of")), strict=True):
+            dups[(shard, pos)] = orjson.loads(rid)
+    return dups
+
+
+Decide = Callable[[int, int, dict[str, Any]], tuple[Drop | None, bool]]
+"""A distributed global step's verdict on the kept line of (shard, pos): (why it is dropped or None,
+whether it changed the record)."""
+
+
+def exact_verdicts(dups: dict[tuple[int, int], Any]) -> Decide:
+    """Exact dedup's verdicts: a duplicate names its survivor's id."""
+    def decide(shard: int, pos: int, line: dict[str, Any]) -> tuple[Drop | None, bool]:
+        survivor = dups.get((shard, pos), _KEPT)
+        return (None if survivor is _KEPT else Drop("duplicate", {"duplicate_of": survivor})), False
+    return decide
+
+
+def minhash_verdicts(op: DedupMinHash, found: dict[tuple[int, int], Decision]) -> Decide:
+    """MinHash's verdicts, through the op's own ``outcome`` (reject detail, the survivor's meta)."""
+    def decide(shard: int, pos: int, line: dict[str, Any]) -> tuple[Drop | None, bool]:
+        d = found.get((shard, pos))
+        if d is None:
+            return None, False
+        return op.outcome(line["r"], d[0], d[2], d[1]), d[0] is None
+    return decide
+
+
+def verdicts_on_cluster(recipe: Recipe, k: int, name: str, ds: Any, workers: int, shards: int,
+                        log: Callable[[str], None]) -> Decide:
+    """Run step ``k`` (named ``name``; one of ``DISTRIBUTED_GLOBAL``) over the materialised phase-A
+    dataset ``ds`` on the cluster; its verdicts for the driver."""
+    t0 = time.perf_counter()
+    op = build_op(recipe.steps[k].op, recipe.steps[k].params())
+    if isinstance(op, DedupMinHash):
+        return minhash_verdicts(op, find_near_duplicates(ds, op.params.model_dump(), workers, ds.count(), log,
+                                                             name))
+    # One partition per shard (4-64 MB of input each), at least one per CPU.
+    dups = find_duplicates(ds, max(workers, min(200, shards)))
+    log(f"ray: {name} on the cluster: {time.perf_counter() - t0:.1f} s ({len(dups):,} duplicates)")
+    return exact_verdicts(dups)
