@@ -437,6 +437,7 @@ def selection_table(result: str) -> str:
 TABLES: dict[str, Callable[[], str]] = {
     "selection": lambda: selection_table("selection"),
     "selection_sst2": lambda: selection_table("selection_sst2"),
+    "selection_lora": lambda: selection_table("selection_lora"),
     "selection_encoder": lambda: selection_table("selection_encoder") + "\n" + selection_table("selection_encoder_3ep"),
 }
 
