@@ -140,3 +140,24 @@ def test_dedup_normal_form_equals_nfkc_casefold_reference(real_texts: list[str])
         assert normalize_for_dedup(messy) == reference(messy)
     # Compatibility forms and case that only NFKC + casefold bring together.
     assert normalize_for_dedup("\ufb01ne  STRASSE\u2003x") == normalize_for_dedup("fine stra\u00dfe x")
+
+
+@pytest.mark.parametrize("keep_newlines", [True, False])
+@pytest.mark.parametrize("keep_indent", [True, False])
+def test_whitespace_unchanged_text_shortcut_equals_full_path(real_texts: list[str], keep_newlines: bool,
+                                                             keep_indent: bool) -> None:
+    """``_clean`` returns clean ASCII text as is after a scan; ``_clean_slow`` always splits and joins."""
+    op = CleanWhitespace(keep_newlines=keep_newlines, keep_indent=keep_indent)
+    rng = random.Random(2)
+    shortcut = 0
+    for t in real_texts:
+        assert op._clean(t) == op._clean_slow(t), t[:200]
+        shortcut += op._clean_slow(t) == t and t.isascii()
+        words = t.split(" ")
+        messy = "".join(w + rng.choice([" ", "  ", "\n", "\n ", " \n", "\n\n\n", "\t", "\x1f"]) for w in words)
+        assert op._clean(messy) == op._clean_slow(messy), messy[:200]
+    assert shortcut > 1000  # the real texts do take the shortcut
+    # Every ASCII character, alone and at each place where whitespace rules differ.
+    for c in map(chr, range(128)):
+        for t in (c, f"{c}ab", f"ab{c}", f"a{c}b", f"a\n{c}b", f"a{c}\nb", f"a\n\n{c}\nb", f"{c}\n{c}"):
+            assert op._clean(t) == op._clean_slow(t), repr(t)

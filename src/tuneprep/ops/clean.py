@@ -79,6 +79,10 @@ class WhitespaceParams(OpParams):
 
 _BLANKS = re.compile(r"\n{3,}")  # blank lines are empty by then: at most one blank line survives
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+# What clean.whitespace changes in ASCII text with no whitespace at either end: ASCII whitespace
+# other than space and newline (str.split's set), a space run, a space ending a line, two blank lines.
+_ASCII_ODD_SPACE = re.compile(r"[\t\r\x0b\x0c\x1c-\x1f]")
+_EDGE = ("", " ", "\n")
 
 
 @register
@@ -90,6 +94,17 @@ class CleanWhitespace(RecordOp):
     description: ClassVar[str] = "Collapse whitespace runs, trim lines, remove zero-width characters."
 
     def _clean(self, text: str) -> str:
+        # Most real text is already clean: for ASCII text a scan in C proves that, and the split/join
+        # work below is skipped (tests/ops/test_clean_fastpath.py compares both paths on real text).
+        if (text.isascii() and text[:1] not in _EDGE and text[-1:] not in _EDGE
+                and "  " not in text and " \n" not in text and "\n\n\n" not in text
+                and _ASCII_ODD_SPACE.search(text) is None):
+            p = self.params
+            if ("\n" not in text if not p.keep_newlines else p.keep_indent or "\n " not in text):
+                return text
+        return self._clean_slow(text)
+
+    def _clean_slow(self, text: str) -> str:
         # " ".join(line.split()) collapses each whitespace run to one space and trims, in C, as the
         # per-line regex [^\S\n]+ -> " " + strip did: str.split and re's \s agree on what whitespace
         # is (tests/ops/test_clean_fastpath.py checks the two against each other on real text).
