@@ -29,16 +29,15 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
 from tuneprep.engine import guard
+from tuneprep.engine.forkpool import fork_pool
 from tuneprep.engine.phases import OutputWriter, Progress
 from tuneprep.engine.shard import RejectFiles, Shard, _reject
 from tuneprep.engine.split import HashSplit
@@ -193,7 +192,7 @@ def _move(decisions: Iterator[tuple[int, Decisions]], name: str, shards: list[Sh
     pieces joined in shard order (the drops into ``rejects(name)``; ``name``: the step's label,
     or ``split`` for ``run_routed``, which drops nothing)."""
     step = name.split(":", 1)[-1]
-    with ProcessPoolExecutor(max_workers=min(workers, len(shards)), mp_context=get_context("fork")) as pool:
+    with fork_pool(min(workers, len(shards))) as pool:
         futs = [pool.submit(apply_shard, str(wd.kept(i)), wd.out_prefix(i), str(wd.dropped_piece(i)),
                             step, drops, route) for i, drops in decisions]
         for s, fut in zip(shards, futs, strict=True):  # joined in shard order as each one is ready

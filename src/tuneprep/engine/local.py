@@ -23,9 +23,8 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import orjson
 
 from tuneprep.datasets import resolve_input
 from tuneprep.engine import guard, keyed
+from tuneprep.engine.forkpool import fork_pool
 from tuneprep.engine.outputs import OutputPlace
 from tuneprep.engine.phases import BarrierSteps, OutputWriter, Progress, Source, read_items, write_stage
 from tuneprep.engine.shard import (
@@ -178,7 +178,7 @@ def _run_workers(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int,
             results[s.index] = process_shard(s, recipe_json, str(wd.path))
             progress.advance(phase, s.size, results[s.index]["steps"][0]["in"])
     else:
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=get_context("fork")) as pool:
+        with fork_pool(min(workers, len(todo))) as pool:
             futs = {pool.submit(process_shard, s, recipe_json, str(wd.path)): s for s in todo}
             for fut in as_completed(futs):
                 s = futs[fut]
