@@ -200,6 +200,19 @@ def _ddp(f: dict) -> str:
     same = all(r["losses"] == f["runs"][0]["losses"] for r in f["runs"])
     return (f"{tps['1']:.0f} (1 process) vs {tps['2']:.0f} tokens/s (2 processes, 1 thread each) on 2 shared cores; "
             f"logged losses {'identical' if same else 'DIFFER'} across runs")
+def _eval_backends(f: dict) -> str:
+    def side(name: str, label: str) -> str:
+        x = f["sides"][name]
+        return (f"{label} **{x['speed_vs_tuneprep']:.2f}×** ({100 * x['agreement_with_tuneprep']:.1f} % same "
+                f"predictions, accuracy {x['accuracy']:.3f})")
+    t = f["sides"]["tuneprep"]
+    parts = [side(n, lab) for n, lab in (("tuneprep-int8", "`--quantize int8`"),
+                                          ("ct2-float32", "CTranslate2 float32"), ("ct2-int8", "CTranslate2 int8"))
+             if n in f["sides"]]
+    return (f"{f['records']} SST-2 records, {f['threads']} thread: tuneprep fp32 {t['records_per_s']:.1f} records/s "
+            f"(accuracy {t['accuracy']:.3f}); against it " + "; ".join(parts))
+
+
 def _eval_vs_lmeval(f: dict) -> str:
     rps = f["records_per_s"]
     runs = f"{f['rounds']} run{'s' if f['rounds'] > 1 else ''} each"
@@ -371,6 +384,8 @@ BLOCKS: dict[str, list[Figure]] = {
                "base revision, A-B-B-A)", "studio_cpu", _studio_cpu),
         Figure("Zero-shot eval vs lm-evaluation-harness 0.4.13 (smollm2-135m, same prompt, verbalizers, "
                "records and threads, runs interleaved)", "eval_vs_lmeval", _eval_vs_lmeval),
+        Figure("Label-scoring backends against tuneprep's fp32 path (smollm2-135m, same prompts and label tokens, "
+               "scoring only, A-B-B-A): PyTorch dynamic int8, CTranslate2 4.8.5", "eval_backends", _eval_backends),
         Figure("`tuneprep eval` end to end on short real records (Rotten Tomatoes snippets, smollm2-135m zero-shot, "
                "the whole command)", "eval_end_to_end", _eval_e2e),
         Figure("`tuneprep eval --bf16` end to end, same records and command", "eval_end_to_end_bf16", _eval_e2e),

@@ -2,8 +2,8 @@
 
 Weights are stored as int8 (per-output-channel scales), activations are quantised on the fly
 per batch; embeddings, norms and attention arithmetic stay fp32. Used by ``tuneprep eval
---quantize int8``; the accuracy change is measured, never assumed (benchmarks/eval_vs_lmeval.py
-runs both and prints the agreement).
+--quantize int8``; the accuracy change is measured, never assumed (benchmarks/eval_backends.py
+scores the same records with and without it and reports the agreement).
 """
 
 from __future__ import annotations
