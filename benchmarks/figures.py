@@ -367,7 +367,7 @@ BLOCKS: dict[str, list[Figure]] = {
                "≥ 5 words → exact dedup, 2 workers each, A-B-B-A", "pipeline_vs_datatrove_mixed", _pipeline),
         Figure("Pipeline vs datatrove 0.10.1, ASCII-heavy API prose (0.5 % non-ASCII), same pipeline",
                "pipeline_vs_datatrove_ascii", _pipeline),
-        Figure("The same, the whole ASCII-heavy corpus (8 files), one pair", "pipeline_vs_datatrove_ascii_full",
+        Figure("The same, the whole ASCII-heavy corpus (8 files)", "pipeline_vs_datatrove_ascii_full",
                _pipeline),
         Figure("Near-duplicate quality vs datatrove's MinHash (RT + SST-2 sentences, gold = pairs "
                "at or above the threshold)", "neardup", _neardup_quality),
