@@ -366,7 +366,8 @@ def speed(args: argparse.Namespace, figures: dict[str, Any]) -> None:
         recipe = work / "recipe.yaml"
         recipe.write_text(f"input:\n  path: {inp}/*.jsonl\nsteps:\n  - op: dedup.minhash\n"
                           f"    threshold: {THRESHOLD}\n    num_perm: 126\n    bands: {b}\n    rows: {r}\n"
-                          f"output:\n  path: {dest}\n")
+                          # the scaling input repeats the corpus: most of it is near-duplicate on purpose
+                          f"max_reject_fraction: 1.0\noutput:\n  path: {dest}\n")
         load = _load()
         m = measure(tuneprep_cmd(recipe, args.workers))
         stats = json.loads((dest / "stats.json").read_text())
