@@ -58,7 +58,7 @@ def ablation(experiment: Path, out: Path, name: str) -> None:
         "cells": res["cells"], "cells_cached_this_run": res["cells_cached"],
         "wall_s_this_run": res["seconds"],
         "cell_seconds_total": round(sum(c["seconds"]["total"] for c in cells), 1),
-        "note": "2 CPU cores shared with 7 other developers' jobs: wall times are upper bounds",
+        "note": "wall times depend on the machine's load (machine.load_avg_before/after)",
     }
     m.write(figures)
     # The plots the README shows, from the same results (SVG, no scripts).

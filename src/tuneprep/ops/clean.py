@@ -100,7 +100,10 @@ class CleanWhitespace(RecordOp):
                 and "  " not in text and " \n" not in text and "\n\n\n" not in text
                 and _ASCII_ODD_SPACE.search(text) is None):
             p = self.params
-            if ("\n" not in text if not p.keep_newlines else p.keep_indent or "\n " not in text):
+            if p.keep_newlines:  # lines keep their indent, or there is none to trim
+                if p.keep_indent or "\n " not in text:
+                    return text
+            elif "\n" not in text:  # nothing to join
                 return text
         return self._clean_slow(text)
 
