@@ -183,3 +183,50 @@ def test_records_that_look_like_the_work_line_format(tmp_path, rt_path, monkeypa
     assert files(parallel) == files(serial)
     assert counts(parallel) == counts(serial)
     assert counts(serial)["steps"][4]["dropped"]["duplicate"] > 0
+
+
+def test_many_key_groups_equal_serial_and_cover_every_bucket(tmp_path, corpus, monkeypatch):
+    """Groups of a few kilobytes of keys (dozens of decide tasks, each holding its group's keys only):
+    every bucket in exactly one group, and the files and counts are the serial path's."""
+    from tuneprep.engine.keyfiles import BUCKETS, bucket_sizes
+
+    monkeypatch.setattr(keyed, "GROUP_BYTES", 4_000)
+    plans = []  # (bytes of keys per bucket, the groups), taken while the work directory exists
+
+    def plan(shards, wd, workers):
+        plans.append((bucket_sizes(wd.keys_index(s.index) for s in shards), real(shards, wd, workers)))
+        return plans[-1][1]
+
+    real = keyed.plan_groups
+    monkeypatch.setattr(keyed, "plan_groups", plan)
+
+    def run(name: str) -> Path:
+        recipe = parse_recipe({"input": corpus, "steps": STEPS, "max_reject_fraction": 1.0,
+                               "output": {"path": str(tmp_path / name), "part_size": 1500}})
+        assert run_recipe(recipe, workers=2, shard_bytes=60_000).shards >= 2
+        return tmp_path / name
+
+    parallel = run("parallel")
+    sizes, groups = plans[0]
+    assert len(groups) >= sum(sizes) // 4_000 > 10
+    assert groups[0][0] == 0 and groups[-1][1] == BUCKETS
+    assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(groups, groups[1:], strict=False))
+    # No group much above GROUP_BYTES: at most one bucket more than its share.
+    share = sum(sizes) / len(groups)
+    assert max(sum(sizes[lo:hi]) for lo, hi in groups) <= share + max(sizes)
+    monkeypatch.setattr(keyed, "applies", lambda *a, **k: False)
+    serial = run("serial")
+    assert files(parallel) == files(serial)
+    assert counts(parallel) == counts(serial)
+    assert counts(serial)["steps"][4]["dropped"]["duplicate"] > 0
+
+
+def test_equal_keys_share_a_bucket_in_every_process():
+    """The bucket is a stable hash (Python's own str hash differs per process)."""
+    from tuneprep.engine.keyfiles import BUCKETS, bucket
+
+    code = "from tuneprep.engine.keyfiles import bucket; print([bucket(k) for k in ('a', 'b' * 40, ['x', 1])])"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert runs == {str([bucket(k) for k in ("a", "b" * 40, ["x", 1])]) + "\n"}
+    assert len({bucket(f"key{i}") for i in range(5000)}) > BUCKETS * 0.9

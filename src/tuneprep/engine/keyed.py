@@ -1,15 +1,20 @@
 """Phase B of a keys-only global step (``dedup.exact``) in parallel, with the serial path's output.
 
 When the recipe ends with one global step whose ``apply_global`` reads only the prepared key and
-the record id (``GlobalOp.keys_only``), with no split after it (or a hash split, below), the
-barrier needs no record:
+the record id and decides each record from the records with the same key alone
+(``GlobalOp.keys_only``), with no split after it (or a hash split, below), the barrier needs no
+record:
 
-1. **decide** (driver, serial): the op runs over the shards' ``[key, id]`` side files in shard
-   order (``WorkDir.keys``), exactly as over the records, and yields which ones it drops and why,
-   shard by shard as each shard's answers are final;
-2. **apply** (worker processes, one shard each, started while the next shards are decided): each
-   worker reads its shard's kept records and writes the output lines of the records kept (their
-   JSON cut out of the work line, ``record_bytes``) and the rejects of the dropped ones;
+1. **decide** (worker processes, one group of key buckets each): phase A wrote each shard's
+   ``[key, id, position]`` lines grouped by a hash of the key (``engine/keyfiles.py``); the
+   buckets are cut into contiguous groups of about ``GROUP_BYTES`` of keys (at least one per
+   worker); a worker runs the op over its group's lines of every shard, in shard order, exactly
+   as over the records, and writes which ones it drops and why (``WorkDir.drops``). Equal keys
+   share a bucket, so each group's answers are those the op gives over all records; a worker holds
+   the keys of its group only, so the memory does not grow with the input;
+2. **apply** (worker processes, one shard each): each worker reads its shard's drops from every
+   group and its kept records, and writes the output lines of the records kept (their JSON cut
+   out of the work line, ``record_bytes``) and the rejects of the dropped ones;
 3. **join** (driver): the output lines go into the part files and the rejects into the step's
    rejects file, in shard order, as bytes.
 
@@ -29,7 +34,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future
+from concurrent.futures import Executor, Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +44,7 @@ import orjson
 
 from tuneprep.engine import guard
 from tuneprep.engine.forkpool import fork_pool
+from tuneprep.engine.keyfiles import BUCKETS, bucket_sizes, read_buckets
 from tuneprep.engine.phases import OutputWriter, Progress
 from tuneprep.engine.shard import RejectFiles, Shard, _reject
 from tuneprep.engine.split import HashSplit
@@ -54,11 +60,11 @@ Decisions = dict[int, tuple[str, dict[str, Any]]]
 
 def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: int) -> bool:
     """True when step ``k`` can run here: the last step, keys-only, more than one worker and
-    shard, and every shard's keys file is there (a work directory from an older version, or the
-    Ray engine's, has none). The caller checks the rest (no split, no repeated ids, ...)."""
+    shard, and every shard's bucketed keys file is there (a work directory from an older version, or
+    the Ray engine's, has none). The caller checks the rest (no split, no repeated ids, ...)."""
     return (workers > 1 and len(shards) > 1 and k == len(ops) - 1
             and isinstance(ops[k], GlobalOp) and ops[k].keys_only  # type: ignore[attr-defined]
-            and all(wd.keys(s.index).exists() for s in shards))
+            and all(wd.keys(s.index).exists() and wd.keys_index(s.index).exists() for s in shards))
 
 
 def routes(ops: list[Op], k: int, shards: list[Shard], workers: int) -> bool:
@@ -67,45 +73,74 @@ def routes(ops: list[Op], k: int, shards: list[Shard], workers: int) -> bool:
     return workers > 1 and len(shards) > 1 and k == len(ops)
 
 
-def decide(op: GlobalOp, shards: list[Shard], wd: WorkDir, st: StepStats) -> Iterator[tuple[int, Decisions]]:
-    """Run the op over the keys files in shard order, counting into ``st``; yields each shard's
-    drops as soon as they are final (the op has answered its last record), so the workers can
-    move a shard's records while the next shards are decided."""
-    # (shard, position) of the items read but not yet answered: the op answers in input order,
-    # so this holds only as many as it reads ahead (one, for dedup.exact).
-    where: deque[tuple[int, int]] = deque()
-    read = 0
+GROUP_BYTES = 16 << 20
+"""Bytes of key lines decided by one task; its memory is a small multiple of this (dedup.exact:
+about 5x, its map of the distinct keys to the first id)."""
 
-    def items() -> Any:
-        nonlocal read
-        for s in shards:
-            with open(wd.keys(s.index), "rb") as fh:
-                for pos, line in enumerate(fh):
-                    key, rid = orjson.loads(line)
-                    where.append((s.index, pos))
-                    read += 1
-                    yield Item("", {"id": rid}, key)
 
-    order = deque(s.index for s in shards)  # shards not yet handed out, in order
-    current: Decisions = {}
-    n = 0
-    for _, drop in op.apply_global(items):
-        st.records_in += 1
-        shard, pos = where.popleft()
-        while order[0] != shard:  # every shard before this one is answered in full
-            yield order.popleft(), current
-            current = {}
-        if drop is None:
-            st.records_out += 1
-        else:
+def plan_groups(shards: list[Shard], wd: WorkDir, workers: int) -> list[tuple[int, int]]:
+    """Contiguous bucket ranges ``[lo, hi)`` covering every bucket, of about equal bytes of keys:
+    at least ``workers`` of them (when there are keys), none much above ``GROUP_BYTES``."""
+    sizes = bucket_sizes(wd.keys_index(s.index) for s in shards)
+    total = sum(sizes)
+    n = min(BUCKETS, max(workers, -(-total // GROUP_BYTES))) if total else 1
+    groups: list[tuple[int, int]] = []
+    lo = acc = 0
+    for b, size in enumerate(sizes[:-1]):
+        acc += size
+        if acc * n >= total * (len(groups) + 1):
+            groups.append((lo, b + 1))
+            lo = b + 1
+    groups.append((lo, BUCKETS))
+    return groups
+
+
+def decide_group(op: GlobalOp, name: str, group: int, lo: int, hi: int, shard_ids: list[int],
+                 wd: WorkDir) -> tuple[StepStats, dict[int, tuple[int, int]]]:
+    """Worker: the op over buckets ``lo..hi-1`` of every shard's keys, in shard order. The drops go to
+    ``wd.drops(group)`` as ``[position, reason, detail]`` lines, shard by shard; returns the counts and,
+    per shard with drops, the byte range of its lines there."""
+    st = StepStats(name)
+    where: deque[tuple[int, int]] = deque()  # (shard, position) of the items read but not yet answered
+
+    def items() -> Iterator[Item]:
+        for s in shard_ids:
+            for key, rid, pos in read_buckets(wd.keys(s), wd.keys_index(s), lo, hi):
+                where.append((s, pos))
+                yield Item("", {"id": rid}, key)
+
+    ranges: dict[int, tuple[int, int]] = {}
+    written = 0
+    with open(wd.drops(group), "wb") as fh:
+        for _, drop in op.apply_global(items):
+            shard, pos = where.popleft()
+            st.records_in += 1
+            if drop is None:
+                st.records_out += 1
+                continue
             st.dropped[drop.reason] += 1
-            current[pos] = (drop.reason, drop.detail)
-        n += 1
-    if n != read or where:
-        raise RuntimeError(f"{op.name}: {n} outcomes for {read} records")
-    while order:
-        yield order.popleft(), current
-        current = {}
+            line = orjson.dumps([pos, drop.reason, drop.detail]) + b"\n"
+            fh.write(line)
+            start = ranges[shard][0] if shard in ranges else written
+            written += len(line)
+            ranges[shard] = (start, written)
+    if where:
+        raise RuntimeError(f"{op.name}: no outcome for {len(where)} records")
+    st.collect(op)
+    return st, ranges
+
+
+def load_drops(pieces: list[tuple[str, int, int]]) -> Decisions:
+    """One shard's drops from the byte ranges ``(file, start, end)`` the decide tasks wrote."""
+    decisions: Decisions = {}
+    for path, start, end in pieces:
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        for line in data.splitlines():
+            pos, reason, detail = orjson.loads(line)
+            decisions[pos] = (reason, detail)
+    return decisions
 
 
 def record_bytes(line: bytes) -> bytes | None:
@@ -140,11 +175,13 @@ class SplitRoute:
         return guard.final_split(self.split_of(record), record, self.recipe)
 
 
-def apply_shard(kept: str, out_prefix: str, dropped_piece: str, step: str, decisions: Decisions,
+def apply_shard(kept: str, out_prefix: str, dropped_piece: str, step: str, drops: list[tuple[str, int, int]],
                 route: SplitRoute | None = None) -> dict[str, int]:
     """Worker: one shard's kept records → output lines (one piece per output, ``out_prefix`` +
-    name: ``data``, or each split of ``route``) and rejects, as the serial path writes them;
-    returns how many records it wrote to each output."""
+    name: ``data``, or each split of ``route``) and rejects (``drops``: where the decide tasks
+    wrote this shard's, ``load_drops``), as the serial path writes them; returns how many records
+    it wrote to each output."""
+    decisions = load_drops(drops)
     counts: dict[str, int] = {}
     with ExitStack() as stack, open(kept, "rb") as src, open(dropped_piece, "wb") as rej:
         outs: dict[str, IO[bytes]] = {}
@@ -172,9 +209,20 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
     op.setup()
     progress.start(name, None, "records")
     t0 = time.perf_counter()
-    _move(decide(op, shards, wd, st), name, shards, wd, workers, rejects, writer, progress, route)
+    groups = plan_groups(shards, wd, workers)
+    ids = [s.index for s in shards]
+    procs = min(workers, max(len(groups), len(shards)))
+    with fork_pool(procs) as pool:
+        decided = [pool.submit(decide_group, op, name, g, lo, hi, ids, wd) for g, (lo, hi) in enumerate(groups)]
+        pieces: dict[int, list[tuple[str, int, int]]] = {}
+        for g, fut in enumerate(decided):
+            group_st, ranges = fut.result()
+            group_st.seconds = 0.0  # the step's time is the wall time below
+            st.merge(group_st)
+            for shard, (start, end) in ranges.items():
+                pieces.setdefault(shard, []).append((str(wd.drops(g)), start, end))
+        _move(pool, procs, ((i, pieces.get(i, [])) for i in ids), name, shards, wd, rejects, writer, progress, route)
     st.seconds += time.perf_counter() - t0
-    st.collect(op)
     progress.finish(name)
 
 
@@ -183,43 +231,38 @@ def run_routed(route: SplitRoute, shards: list[Shard], wd: WorkDir, workers: int
     """No global step, a hash split: the workers route phase A's kept records to their splits
     (steps 2–3 above, nothing dropped), as the serial path's output pass writes them."""
     progress.start("split", None, "records")
-    _move(((s.index, {}) for s in shards), "split", shards, wd, workers, rejects, writer, progress, route)
+    procs = min(workers, len(shards))
+    with fork_pool(procs) as pool:
+        _move(pool, procs, ((s.index, []) for s in shards), "split", shards, wd, rejects, writer, progress, route)
     progress.finish("split")
 
 
-def _move(decisions: Iterator[tuple[int, Decisions]], name: str, shards: list[Shard], wd: WorkDir, workers: int,
-          rejects: RejectFiles, writer: OutputWriter, progress: Progress, route: SplitRoute | None) -> None:
-    """Steps 2–3: each shard's records moved by a worker as soon as its decisions are final, the
-    pieces joined in shard order (the drops into ``rejects(name)``; ``name``: the step's label,
-    or ``split`` for ``run_routed``, which drops nothing)."""
+def _move(pool: Executor, procs: int, drops: Iterator[tuple[int, list[tuple[str, int, int]]]], name: str,
+          shards: list[Shard], wd: WorkDir, rejects: RejectFiles, writer: OutputWriter, progress: Progress,
+          route: SplitRoute | None) -> None:
+    """Steps 2–3: each shard's records moved by one of the ``procs`` workers of ``pool``, the pieces
+    joined in shard order (the drops into ``rejects(name)``; ``name``: the step's label, or
+    ``split`` for ``run_routed``, which drops nothing)."""
     step = name.split(":", 1)[-1]
-    procs = min(workers, len(shards))
-    with fork_pool(procs) as pool:
-        # At most 2 x procs shards handed out ahead of the join: a shard's decisions (one entry per
-        # dropped record) are freed once it is joined, so the driver never holds every shard's at
-        # once (on 1.2 M documents with 0.6 M duplicates that was most of its memory).
-        ahead: deque[tuple[int, Future[dict[str, int]]]] = deque()
+    # At most 2 x procs shards handed out ahead of the join, so that the pieces waiting on disk stay few.
+    ahead: deque[Future[dict[str, int]]] = deque()
 
-        def hand_out() -> None:
-            for i, drops in decisions:
-                ahead.append((i, pool.submit(apply_shard, str(wd.kept(i)), wd.out_prefix(i),
-                                             str(wd.dropped_piece(i)), step, drops, route)))
-                if len(ahead) >= 2 * procs:
-                    return
+    def hand_out() -> None:
+        for i, pieces in drops:  # in shard order, as the join below expects
+            ahead.append(pool.submit(apply_shard, str(wd.kept(i)), wd.out_prefix(i),
+                                     str(wd.dropped_piece(i)), step, pieces, route))
+            if len(ahead) >= 2 * procs:
+                return
 
+    hand_out()
+    for s in shards:  # joined in shard order as each one is ready
+        counts = ahead.popleft().result()
         hand_out()
-        for s in shards:  # joined in shard order as each one is ready
-            i, fut = ahead.popleft()
-            if i != s.index:
-                raise RuntimeError(f"{name}: shard {i} decided out of order (expected {s.index})")
-            counts = fut.result()
-            del fut
-            hand_out()
-            _join(wd.dropped_piece(s.index), rejects, name)
-            for out_name, n_out in counts.items():
-                with open(wd.out_prefix(s.index) + out_name, "rb") as fh:
-                    writer.write_lines(out_name, fh, n_out)
-            progress.advance(name, sum(counts.values()))
+        _join(wd.dropped_piece(s.index), rejects, name)
+        for out_name, n_out in counts.items():
+            with open(wd.out_prefix(s.index) + out_name, "rb") as fh:
+                writer.write_lines(out_name, fh, n_out)
+        progress.advance(name, sum(counts.values()))
 
 
 def _join(piece: Path, rejects: RejectFiles, name: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -19,6 +18,7 @@ import orjson
 import xxhash
 
 from tuneprep.engine import guard
+from tuneprep.engine.keyfiles import KeysWriter
 from tuneprep.engine.stats import StepStats, step_names
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.dialect import ReadOptions
@@ -206,10 +206,9 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     rejects = RejectFiles(wd.rejects_prefix(shard.index))
     id_hashes = array("Q")
     # A keys-only global step next (dedup.exact): its keys and the ids also go to a small side
-    # file, from which phase B decides without parsing the records (engine/keyed.py).
-    with atomic_open(wd.kept(shard.index)) as kept_fh, \
-            (atomic_open(wd.keys(shard.index)) if isinstance(prep, GlobalOp) and prep.keys_only
-             else nullcontext()) as keys_fh:
+    # file, bucketed by key, from which phase B decides without parsing the records (engine/keyed.py).
+    keys_out = KeysWriter() if isinstance(prep, GlobalOp) and prep.keys_only else None
+    with atomic_open(wd.kept(shard.index)) as kept_fh:
         for chunk in read_chunks(shard, recipe, read_st, rejects):
             items = _apply_steps(chunk, ops[:k], names[1: k + 1], stats, rejects)
             if not items:
@@ -221,9 +220,10 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
                 kept_fh.write(b"".join(kept_line(it) for it in items))
             else:
                 kept_fh.write(b"".join(kept_line(it, key) for it, key in zip(items, keys, strict=True)))
-            if keys_fh is not None:
-                keys_fh.write(b"".join(orjson.dumps([key, it.record.get("id", "")]) + b"\n"
-                                       for it, key in zip(items, keys, strict=True)))  # type: ignore[arg-type]
+            if keys_out is not None:
+                keys_out.add(keys, (it.record.get("id", "") for it in items))  # type: ignore[arg-type]
+    if keys_out is not None:
+        keys_out.write(wd.keys(shard.index), wd.keys_index(shard.index))
     write_id_hashes(wd.ids(shard.index), id_hashes)
     result = {"shard": shard.index, "steps": [read_st.to_json()] + [s.to_json() for s in stats],
               "kept": stats[-1].records_out if stats else read_st.records_out,

@@ -4,8 +4,12 @@
     shard-NNNNN.kept.jsonl         a shard's kept records after the per-record steps
     shard-NNNNN.rejects.<step>.jsonl  a shard's rejects per step
     shard-NNNNN.ids.u64            sorted id hashes of the kept records (duplicate-id check)
-    shard-NNNNN.keys.jsonl         [key, id] of each kept record, when the first global step is
-                                   keys-only (engine/keyed.py decides from these alone)
+    shard-NNNNN.keys.jsonl         [key, id, position] of each kept record, grouped by a hash of
+                                   the key, when the first global step is keys-only
+                                   (engine/keyed.py decides from these alone; engine/keyfiles.py)
+    shard-NNNNN.keys.idx           where each hash bucket of the keys file starts
+    drops-GGGGG.jsonl              phase B (keyed.py): [position, reason, detail] of the records
+                                   a group of buckets drops, shard by shard
     shard-NNNNN.done.json          the shard's stats; written last, it marks the shard done
     shard-NNNNN.out.<output>       phase B (keyed.py): a shard's output lines per output (data, or
                                    each split of a hash split), then
@@ -45,6 +49,12 @@ class WorkDir:
 
     def keys(self, index: int) -> Path:
         return Path(f"{self.shard_base(index)}.keys.jsonl")
+
+    def keys_index(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.keys.idx")
+
+    def drops(self, group: int) -> Path:
+        return self.path / f"drops-{group:05d}.jsonl"
 
     def out_prefix(self, index: int) -> str:
         """A shard's output pieces: this plus the output's name (``data``, ``train``, ...)."""

@@ -110,8 +110,9 @@ class GlobalOp(Op):
     kind: ClassVar[str] = "global"
     keys_only: ClassVar[bool] = False
     """True when ``apply_global`` looks at nothing but ``Item.key`` and ``record["id"]`` (one
-    pass): the local engine may then decide from those alone and move the records in parallel
-    (``engine/keyed.py``)."""
+    pass) and answers each record from the earlier records with an equal key alone: the local
+    engine may then decide from those alone, each group of keys in its own process, and move the
+    records in parallel (``engine/keyed.py``)."""
 
     def prepare(self, record: dict[str, Any]) -> Any:
         """Per-record work done in parallel before the barrier; the result arrives as ``Item.key``."""
