@@ -231,9 +231,13 @@ def build_mixed(out: Path | None = None, n_files: int = 8, force: bool = False) 
     return _write_corpus(iter_mixed(), out, n_files, force)
 
 
-def repeat(files: list[Path], times: int, out: Path | None = None) -> list[Path]:
-    """The corpus repeated ``times`` times (ids suffixed ``.r<k>``), for the RSS-vs-size check."""
-    out = out or files[0].parent.parent / f"real-text-x{times}"
+def repeat(files: list[Path], times: int, out: Path | None = None, distinct: bool = False) -> list[Path]:
+    """The corpus repeated ``times`` times (ids suffixed ``.r<k>``), for the RSS-vs-size check.
+
+    ``distinct``: copy ``k > 0``'s texts end in `` [copy k]``, so that an exact dedup keeps as many
+    distinct keys per copy as in the original (its memory grows with them, where plain copies
+    are all duplicates of the first)."""
+    out = out or files[0].parent.parent / f"real-text-x{times}{'-distinct' if distinct else ''}"
     marker = out / "DONE"
     result = [out / f"r{k}-{f.name}" for k in range(times) for f in files]
     if marker.exists() and all(p.exists() for p in result):
@@ -245,6 +249,8 @@ def repeat(files: list[Path], times: int, out: Path | None = None) -> list[Path]
                 for line in src:
                     d = orjson.loads(line)
                     d["id"] = f"{d['id']}.r{k}"
+                    if distinct and k:
+                        d["text"] = f"{d['text']} [copy {k}]"
                     dst.write(orjson.dumps(d) + b"\n")
     marker.write_text("ok\n")
     return result

@@ -55,7 +55,8 @@ Usage::
         --result pipeline_vs_datatrove_ascii
     python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 1 --sides tuneprep,datatrove,floor \\
         --result pipeline_vs_datatrove_ascii_full                 # the whole ASCII-heavy corpus (268 MB)
-    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 0 --no-extra --scaling 5   # RSS vs size
+    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 0 --no-extra --scaling 3 \\
+        --result pipeline_scaling                                  # peak RSS vs input size
 """
 
 from __future__ import annotations
@@ -513,23 +514,28 @@ def main() -> None:
 
 
 def scaling(files: list[Path], work: Path, workers: int, times: int) -> list[dict[str, Any]]:
-    """Per-record recipe (no dedup) on the corpus and on it repeated ``times`` times: is peak RSS flat?"""
+    """The per-record recipe and the full one (with the exact dedup) on the corpus and on it
+    repeated ``times`` times with distinct texts (``corpus.repeat(distinct=True)``: the dedup holds
+    ``times`` as many distinct keys): is peak RSS flat with input size?"""
     import corpus
 
-    rep = corpus.repeat(files, times)
+    rep = corpus.repeat(files, times, distinct=True)
     out = []
-    for label, inp in (("1x", files[0].parent), (f"{times}x", rep[0].parent)):
-        size = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 1e6
-        load_before = _load()
-        r = bench_tuneprep(inp, work, workers, dedup=False)
-        r.pop("output", None)
-        r.pop("steps", None)
-        r.update(input=label, input_mb=size, load_before=load_before, docs_per_s=r["records_in"] / r["seconds"])
-        out.append(r)
-        print(f"  per-record recipe, {label} input ({size:,.0f} MB, {r['records_in']:,} docs): "
-              f"{r['seconds']:.1f} s (CPU {r['cpu_seconds']:.1f} s), {r['docs_per_s']:,.0f} docs/s, "
-              f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB"
-              f" / largest process {r['peak_process_rss_mb']:,.0f} MB  [{load_before}]")
+    for dedup in (False, True):
+        for label, inp in (("1x", files[0].parent), (f"{times}x", rep[0].parent)):
+            size = sum(p.stat().st_size for p in inp.glob("*.jsonl")) / 1e6
+            load_before = _load()
+            r = bench_tuneprep(inp, work, workers, dedup=dedup)
+            r.pop("output", None)
+            r.pop("steps", None)
+            recipe = "with dedup.exact" if dedup else "per-record"
+            r.update(input=label, recipe=recipe, input_mb=size, load_before=load_before,
+                     docs_per_s=r["records_in"] / r["seconds"])
+            out.append(r)
+            print(f"  {recipe} recipe, {label} input ({size:,.0f} MB, {r['records_in']:,} docs, {r['kept']:,} kept): "
+                  f"{r['seconds']:.1f} s (CPU {r['cpu_seconds']:.1f} s), {r['docs_per_s']:,.0f} docs/s, "
+                  f"peak RSS tree {r['peak_tree_rss_mb']:,.0f} MB"
+                  f" / largest process {r['peak_process_rss_mb']:,.0f} MB  [{load_before}]", flush=True)
     return out
 
 
