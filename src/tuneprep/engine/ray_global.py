@@ -61,11 +61,6 @@ def find_duplicates(ds: Any, partitions: int) -> dict[tuple[int, int], Any]:
     return dups
 
 
-Decide = Callable[[int, int, dict[str, Any]], tuple[Drop | None, bool]]
-"""A distributed global step's verdict on the kept line of (shard, pos): (why it is dropped or None,
-whether it changed the record)."""
-
-
 def exact_verdicts(dups: dict[tuple[int, int], Any]) -> Decide:
     """Exact dedup's verdicts: a duplicate names its survivor's id."""
     def decide(shard: int, pos: int, line: dict[str, Any]) -> tuple[Drop | None, bool]:
