@@ -137,6 +137,21 @@ def _pipeline(f: dict) -> str:
             + f"peak RSS {t['peak_tree_rss_mb_max']} vs {d['peak_tree_rss_mb_max']} MB")
 
 
+def _scaling(f: dict) -> str:
+    runs = {(r["recipe"], r["input"]): r for r in f["scaling"]}
+    small, big = sorted({r["input"] for r in f["scaling"]}, key=lambda x: float(x.rstrip("x")))
+    mb = {r["input"]: r["input_mb"] for r in f["scaling"]}
+
+    def rss(recipe: str, key: str) -> str:
+        return f"{runs[(recipe, small)][key]:.0f} → {runs[(recipe, big)][key]:.0f} MB"
+
+    return (f"{mb[small]:,.0f} MB → {mb[big]:,.0f} MB ({runs[('with dedup.exact', big)]['records_in']:,} docs; the "
+            f"corpus {big}, texts made distinct so that the dedup holds {big} the keys): with the exact dedup "
+            f"**{rss('with dedup.exact', 'peak_tree_rss_mb')}** (process tree; largest process "
+            f"{rss('with dedup.exact', 'peak_process_rss_mb')}: the driver's duplicate-id check, whose merge "
+            f"buckets are capped), per-record steps only {rss('per-record', 'peak_tree_rss_mb')}")
+
+
 def _neardup_quality(f: dict) -> str:
     q = f["quality"]["rt_sst2"]
     t, dt = q["tuneprep dedup.minhash (estimated)"], q["datatrove minhash 21x6"]
@@ -192,7 +207,7 @@ def _engines(f: dict) -> str:
             f"({loc['docs_per_s_median']:,} docs/s, peak {loc['peak_rss_mb_max']} MB) vs Ray "
             f"{ray['wall_seconds_median']:.1f} s ({ray['docs_per_s_median']:,} docs/s, peak {ray['peak_rss_mb_max']:,} MB "
             f"with the cluster): Ray **{f['ray_over_local_wall']['median']:.1f}×** the local wall time "
-            f"(target ≤ {f['ray_over_local_wall']['target']}×, {f['pairs']} pair); {same}")
+            f"(target ≤ {f['ray_over_local_wall']['target']}×, {f['pairs']} pair{'s' if f['pairs'] > 1 else ''}); {same}")
 
 
 def _ddp(f: dict) -> str:
@@ -369,6 +384,7 @@ BLOCKS: dict[str, list[Figure]] = {
                "pipeline_vs_datatrove_ascii", _pipeline),
         Figure("The same, the whole ASCII-heavy corpus (8 files)", "pipeline_vs_datatrove_ascii_full",
                _pipeline),
+        Figure("Peak RSS vs input size, the same pipeline (1 run each, 2 workers)", "pipeline_scaling", _scaling),
         Figure("Near-duplicate quality vs datatrove's MinHash (RT + SST-2 sentences, gold = pairs "
                "at or above the threshold)", "neardup", _neardup_quality),
         Figure("Near-duplicate speed vs datatrove's MinHash", "neardup_speed", _neardup_speed),
