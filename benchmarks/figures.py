@@ -466,12 +466,24 @@ def selection_table(result: str) -> str:
             f"{', '.join(str(x) for x in next(iter(f['table'].values()))['seeds'])}. {_source_line(result)}\n")
 
 
+def ceiling_line(result: str) -> str:
+    """An ablation with one variant trained on its whole pool (a budget above the pool's size)."""
+    f = load(result)["figures"]
+    (cell,) = f["table"].values()
+    ci = cell["f1_macro_ci95"]
+    return (f"Every training record ({int(cell['trained_on']):,}: the recipe's whole sample), the same training and "
+            f"test set: macro-F1 **{cell['f1_macro']:.3f}** [{ci[0]:.3f}, {ci[1]:.3f}], neutral F1 "
+            f"{cell['per_class_f1']['neutral']:.2f}, seeds {', '.join(str(x) for x in cell['seeds'])}. "
+            f"{_source_line(result)}\n")
+
+
 # Blocks that are whole tables of one result file (their own columns), by README block name.
 TABLES: dict[str, Callable[[], str]] = {
     "selection": lambda: selection_table("selection"),
     "selection_sst2": lambda: selection_table("selection_sst2"),
     "selection_lora": lambda: selection_table("selection_lora"),
-    "selection_encoder": lambda: selection_table("selection_encoder") + "\n" + selection_table("selection_encoder_3ep"),
+    "selection_encoder": lambda: (selection_table("selection_encoder") + "\n" + selection_table("selection_encoder_3ep")
+                                  + "\n" + ceiling_line("selection_encoder_ceiling")),
 }
 
 
