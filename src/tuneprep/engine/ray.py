@@ -329,7 +329,7 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
             ds = ds.materialize()  # read once: the grouping and the stream below both use it
             t1 = time.perf_counter()
             log(f"ray: read + per-record steps {t1 - t0:.1f} s")
-            sink_dedup = (names[k + 1], verdicts_on_cluster(recipe, k, names[k + 1], ds, workers, len(todo), log))
+            sink_dedup = (names[k + 1], verdicts_on_cluster(recipe, k, names[k + 1], ds, workers, log))
         sink: _ShardSink | None = None
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos")]
