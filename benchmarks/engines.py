@@ -1,7 +1,9 @@
 """The overhead of the Ray engine: the same recipe, local engine vs Ray engine, on one machine.
 
 Corpus: the pipeline benchmark's mixed corpus (``corpus.py --mixed``: real reviews, tweets,
-headlines, chats, web pages... 34 % non-ASCII), its first ``--files`` files of 8. Recipe: the
+headlines, chats, web pages... 34 % non-ASCII), its first ``--files`` files of 8; or, with
+``--corpus ascii``, its ASCII-heavy corpus (268 MB, 1.2 M documents in 8 files), where the fixed
+costs of a Ray run weigh less. Recipe: the
 pipeline benchmark's (clean.unicode, clean.whitespace, filter.length >= 5 words, dedup.exact),
 written by ``pipeline_vs_datatrove.recipe_yaml``.
 
@@ -19,7 +21,8 @@ recorded before and after (the machine is shared).
 
 Usage::
 
-    python benchmarks/engines.py --files 4 --pairs 1 --result engines
+    python benchmarks/engines.py --files 8 --pairs 3 --result engines
+    python benchmarks/engines.py --corpus ascii --files 8 --pairs 1 --result engines_ascii
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from corpus import build_mixed, describe  # noqa: E402
+from corpus import build, build_mixed, describe  # noqa: E402
 from pipeline_vs_datatrove import _env, _load, recipe_yaml  # noqa: E402
 from resultfile import Measurement  # noqa: E402
 
@@ -159,27 +162,29 @@ def run_side(side: str, inputs: Path, work: Path, cluster: Cluster, workers: int
     return r
 
 
-def _corpus_line(files: list[Path]) -> str:
+def _corpus_line(files: list[Path], corpus: str) -> str:
     """The files used (``corpus.describe`` counts the documents of the whole corpus, all 8 files)."""
     mb = sum(f.stat().st_size for f in files) / 1e6
-    return f"first {len(files)} of 8 files of the mixed corpus ({describe(files).splitlines()[0]}): {mb:.1f} MB"
+    return f"first {len(files)} of 8 files of the {corpus} corpus ({describe(files).splitlines()[0]}): {mb:.1f} MB"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--files", type=int, default=4, help="first N of the mixed corpus's 8 files")
+    ap.add_argument("--corpus", choices=["mixed", "ascii"], default="mixed",
+                    help="the pipeline benchmark's mixed corpus (19.5 MB) or its ASCII-heavy one (268 MB)")
+    ap.add_argument("--files", type=int, default=4, help="first N of the corpus's 8 files")
     ap.add_argument("--pairs", type=int, default=1, help="A-B-B-A pairs")
     ap.add_argument("--workers", type=int, default=2, help="local workers = Ray CPUs")
     ap.add_argument("--result", default=None, help="write benchmarks/results/NAME.json")
     a = ap.parse_args()
     meas = Measurement(a.result or "engines", ["ray", "pyarrow", "ftfy"])
-    files = build_mixed()[: a.files]
+    files = (build_mixed() if a.corpus == "mixed" else build())[: a.files]
     work = Path(tempfile.mkdtemp(prefix="tpengines"))
     inputs = work / "in"
     inputs.mkdir()
     for f in files:
         os.symlink(f, inputs / f.name)
-    print(_corpus_line(files), "|", _load(), flush=True)
+    print(_corpus_line(files, a.corpus), "|", _load(), flush=True)
     cluster = Cluster(a.workers)
     print(f"ray cluster started in {cluster.start_seconds:.1f} s", flush=True)
     runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
@@ -197,7 +202,7 @@ def main() -> None:
     ratios = [rr["seconds"] / rl["seconds"] for rl, rr in zip(runs["local"], runs["ray"], strict=True)]
     same = all(r["digest"] == runs["local"][0]["digest"] for side in runs.values() for r in side)
     figures: dict[str, Any] = {
-        "corpus": _corpus_line(files), "documents": runs["local"][0]["records_in"], "workers": a.workers,
+        "corpus": _corpus_line(files, a.corpus), "documents": runs["local"][0]["records_in"], "workers": a.workers,
         "pairs": a.pairs, "ray_cluster_start_seconds": round(cluster.start_seconds, 1),
         "ray_over_local_wall": {"median": round(statistics.median(ratios), 3), "all": [round(x, 3) for x in ratios],
                                 "target": 1.5},
