@@ -107,6 +107,27 @@ def test_hash_split_routed_by_workers_equals_serial(tmp_path, corpus, monkeypatc
     assert counts(parallel) == counts(serial)
 
 
+def test_no_global_step_no_split_copied_by_workers_equals_serial(tmp_path, corpus, monkeypatch):
+    """Every step done in phase A, no split: the workers copy the kept records into data/
+    (keyed.run_routed without a route); the files and counts are the serial output pass's."""
+    def run(name: str) -> Path:
+        recipe = parse_recipe({"input": corpus, "steps": STEPS[:-1], "max_reject_fraction": 1.0,
+                               "output": {"path": str(tmp_path / name), "part_size": 1500}})
+        assert run_recipe(recipe, workers=2, shard_bytes=60_000).shards >= 2
+        return tmp_path / name
+
+    calls = []
+    real = keyed.run_routed
+    monkeypatch.setattr(keyed, "run_routed", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    parallel = run("parallel")
+    monkeypatch.setattr(keyed, "routes", lambda *a, **k: False)
+    serial = run("serial")
+    assert calls == [None]  # the workers copied the first run's records, with no route
+    assert files(parallel) == files(serial)
+    assert len(list((serial / "data").glob("part-*.jsonl"))) > 1
+    assert counts(parallel) == counts(serial)
+
+
 def test_resume_with_parallel_phase_b_equals_serial_run(tmp_path, rt_path):
     """Killed after shard 3 (phase A on one worker), resumed on two: the parallel phase B reads the
     keys files of the shards done before the kill and writes what an uninterrupted serial run does."""

@@ -23,14 +23,17 @@ it twice on the driver (stage file, then output). The files are byte for byte th
 (``phases.BarrierSteps`` + ``OutputWriter``): same kept records in the same order, same rejects,
 same counts. With a hash split (``split.method: hash``) the workers also route each kept record
 to its split (``SplitRoute``: a function of the record alone) and write one piece per split; the
-driver joins each split's pieces in shard order, as the serial path writes them; with no global
-step at all, the workers do the same for phase A's kept records (``run_routed``). Runs that need
-more (an exact split, later steps, labels checked at output, repeated ids, the Ray engine) take
-the serial path.
+driver joins each split's pieces in shard order, as the serial path writes them. With no global
+step left after phase A (none in the recipe, or the Ray engine ran the only one on the cluster),
+the workers do the same for phase A's kept records, into ``data/`` or a hash split's outputs
+(``run_routed``). Runs that need more (an exact split, later steps, labels checked at output,
+repeated ids) take the serial path. The worker processes are forked on this machine, at most one
+per core, also when ``workers`` counts a Ray cluster's CPUs.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -68,8 +71,9 @@ def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: in
 
 
 def routes(ops: list[Op], k: int, shards: list[Shard], workers: int) -> bool:
-    """True when phase A ran every step (no global step): under a hash split the workers can then
-    route phase A's kept records to their splits (``run_routed``). The caller checks the rest."""
+    """True when phase A ran every step (``k`` steps done): the workers can then copy phase A's kept
+    records to ``data/``, or route them to the splits of a hash split (``run_routed``). The caller
+    checks the rest."""
     return workers > 1 and len(shards) > 1 and k == len(ops)
 
 
@@ -211,7 +215,7 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
     t0 = time.perf_counter()
     groups = plan_groups(shards, wd, workers)
     ids = [s.index for s in shards]
-    procs = min(workers, max(len(groups), len(shards)))
+    procs = _procs(workers, max(len(groups), len(shards)))
     with fork_pool(procs) as pool:
         decided = [pool.submit(decide_group, op, name, g, lo, hi, ids, wd) for g, (lo, hi) in enumerate(groups)]
         pieces: dict[int, list[tuple[str, int, int]]] = {}
@@ -226,15 +230,21 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
     progress.finish(name)
 
 
-def run_routed(route: SplitRoute, shards: list[Shard], wd: WorkDir, workers: int, rejects: RejectFiles,
+def run_routed(route: SplitRoute | None, shards: list[Shard], wd: WorkDir, workers: int, rejects: RejectFiles,
                writer: OutputWriter, progress: Progress) -> None:
-    """No global step, a hash split: the workers route phase A's kept records to their splits
-    (steps 2–3 above, nothing dropped), as the serial path's output pass writes them."""
-    progress.start("split", None, "records")
-    procs = min(workers, len(shards))
+    """No global step left: the workers copy phase A's kept records to ``data/`` or, with ``route``,
+    to their splits (steps 2–3 above, nothing dropped), as the serial path's output pass writes them."""
+    name = "split" if route is not None else "output"
+    progress.start(name, None, "records")
+    procs = _procs(workers, len(shards))
     with fork_pool(procs) as pool:
-        _move(pool, procs, ((s.index, []) for s in shards), "split", shards, wd, rejects, writer, progress, route)
-    progress.finish("split")
+        _move(pool, procs, ((s.index, []) for s in shards), name, shards, wd, rejects, writer, progress, route)
+    progress.finish(name)
+
+
+def _procs(workers: int, tasks: int) -> int:
+    """Processes to fork here: no more than the tasks, the workers asked for, or this machine's cores."""
+    return max(1, min(workers, tasks, os.cpu_count() or 1))
 
 
 def _move(pool: Executor, procs: int, drops: Iterator[tuple[int, list[tuple[str, int, int]]]], name: str,
@@ -242,7 +252,7 @@ def _move(pool: Executor, procs: int, drops: Iterator[tuple[int, list[tuple[str,
           route: SplitRoute | None) -> None:
     """Steps 2–3: each shard's records moved by one of the ``procs`` workers of ``pool``, the pieces
     joined in shard order (the drops into ``rejects(name)``; ``name``: the step's label, or
-    ``split`` for ``run_routed``, which drops nothing)."""
+    ``split`` / ``output`` for ``run_routed``, which drops nothing)."""
     step = name.split(":", 1)[-1]
     # At most 2 x procs shards handed out ahead of the join, so that the pieces waiting on disk stay few.
     ahead: deque[Future[dict[str, int]]] = deque()

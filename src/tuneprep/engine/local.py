@@ -297,12 +297,14 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     # Under a hash split a record's split is a function of the record alone: workers can route it.
     route = (keyed.SplitRoute(HashSplit(recipe.split), recipe)
              if recipe.split is not None and recipe.split.method == "hash" else None)
-    in_workers = phase_a is None and not writer.suspects and not guard.labels_checked_at_output(recipe)
+    # Worker processes on this machine (also under the Ray engine, whose work files are here too).
+    in_workers = not writer.suspects and not guard.labels_checked_at_output(recipe)
     if in_workers and (recipe.split is None or route) and keyed.applies(ops, k, shards, wd, workers):
         # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
         keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
                         rejects, writer, progress, route)
-    elif in_workers and route is not None and keyed.routes(ops, k, shards, workers):
+    elif in_workers and (recipe.split is None or route) and keyed.routes(ops, k, shards, workers):
+        # Every step done in phase A: the workers copy (or route) the kept records to the outputs.
         keyed.run_routed(route, shards, wd, workers, rejects, writer, progress)
     else:
         barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)

@@ -128,19 +128,38 @@ def _preps(recipe: Recipe) -> tuple[GlobalOp | None, GlobalOp | None]:
     return ops[k], None  # type: ignore[return-value]
 
 
-def read_shards(batch: Any, recipe_json: str, with_prep: bool) -> Iterator[Any]:
-    """Ray task: read the shards of ``batch`` (one per row); yields Arrow tables chunk by chunk."""
+def read_shards(batch: Any, recipe_json: str, with_prep: bool, through: int = 0) -> Iterator[Any]:
+    """Ray task: read the shards of ``batch`` (one per row) and run steps ``0..through-1`` (the
+    leading plain steps, ``plan_stages``' first stage when it has no model and no resources) on
+    each chunk; yields Arrow tables chunk by chunk.
+
+    Running that stage here rather than in a ``map_batches`` of its own saves each record a JSON
+    round trip, and keeps one task per shard: fused with a stage of 512-record batches, Ray Data
+    bundled every shard into one task (all of phase A on one CPU)."""
     recipe = Recipe.model_validate_json(recipe_json)
     prep = _preps(recipe) if with_prep else (None, None)
+    ops = [_op(recipe, i) for i in range(through)]
+    names = step_names([s.op for s in recipe.steps])[1: 1 + through]
     for row in batch.to_pylist():
         shard = Shard(**row)
         read_st = StepStats("read")
         bufs: dict[str, io.BytesIO] = {}
+
+        def sink(label: str, b: dict[str, io.BytesIO] = bufs) -> io.BytesIO:
+            return b.setdefault(label, io.BytesIO())
+
         n = 0
-        for chunk in read_chunks(shard, recipe, read_st, lambda label, b=bufs: b.setdefault(label, io.BytesIO())):
-            rows = ArrowRows()
-            rows.emit(shard.index, chunk, list(range(n, n + len(chunk))), bufs, [], prep)
+        for chunk in read_chunks(shard, recipe, read_st, sink):
+            for j, it in enumerate(chunk):
+                it.key = n + j  # the read position, carried through _apply_steps (it keeps the Item objects)
             n += len(chunk)
+            stats = [StepStats(name) for name in names]
+            items = _apply_steps(chunk, ops, names, stats, sink) if ops else chunk
+            pos = [it.key for it in items]
+            for it in items:
+                it.key = None
+            rows = ArrowRows()
+            rows.emit(shard.index, items, pos, bufs, stats, prep)
             bufs.clear()
             yield rows.table()
         rows = ArrowRows()
@@ -208,9 +227,14 @@ def build_dataset(recipe: Recipe, todo: list[Shard], workers: int) -> Any:
     with_prep = k < len(ops)
     stages = plan_stages(recipe, ops)
     recipe_json = recipe.model_dump_json()
+    # The first stage runs in the read tasks when it is plain steps (no model, no resources).
+    through = stages[0].last + 1 if stages and not stages[0].actors and stages[0].resources is None else 0
+    rest = stages[1:] if through else stages
     ds = ray.data.from_items([asdict(s) for s in todo], override_num_blocks=len(todo))
     ds = ds.map_batches(read_shards, batch_size=1, batch_format="pyarrow",
-                        fn_kwargs={"recipe_json": recipe_json, "with_prep": with_prep and not stages})
+                        fn_kwargs={"recipe_json": recipe_json, "with_prep": with_prep and not rest,
+                                   "through": through})
+    stages = rest
     for n, st in enumerate(stages):
         res = st.resources or StepResources()
         kw: dict[str, Any] = {"batch_size": CHUNK, "batch_format": "pyarrow"}
@@ -248,23 +272,23 @@ class _ShardSink:
         self.ids = array("Q")
         self.stats = {n: StepStats(n) for n in names}
 
-    def add(self, kind: str, label: str, data: bytes, pos: int) -> None:
+    def add(self, kind: str, label: str, data: bytes, pos: int, idh: int | None) -> None:
         if kind == ITEM:
-            line = orjson.loads(data)
             if self.dedup is not None:
                 name, decide = self.dedup
                 st = self.stats[name]
                 st.records_in += 1
-                drop, changed = decide(self.shard, pos, line)
+                drop, line = decide(self.shard, pos, data)
                 if drop is not None:
+                    line = line if line is not None else orjson.loads(data)
                     st.dropped[drop.reason] += 1
                     _reject(self.rejects(name), name.split(":", 1)[1], drop.reason, line["s"], record=line["r"],
                             detail=drop.detail)
                     return
                 st.records_out += 1
-                if changed:  # no key: phase B prepares the next step's from the changed record
+                if line is not None:  # changed; no key: phase B prepares the next step's from the changed record
                     data = kept_line(Item(line["s"], line["r"]))
-            self.ids.append(_id_hash(line["r"]))
+            self.ids.append(idh if idh is not None else _id_hash(orjson.loads(data)["r"]))
             self.kept.write(data)
         elif kind == REJECT:
             self.rejects(label).write(data)
@@ -332,8 +356,8 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
             sink_dedup = (names[k + 1], verdicts_on_cluster(recipe, k, names[k + 1], ds, workers, log))
         sink: _ShardSink | None = None
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos")]
-            for shard, kind, label, data, pos in zip(*cols, strict=True):
+            cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos", "idh")]
+            for shard, kind, label, data, pos, idh in zip(*cols, strict=True):
                 if sink is None or sink.shard != shard:
                     if sink is not None:
                         results[sink.shard] = sink.close()
@@ -341,7 +365,7 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
                     if shard in results:
                         raise RunError(f"ray engine: rows of shard {shard} arrived out of order")
                     sink = _ShardSink(shard, wd, names, sink_dedup)
-                sink.add(kind, label, data, pos)
+                sink.add(kind, label, data, pos, idh)
         if sink is not None:
             results[sink.shard] = sink.close()
         missing = [s.index for s in todo if s.index not in results]

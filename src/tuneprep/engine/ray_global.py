@@ -22,9 +22,10 @@ from tuneprep.recipe import Recipe
 
 DISTRIBUTED_GLOBAL = ("dedup.exact", "dedup.minhash")
 
-Decide = Callable[[int, int, dict[str, Any]], tuple[Drop | None, bool]]
-"""A distributed global step's verdict on the kept line of (shard, pos): (why it is dropped or None,
-whether it changed the record)."""
+Decide = Callable[[int, int, bytes], tuple[Drop | None, dict[str, Any] | None]]
+"""A distributed global step's verdict on the kept line ``data`` of (shard, pos): (why it is dropped
+or None, the parsed line when the step looked at the record: dropped, or changed in place). Most
+records are neither, and the driver copies their line without parsing it."""
 
 _KEPT = object()
 
@@ -75,19 +76,21 @@ def find_duplicates(ds: Any) -> dict[tuple[int, int], Any]:
 
 def exact_verdicts(dups: dict[tuple[int, int], Any]) -> Decide:
     """Exact dedup's verdicts: a duplicate names its survivor's id."""
-    def decide(shard: int, pos: int, line: dict[str, Any]) -> tuple[Drop | None, bool]:
+    def decide(shard: int, pos: int, data: bytes) -> tuple[Drop | None, dict[str, Any] | None]:
         survivor = dups.get((shard, pos), _KEPT)
-        return (None if survivor is _KEPT else Drop("duplicate", {"duplicate_of": survivor})), False
+        return (None if survivor is _KEPT else Drop("duplicate", {"duplicate_of": survivor})), None
     return decide
 
 
 def minhash_verdicts(op: DedupMinHash, found: dict[tuple[int, int], Decision]) -> Decide:
     """MinHash's verdicts, through the op's own ``outcome`` (reject detail, the survivor's meta)."""
-    def decide(shard: int, pos: int, line: dict[str, Any]) -> tuple[Drop | None, bool]:
+    def decide(shard: int, pos: int, data: bytes) -> tuple[Drop | None, dict[str, Any] | None]:
         d = found.get((shard, pos))
         if d is None:
-            return None, False
-        return op.outcome(line["r"], d[0], d[2], d[1]), d[0] is None
+            return None, None
+        line = orjson.loads(data)
+        drop = op.outcome(line["r"], d[0], d[2], d[1])  # a survivor's (d[0] None) meta changes in place
+        return drop, (line if drop is not None or d[0] is None else None)
     return decide
 
 

@@ -2,8 +2,9 @@
 
 Columns: ``shard``, ``kind`` (``item``, ``reject``, ``stats``), ``label`` (the step of a reject
 or of stats), ``data`` (the JSON line, as phase A writes it to the work files), and for items
-``pos`` (the place in the shard: the canonical order), ``key`` (the exact-dedup key when the
-cluster runs exact dedup) and ``rid`` (the record's id as JSON: a duplicate's survivor).
+``pos`` (the place in the shard: the canonical order), ``idh`` (the hash of its id, for the
+duplicate-id check: the driver need not parse a kept record), ``key`` (the exact-dedup key when
+the cluster runs exact dedup) and ``rid`` (the record's id as JSON: a duplicate's survivor).
 pyarrow is imported inside ``ArrowRows.table``.
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tuneprep.engine.shard import kept_line
+from tuneprep.engine.shard import _id_hash, kept_line
 from tuneprep.engine.stats import StepStats
 from tuneprep.ops.base import GlobalOp, Item
 
@@ -31,16 +32,18 @@ class ArrowRows:
     label: list[str] = field(default_factory=list)
     data: list[bytes] = field(default_factory=list)
     pos: list[int] = field(default_factory=list)  # an item's place in its shard (its canonical order)
+    idh: list[int | None] = field(default_factory=list)  # an item's id hash (shard._id_hash)
     key: list[str | None] = field(default_factory=list)  # an item's exact-dedup key (distributed dedup)
     rid: list[bytes | None] = field(default_factory=list)  # an item's id as JSON (the survivor's name)
 
     def add(self, shard: int, kind: str, label: str, data: bytes, pos: int = -1, key: str | None = None,
-            rid: bytes | None = None) -> None:
+            rid: bytes | None = None, idh: int | None = None) -> None:
         self.shard.append(shard)
         self.kind.append(kind)
         self.label.append(label)
         self.data.append(data)
         self.pos.append(pos)
+        self.idh.append(idh)
         self.key.append(key)
         self.rid.append(rid)
 
@@ -57,10 +60,11 @@ class ArrowRows:
         dkeys = dedup_op.prepare_batch(records) if dedup_op is not None and items else None
         for j, it in enumerate(items):
             data = kept_line(it, keys[j] if keys is not None else None)  # as phase A writes it
+            idh = _id_hash(it.record)
             if dkeys is None:
-                self.add(shard, ITEM, "", data, pos[j])
+                self.add(shard, ITEM, "", data, pos[j], idh=idh)
             else:
-                self.add(shard, ITEM, "", data, pos[j], dkeys[j], orjson.dumps(it.record.get("id", "")))
+                self.add(shard, ITEM, "", data, pos[j], dkeys[j], orjson.dumps(it.record.get("id", "")), idh)
         for st in stats:  # raw counters: capped per shard on the driver, as the local engine does
             self.add(shard, STATS, st.step, orjson.dumps(_stats_json(st)))
 
@@ -69,7 +73,8 @@ class ArrowRows:
 
         return pa.table({"shard": pa.array(self.shard, pa.int64()), "kind": pa.array(self.kind, pa.string()),
                          "label": pa.array(self.label, pa.string()), "data": pa.array(self.data, pa.binary()),
-                         "pos": pa.array(self.pos, pa.int64()), "key": pa.array(self.key, pa.string()),
+                         "pos": pa.array(self.pos, pa.int64()), "idh": pa.array(self.idh, pa.uint64()),
+                         "key": pa.array(self.key, pa.string()),
                          "rid": pa.array(self.rid, pa.binary())})
 
 
