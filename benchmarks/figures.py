@@ -206,7 +206,7 @@ def _engines(f: dict) -> str:
     return (f"{f['documents']:,} docs, {f['workers']} CPUs: local {loc['wall_seconds_median']:.1f} s "
             f"({loc['docs_per_s_median']:,} docs/s, peak {loc['peak_rss_mb_max']} MB) vs Ray "
             f"{ray['wall_seconds_median']:.1f} s ({ray['docs_per_s_median']:,} docs/s, peak {ray['peak_rss_mb_max']:,} MB "
-            f"with the cluster): Ray **{f['ray_over_local_wall']['median']:.1f}×** the local wall time "
+            f"with the cluster, {ray['peak_driver_tree_rss_mb_max']:,} MB the driver): Ray **{f['ray_over_local_wall']['median']:.1f}×** the local wall time "
             f"(target ≤ {f['ray_over_local_wall']['target']}×, {f['pairs']} pair{'s' if f['pairs'] > 1 else ''}); {same}")
 
 
@@ -392,6 +392,7 @@ BLOCKS: dict[str, list[Figure]] = {
                "`minilm-l6`, 2 threads, embedding cache off", "embed_speed", _embed_static),
         Figure("Ray engine vs local engine on one machine (mixed corpus, clean → dedup, same recipe)",
                "engines", _engines),
+        Figure("The same, the whole ASCII-heavy corpus (268 MB)", "engines_ascii", _engines),
         Figure("Training on 2 processes (DDP, gloo) vs 1, smollm2-135m LoRA, same global batch, 1-2-2-1",
                "train_ddp", _ddp),
         Figure("Annotation studio, 20 concurrent clients, next → item page → label (3 requests), "
