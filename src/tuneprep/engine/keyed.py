@@ -87,7 +87,9 @@ def plan_groups(shards: list[Shard], wd: WorkDir, workers: int) -> list[tuple[in
     at least ``workers`` of them (when there are keys), none much above ``GROUP_BYTES``."""
     sizes = bucket_sizes(wd.keys_index(s.index) for s in shards)
     total = sum(sizes)
-    n = min(BUCKETS, max(workers, -(-total // GROUP_BYTES))) if total else 1
+    if not total:
+        return [(0, BUCKETS)]
+    n = min(BUCKETS, max(workers, -(-total // GROUP_BYTES)))
     groups: list[tuple[int, int]] = []
     lo = acc = 0
     for b, size in enumerate(sizes[:-1]):
