@@ -37,7 +37,7 @@ import orjson
 
 from tuneprep.engine.local import RunError, RunResult, begin_phase_a, run_recipe
 from tuneprep.engine.phases import Progress
-from tuneprep.engine.ray_global import DISTRIBUTED_GLOBAL, Verdicts, verdicts_on_cluster
+from tuneprep.engine.ray_global import DISTRIBUTED_GLOBAL, Decide, verdicts_on_cluster
 from tuneprep.engine.ray_rows import ITEM, REJECT, ArrowRows
 from tuneprep.engine.shard import (
     CHUNK,
@@ -264,7 +264,7 @@ class _ShardSink:
     to that step's rejects, as phase B would write them.
     """
 
-    def __init__(self, shard: int, wd: WorkDir, names: list[str], dedup: tuple[str, Verdicts] | None = None):
+    def __init__(self, shard: int, wd: WorkDir, names: list[str], dedup: tuple[str, Decide] | None = None):
         self.shard, self.wd, self.dedup = shard, wd, dedup
         self.stack = ExitStack()
         self.kept: IO[bytes] = self.stack.enter_context(atomic_open(wd.kept(shard)))
@@ -275,10 +275,10 @@ class _ShardSink:
     def add(self, kind: str, label: str, data: bytes, pos: int, idh: int | None) -> None:
         if kind == ITEM:
             if self.dedup is not None:
-                name, verdicts = self.dedup
+                name, decide = self.dedup
                 st = self.stats[name]
                 st.records_in += 1
-                drop, line = verdicts.decide(self.shard, pos, data)
+                drop, line = decide(self.shard, pos, data)
                 if drop is not None:
                     line = line if line is not None else orjson.loads(data)
                     st.dropped[drop.reason] += 1
@@ -294,44 +294,6 @@ class _ShardSink:
             self.rejects(label).write(data)
         else:
             self.stats[label].merge(StepStats.from_json(orjson.loads(data)))
-
-    def add_rows(self, rows: Any) -> None:
-        """Rows of this shard (an Arrow table, in order), as ``add`` one by one would: the kept lines
-        that the distributed step neither drops nor changes are copied a run at a time, and the rejects
-        a step at a time, unparsed."""
-        import pyarrow.compute as pc
-
-        is_item = pc.equal(rows.column("kind"), ITEM)
-        items = rows.filter(is_item)
-        data = items.column("data").to_pylist()
-        pos = items.column("pos").to_pylist()
-        idh = items.column("idh").to_pylist()
-        marked = [i for i, p in enumerate(pos) if (self.shard, p) in self.dedup[1].marked] if self.dedup else []
-        if None in idh:  # not expected: every item row carries its id hash
-            marked = list(range(len(data)))
-        start = 0
-        for i in [*marked, len(data)]:
-            if start < i:  # a run of records kept as they are
-                self.kept.write(b"".join(data[start:i]))
-                self.ids.extend(idh[start:i])
-                if self.dedup is not None:
-                    st = self.stats[self.dedup[0]]
-                    st.records_in += i - start
-                    st.records_out += i - start
-            if i < len(data):
-                self.add(ITEM, "", data[i], pos[i], idh[i])
-            start = i + 1
-        others = rows.filter(pc.invert(is_item))
-        kinds, labels = others.column("kind").to_pylist(), others.column("label").to_pylist()
-        lines = others.column("data").to_pylist()
-        rejects: dict[str, list[bytes]] = {}
-        for kind, label, line in zip(kinds, labels, lines, strict=True):
-            if kind == REJECT:
-                rejects.setdefault(label, []).append(line)
-            else:
-                self.add(kind, label, line, -1, None)
-        for label, step_lines in rejects.items():
-            self.rejects(label).write(b"".join(step_lines))
 
     def close(self) -> dict[str, Any]:
         self.stack.close()
@@ -354,7 +316,6 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
     When the first global step is exact or MinHash dedup it runs here too (its results then count as part
     of phase A); a resumed run then redoes every shard, since dedup spans them all.
     """
-    import numpy as np
     import ray
 
     local_only = sorted({s.path for s in shards if is_url(s.path) and scheme(s.path) in PROCESS_LOCAL})
@@ -395,12 +356,8 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
             sink_dedup = (names[k + 1], verdicts_on_cluster(recipe, k, names[k + 1], ds, workers, log))
         sink: _ShardSink | None = None
         for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            if not batch.num_rows:
-                continue
-            col = batch.column("shard").to_numpy()
-            cuts = [0, *(np.flatnonzero(col[1:] != col[:-1]) + 1).tolist(), len(col)]
-            for start, end in zip(cuts, cuts[1:], strict=False):  # runs of one shard's rows
-                shard = int(col[start])
+            cols = [batch.column(c).to_pylist() for c in ("shard", "kind", "label", "data", "pos", "idh")]
+            for shard, kind, label, data, pos, idh in zip(*cols, strict=True):
                 if sink is None or sink.shard != shard:
                     if sink is not None:
                         results[sink.shard] = sink.close()
@@ -408,7 +365,7 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
                     if shard in results:
                         raise RunError(f"ray engine: rows of shard {shard} arrived out of order")
                     sink = _ShardSink(shard, wd, names, sink_dedup)
-                sink.add_rows(batch.slice(start, end - start))
+                sink.add(kind, label, data, pos, idh)
         if sink is not None:
             results[sink.shard] = sink.close()
         missing = [s.index for s in todo if s.index not in results]

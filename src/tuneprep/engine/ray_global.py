@@ -9,8 +9,7 @@ step drops or changes come back from the cluster. docs/scaling.md has the algori
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Container
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,17 +24,8 @@ DISTRIBUTED_GLOBAL = ("dedup.exact", "dedup.minhash")
 
 Decide = Callable[[int, int, bytes], tuple[Drop | None, dict[str, Any] | None]]
 """A distributed global step's verdict on the kept line ``data`` of (shard, pos): (why it is dropped
-or None, the parsed line when the step looked at the record: dropped, or changed in place)."""
-
-
-@dataclass
-class Verdicts:
-    """What a distributed global step says of the kept records: ``marked`` holds the (shard, pos) of
-    every record it drops or changes; ``decide`` gives the verdict on one of them. The driver copies
-    the lines of all other records as they are, a run at a time, without parsing them."""
-
-    marked: Container[tuple[int, int]]
-    decide: Decide
+or None, the parsed line when the step looked at the record: dropped, or changed in place). Most
+records are neither, and the driver copies their line without parsing it."""
 
 _KEPT = object()
 
@@ -84,15 +74,15 @@ def find_duplicates(ds: Any) -> dict[tuple[int, int], Any]:
     return dups
 
 
-def exact_verdicts(dups: dict[tuple[int, int], Any]) -> Verdicts:
+def exact_verdicts(dups: dict[tuple[int, int], Any]) -> Decide:
     """Exact dedup's verdicts: a duplicate names its survivor's id."""
     def decide(shard: int, pos: int, data: bytes) -> tuple[Drop | None, dict[str, Any] | None]:
         survivor = dups.get((shard, pos), _KEPT)
         return (None if survivor is _KEPT else Drop("duplicate", {"duplicate_of": survivor})), None
-    return Verdicts(dups, decide)
+    return decide
 
 
-def minhash_verdicts(op: DedupMinHash, found: dict[tuple[int, int], Decision]) -> Verdicts:
+def minhash_verdicts(op: DedupMinHash, found: dict[tuple[int, int], Decision]) -> Decide:
     """MinHash's verdicts, through the op's own ``outcome`` (reject detail, the survivor's meta)."""
     def decide(shard: int, pos: int, data: bytes) -> tuple[Drop | None, dict[str, Any] | None]:
         d = found.get((shard, pos))
@@ -101,11 +91,11 @@ def minhash_verdicts(op: DedupMinHash, found: dict[tuple[int, int], Decision]) -
         line = orjson.loads(data)
         drop = op.outcome(line["r"], d[0], d[2], d[1])  # a survivor's (d[0] None) meta changes in place
         return drop, (line if drop is not None or d[0] is None else None)
-    return Verdicts(found, decide)
+    return decide
 
 
 def verdicts_on_cluster(recipe: Recipe, k: int, name: str, ds: Any, workers: int,
-                        log: Callable[[str], None]) -> Verdicts:
+                        log: Callable[[str], None]) -> Decide:
     """Run step ``k`` (named ``name``; one of ``DISTRIBUTED_GLOBAL``) over the materialised phase-A
     dataset ``ds`` on the cluster; its verdicts for the driver."""
     t0 = time.perf_counter()
