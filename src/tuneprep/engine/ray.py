@@ -28,7 +28,7 @@ import io
 import logging
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from typing import IO, Any
@@ -44,7 +44,6 @@ from tuneprep.engine.shard import (
     RejectFiles,
     Shard,
     _apply_steps,
-    _id_hash,
     _reject,
     kept_line,
     n_parallel_steps,
@@ -128,6 +127,19 @@ def _preps(recipe: Recipe) -> tuple[GlobalOp | None, GlobalOp | None]:
     return ops[k], None  # type: ignore[return-value]
 
 
+def _steps_at(items: list[Item], positions: Iterable[int], ops: list[Op], names: list[str],
+              stats: list[StepStats], rejects: Callable[[str], IO[bytes]]) -> tuple[list[Item], list[int]]:
+    """``_apply_steps`` over ``items``, which stand at ``positions`` in their shard: the kept items
+    and their positions (carried in ``Item.key``: _apply_steps keeps the Item objects it keeps)."""
+    for it, p in zip(items, positions, strict=True):
+        it.key = p
+    kept = _apply_steps(items, ops, names, stats, rejects)
+    pos = [it.key for it in kept]
+    for it in kept:
+        it.key = None
+    return kept, pos  # type: ignore[return-value]
+
+
 def read_shards(batch: Any, recipe_json: str, with_prep: bool, through: int = 0) -> Iterator[Any]:
     """Ray task: read the shards of ``batch`` (one per row) and run steps ``0..through-1`` (the
     leading plain steps, ``plan_stages``' first stage when it has no model and no resources) on
@@ -150,14 +162,9 @@ def read_shards(batch: Any, recipe_json: str, with_prep: bool, through: int = 0)
 
         n = 0
         for chunk in read_chunks(shard, recipe, read_st, sink):
-            for j, it in enumerate(chunk):
-                it.key = n + j  # the read position, carried through _apply_steps (it keeps the Item objects)
-            n += len(chunk)
             stats = [StepStats(name) for name in names]
-            items = _apply_steps(chunk, ops, names, stats, sink) if ops else chunk
-            pos = [it.key for it in items]
-            for it in items:
-                it.key = None
+            items, pos = _steps_at(chunk, range(n, n + len(chunk)), ops, names, stats, sink)
+            n += len(chunk)
             rows = ArrowRows()
             rows.emit(shard.index, items, pos, bufs, stats, prep)
             bufs.clear()
@@ -177,21 +184,17 @@ def apply_stage(batch: Any, recipe: Recipe, ops: list[Op], first: int,
         order.setdefault(s, []).append(j)
     rows = ArrowRows()
     for shard, idx in order.items():
-        items, pos = [], []
+        items, at = [], []
         for j in idx:
             if cols["kind"][j] == ITEM:
                 d = orjson.loads(cols["data"][j])
-                it = Item(d["s"], d["r"])
-                it.key = cols["pos"][j]  # carried through _apply_steps, which keeps the Item objects
-                items.append(it)
+                items.append(Item(d["s"], d["r"]))
+                at.append(cols["pos"][j])
             else:
                 rows.add(shard, cols["kind"][j], cols["label"][j], cols["data"][j])
         bufs: dict[str, io.BytesIO] = {}
         stats = [StepStats(n) for n in names]
-        items = _apply_steps(items, ops, names, stats, lambda label, b=bufs: b.setdefault(label, io.BytesIO()))
-        for it in items:
-            pos.append(it.key)
-            it.key = None
+        items, pos = _steps_at(items, at, ops, names, stats, lambda label, b=bufs: b.setdefault(label, io.BytesIO()))
         rows.emit(shard, items, pos, bufs, stats, prep)
     return rows.table()
 
@@ -272,7 +275,7 @@ class _ShardSink:
         self.ids = array("Q")
         self.stats = {n: StepStats(n) for n in names}
 
-    def add(self, kind: str, label: str, data: bytes, pos: int, idh: int | None) -> None:
+    def add(self, kind: str, label: str, data: bytes, pos: int, idh: int) -> None:
         if kind == ITEM:
             if self.dedup is not None:
                 name, decide = self.dedup
@@ -288,7 +291,7 @@ class _ShardSink:
                 st.records_out += 1
                 if line is not None:  # changed; no key: phase B prepares the next step's from the changed record
                     data = kept_line(Item(line["s"], line["r"]))
-            self.ids.append(idh if idh is not None else _id_hash(orjson.loads(data)["r"]))
+            self.ids.append(idh)  # every item row carries its id hash (ray_rows.ArrowRows.emit)
             self.kept.write(data)
         elif kind == REJECT:
             self.rejects(label).write(data)
