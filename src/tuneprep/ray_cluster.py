@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from typing import Any, Literal, get_args
 
 from tuneprep.errors import TuneprepError
@@ -83,6 +85,67 @@ def describe() -> str:
     """One line on the connected cluster: ``ray cluster: N nodes, M CPUs``."""
     nodes = cluster_nodes()
     return f"ray cluster: {nodes} node{'s' * (nodes != 1)}, {cluster_cpus()} CPUs"
+
+
+def _read_probe(path: str) -> str | None:
+    """Ray task: the contents of the probe file ``path`` as this node sees it (None: not there)."""
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def every_node_sees(directory: str | os.PathLike[str], timeout_s: float = 60.0) -> bool:
+    """True when a file the driver writes in ``directory`` is read back, with its contents, by a task
+    on every live node of the connected cluster: one machine, or a mount every node shares.
+
+    The engine's work files can then be written and read by the tasks themselves
+    (``engine/ray.py``); otherwise they travel through Ray's object store."""
+    import secrets
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    os.makedirs(directory, exist_ok=True)
+    token = secrets.token_hex(16)
+    probe = os.path.join(directory, f".ray-probe-{token[:12]}")
+    with open(probe, "w") as fh:
+        fh.write(token)
+    try:
+        read = ray.remote(num_cpus=0, max_retries=1)(_read_probe)
+        refs = [read.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(probe)
+                for n in ray.nodes() if n.get("Alive")]
+        return bool(refs) and all(seen == token for seen in ray.get(refs, timeout=timeout_s))
+    finally:
+        os.unlink(probe)
+
+
+class TaskPool(Executor):
+    """A ``concurrent.futures`` executor whose calls run as Ray tasks of one CPU each, on any node.
+
+    A task whose worker process dies (killed, its node lost) is run again by Ray (``max_retries``),
+    so the functions given must be idempotent: the engine's shard and group tasks rewrite their
+    files whole. ``submit`` returns a standard ``Future``; the context manager's exit waits for none
+    of them (the engine waits for each result it needs)."""
+
+    def __init__(self, max_retries: int = 3):
+        self.max_retries = max_retries
+        self._remote: dict[Callable[..., Any], Any] = {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:  # type: ignore[override]
+        import ray
+
+        if fn not in self._remote:
+            self._remote[fn] = ray.remote(num_cpus=1, max_retries=self.max_retries)(fn)
+        return self._remote[fn].remote(*args, **kwargs).future()
+
+
+@contextmanager
+def task_pool(workers: int) -> Iterator[TaskPool]:
+    """``TaskPool`` in the shape of ``engine.forkpool.fork_pool`` (``workers``: the cluster schedules
+    the tasks on its CPUs, so it bounds nothing here)."""
+    yield TaskPool()
 
 
 def chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:

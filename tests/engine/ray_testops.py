@@ -1,7 +1,8 @@
 """A test-only operator for the killed-worker test, registered in Ray workers by a setup hook.
 
 ``test.pause_once`` passes records through unchanged; the first time a worker process applies
-it, the process writes its pid to ``pid_dir`` and sleeps, so that the test can kill it mid-task.
+it with a given ``pid_dir``, the process writes its pid there and sleeps, so that the test can kill it
+mid-task (per ``pid_dir``: Ray reuses a worker process across the tests of a module).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class PauseParams(OpParams):
     seconds: float = 2.0
 
 
-_PAUSED = False
+_PAUSED: set[str] = set()  # the pid_dirs this process has paused for
 
 
 class PauseOnce(RecordOp):
@@ -27,9 +28,8 @@ class PauseOnce(RecordOp):
     Params: ClassVar[type[OpParams]] = PauseParams
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        global _PAUSED
-        if not _PAUSED:
-            _PAUSED = True
+        if self.params.pid_dir not in _PAUSED:  # type: ignore[attr-defined]
+            _PAUSED.add(self.params.pid_dir)  # type: ignore[attr-defined]
             Path(self.params.pid_dir, str(os.getpid())).write_text("")  # type: ignore[attr-defined]
             time.sleep(self.params.seconds)  # type: ignore[attr-defined]
         return record

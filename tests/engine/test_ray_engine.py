@@ -67,17 +67,18 @@ def assert_same_outputs(a: Path, b: Path) -> int:
 
 
 def both_engines(recipe: Recipe, tmp: Path, log: list[str] | None = None,
-                 shard_bytes: int = SHARD_BYTES) -> tuple[Path, Path]:
+                 shard_bytes: int = SHARD_BYTES, exchange: str = "auto") -> tuple[Path, Path]:
     """Run ``recipe`` locally, then on the cluster, into the same output path (so the recipe,
     its hash and the manifest are the same); returns (local outputs, ray outputs). The Ray run's
-    log lines go to ``log`` (they say where each global step ran)."""
+    log lines go to ``log`` (they say where each global step ran and how records travel)."""
     from tuneprep.engine.ray import run_recipe_ray
 
     out = tmp / "out"
     recipe.output.path = str(out)
     res_local = run_recipe(recipe, workers=2, shard_bytes=shard_bytes)
     shutil.move(out, tmp / "local")
-    res_ray = run_recipe_ray(recipe, shard_bytes=shard_bytes, log=(log if log is not None else []).append)
+    res_ray = run_recipe_ray(recipe, shard_bytes=shard_bytes, log=(log if log is not None else []).append,
+                             exchange=exchange)  # type: ignore[arg-type]
     assert res_ray.shards == res_local.shards
     assert (res_ray.records_in, res_ray.kept, res_ray.rejected) == (
         res_local.records_in, res_local.kept, res_local.rejected)
@@ -100,24 +101,36 @@ def test_examples_same_on_ray_cluster(cluster, tmp_path, example, on_cluster):
     assert sum(stats["steps"][-1]["dropped"].values()) > 0  # the global step did drop records
 
 
-def test_hash_split_same_on_ray_cluster(cluster, tmp_path, rt_path):
+FILES_LINE = "ray: every task reads and writes the work directory"
+OBJECTS_LINE = "ray: records travel through the object store"
+
+
+@pytest.mark.parametrize("exchange", ["auto", "objects"])
+def test_hash_split_same_on_ray_cluster(cluster, tmp_path, rt_path, exchange):
     """``split: {method: hash}`` grouped by movie, after an exact dedup on the cluster: the same
-    train/val/test files, rejects and stats (its realised shares included) as the local engine."""
+    train/val/test files, rejects and stats (its realised shares included) as the local engine,
+    whether the tasks share the work directory (``auto`` here: both nodes run on this machine) or
+    the records travel through Ray's object store."""
     recipe = parse_recipe({
         "input": {"path": str(rt_path), "label_field": "label"},
         "steps": [{"op": "filter.length", "min_words": 3}, {"op": "dedup.exact"}],
         "split": {"method": "hash", "train": 0.8, "val": 0.1, "test": 0.1, "group_by": "movie_name", "seed": 3},
         "output": {"path": "unused"},
     })
-    local, remote = both_engines(recipe, tmp_path)
+    log: list[str] = []
+    local, remote = both_engines(recipe, tmp_path, log, exchange=exchange)
+    assert any(line.startswith(FILES_LINE if exchange == "auto" else OBJECTS_LINE) for line in log), log
     assert assert_same_outputs(local, remote) >= 6
     stats = json.loads((remote / "stats.json").read_text())
     assert stats["shards"] > 1 and stats["split"]["method"] == "hash"
     assert all(stats["splits"][k] > 0 for k in ("train", "val", "test"))
 
 
-def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data):
-    """A Ray worker killed mid-task (SIGKILL) is retried by Ray; the output is unchanged."""
+@pytest.mark.parametrize("exchange", ["objects", "files"])
+def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data, exchange):
+    """A Ray worker killed mid-task (SIGKILL) is retried by Ray; the output is unchanged. With an
+    exact split the records travel through the object store (a Ray Data task is killed); without a
+    split the tasks write the work directory (a shard task is killed, and its files are rewritten)."""
     import signal
 
     from tuneprep.engine.ray import run_recipe_ray
@@ -129,7 +142,7 @@ def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data):
                   "label_field": "label"},
         "steps": [{"op": "test.pause_once", "pid_dir": str(pids)}, {"op": "clean.whitespace"},
                   {"op": "filter.length", "min_words": 3}, {"op": "dedup.exact"}],
-        "split": {"train": 0.8, "test": 0.2, "stratify_by": "label", "seed": 1},
+        **({"split": {"train": 0.8, "test": 0.2, "stratify_by": "label", "seed": 1}} if exchange == "objects" else {}),
         "output": {"path": str(tmp_path / "x")},
     })
     killed: list[int] = []
@@ -152,11 +165,13 @@ def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data):
         p.unlink()
     killer = threading.Thread(target=kill_first_pauser)
     killer.start()
-    res = run_recipe_ray(recipe, shard_bytes=60_000)
+    log: list[str] = []
+    res = run_recipe_ray(recipe, shard_bytes=60_000, log=log.append)
     killer.join()
     assert killed, "no worker paused: the kill never happened"
+    assert any(line.startswith(FILES_LINE if exchange == "files" else OBJECTS_LINE) for line in log), log
     assert res.records_in == 5_000  # a TSV is one shard (not cut by byte range)
-    assert assert_same_outputs(tmp_path / "local", out) >= 5
+    assert assert_same_outputs(tmp_path / "local", out) >= 4
 
 
 def test_model_step_on_actor_pool(cluster, tmp_path, shared_data):

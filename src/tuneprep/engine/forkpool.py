@@ -12,9 +12,9 @@ its garbage and freezes what is left before forking: a child never collects the 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import AbstractContextManager, contextmanager
 from multiprocessing import get_context
 
 
@@ -29,3 +29,8 @@ def fork_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
             yield pool
     finally:
         gc.unfreeze()
+
+
+PoolOf = Callable[[int], AbstractContextManager[Executor]]
+"""Makes the executor of the engine's worker tasks for a number of workers: ``fork_pool`` (processes
+of this machine), or the Ray engine's ``ray_cluster.task_pool`` (Ray tasks on the cluster's nodes)."""

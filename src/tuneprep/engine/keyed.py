@@ -28,7 +28,8 @@ step left after phase A (none in the recipe, or the Ray engine ran the only one 
 the workers do the same for phase A's kept records, into ``data/`` or a hash split's outputs
 (``run_routed``). Runs that need more (an exact split, later steps, labels checked at output,
 repeated ids) take the serial path. The worker processes are forked on this machine, at most one
-per core, also when ``workers`` counts a Ray cluster's CPUs.
+per core, also when ``workers`` counts a Ray cluster's CPUs; or, when the Ray engine shares the work
+directory with every node, the same functions run as Ray tasks (``pool_of``, ``engine/ray.py``).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from typing import IO, Any
 import orjson
 
 from tuneprep.engine import guard
-from tuneprep.engine.forkpool import fork_pool
+from tuneprep.engine.forkpool import PoolOf, fork_pool
 from tuneprep.engine.keyfiles import BUCKETS, bucket_sizes, read_buckets
 from tuneprep.engine.phases import OutputWriter, Progress
 from tuneprep.engine.shard import RejectFiles, Shard, _reject
@@ -209,16 +210,17 @@ def apply_shard(kept: str, out_prefix: str, dropped_piece: str, step: str, drops
 
 def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: WorkDir, workers: int,
               rejects: RejectFiles, writer: OutputWriter, progress: Progress,
-              route: SplitRoute | None = None) -> None:
+              route: SplitRoute | None = None, pool_of: PoolOf = fork_pool) -> None:
     """Steps 1–3 above: the step's stats into ``st``, its rejects into ``rejects(name)``, the
-    kept records through ``writer`` into ``data/`` (or, with ``route``, into their splits)."""
+    kept records through ``writer`` into ``data/`` (or, with ``route``, into their splits).
+    ``pool_of``: where the tasks run (this machine's processes, or a Ray cluster's tasks)."""
     op.setup()
     progress.start(name, None, "records")
     t0 = time.perf_counter()
     groups = plan_groups(shards, wd, workers)
     ids = [s.index for s in shards]
-    procs = _procs(workers, max(len(groups), len(shards)))
-    with fork_pool(procs) as pool:
+    procs = _procs(workers, max(len(groups), len(shards)), pool_of)
+    with pool_of(procs) as pool:
         decided = [pool.submit(decide_group, op, name, g, lo, hi, ids, wd) for g, (lo, hi) in enumerate(groups)]
         pieces: dict[int, list[tuple[str, int, int]]] = {}
         for g, fut in enumerate(decided):
@@ -233,20 +235,22 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
 
 
 def run_routed(route: SplitRoute | None, shards: list[Shard], wd: WorkDir, workers: int, rejects: RejectFiles,
-               writer: OutputWriter, progress: Progress) -> None:
+               writer: OutputWriter, progress: Progress, pool_of: PoolOf = fork_pool) -> None:
     """No global step left: the workers copy phase A's kept records to ``data/`` or, with ``route``,
     to their splits (steps 2–3 above, nothing dropped), as the serial path's output pass writes them."""
     name = "split" if route is not None else "output"
     progress.start(name, None, "records")
-    procs = _procs(workers, len(shards))
-    with fork_pool(procs) as pool:
+    procs = _procs(workers, len(shards), pool_of)
+    with pool_of(procs) as pool:
         _move(pool, procs, ((s.index, []) for s in shards), name, shards, wd, rejects, writer, progress, route)
     progress.finish(name)
 
 
-def _procs(workers: int, tasks: int) -> int:
-    """Processes to fork here: no more than the tasks, the workers asked for, or this machine's cores."""
-    return max(1, min(workers, tasks, os.cpu_count() or 1))
+def _procs(workers: int, tasks: int, pool_of: PoolOf) -> int:
+    """Tasks to run at once: no more than the tasks or the workers asked for, nor, for processes
+    forked here, this machine's cores (under the Ray engine ``workers`` counts the cluster's CPUs)."""
+    cap = (os.cpu_count() or 1) if pool_of is fork_pool else workers
+    return max(1, min(workers, tasks, cap))
 
 
 def _move(pool: Executor, procs: int, drops: Iterator[tuple[int, list[tuple[str, int, int]]]], name: str,

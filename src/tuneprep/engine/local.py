@@ -32,7 +32,7 @@ import orjson
 
 from tuneprep.datasets import resolve_input
 from tuneprep.engine import guard, keyed
-from tuneprep.engine.forkpool import fork_pool
+from tuneprep.engine.forkpool import PoolOf, fork_pool
 from tuneprep.engine.outputs import OutputPlace
 from tuneprep.engine.phases import BarrierSteps, OutputWriter, Progress, Source, read_items, write_stage
 from tuneprep.engine.shard import (
@@ -167,18 +167,19 @@ def begin_phase_a(shards: list[Shard], wd: WorkDir, progress: Progress, log: Cal
 
 
 def _run_workers(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, progress: Progress,
-                 log: Callable[[str], None]) -> tuple[dict[int, dict[str, Any]], int]:
-    """Phase A: every shard not done yet, in worker processes; returns (results by shard, resumed)."""
+                 log: Callable[[str], None], pool_of: PoolOf = fork_pool) -> tuple[dict[int, dict[str, Any]], int]:
+    """Phase A: every shard not done yet, in worker processes (or ``pool_of``'s tasks); returns
+    (results by shard, resumed)."""
     phase = "read + per-record steps"
     results, todo = begin_phase_a(shards, wd, progress, log, phase)
     resumed = len(results)
     recipe_json = recipe.model_dump_json()
-    if workers == 1 or len(todo) <= 1:
+    if pool_of is fork_pool and (workers == 1 or len(todo) <= 1):
         for s in todo:
             results[s.index] = process_shard(s, recipe_json, str(wd.path))
             progress.advance(phase, s.size, results[s.index]["steps"][0]["in"])
-    else:
-        with fork_pool(min(workers, len(todo))) as pool:
+    elif todo:
+        with pool_of(min(workers, len(todo))) as pool:
             futs = {pool.submit(process_shard, s, recipe_json, str(wd.path)): s for s in todo}
             for fut in as_completed(futs):
                 s = futs[fut]
@@ -237,12 +238,14 @@ as ``process_shard`` does; returns (results by shard, shards resumed). The Ray e
 
 def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: Progress | None = None,
                log: Callable[[str], None] = lambda s: None, shard_bytes: int | None = None,
-               phase_a: PhaseA | None = None, engine: str = "local") -> RunResult:
+               phase_a: PhaseA | None = None, engine: str = "local", pool_of: PoolOf = fork_pool) -> RunResult:
     """Execute a recipe; write data, rejects, stats.json and manifest.json under ``output.path``.
 
     ``workers=0`` uses every core; ``shard_bytes`` overrides the shard size (default: about four
-    shards per worker, 4–64 MB each). ``phase_a`` replaces the worker pool of phase A (the Ray
-    engine passes its own, ``engine`` names it in stats.json); everything else is this code.
+    shards per worker, 4–64 MB each). ``phase_a`` replaces phase A (the Ray engine's Ray Data
+    pipeline); ``pool_of`` the worker processes of phase A and of the parallel phase B (the Ray
+    engine's tasks over a shared work directory); ``engine`` names it in stats.json. Everything
+    else is this code.
     Raises RunError when the accounting invariant (records in = kept + rejected) does not hold.
     """
     t_start = time.time()
@@ -263,7 +266,10 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     ops = [build_op(s.op, s.params()) for s in recipe.steps]
     k = n_parallel_steps(ops)
 
-    results, resumed = (phase_a or _run_workers)(recipe, shards, wd, workers, progress, log)
+    if phase_a is not None:
+        results, resumed = phase_a(recipe, shards, wd, workers, progress, log)
+    else:
+        results, resumed = _run_workers(recipe, shards, wd, workers, progress, log, pool_of)
     # Phase A may have run the first global step too (the Ray engine's distributed exact dedup):
     # the shard results then hold one more step, and phase B starts after it.
     k = max((len(r["steps"]) for r in results.values()), default=k + 1) - 1
@@ -302,10 +308,10 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     if in_workers and (recipe.split is None or route) and keyed.applies(ops, k, shards, wd, workers):
         # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
         keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
-                        rejects, writer, progress, route)
+                        rejects, writer, progress, route, pool_of)
     elif in_workers and (recipe.split is None or route) and keyed.routes(ops, k, shards, workers):
         # Every step done in phase A: the workers copy (or route) the kept records to the outputs.
-        keyed.run_routed(route, shards, wd, workers, rejects, writer, progress)
+        keyed.run_routed(route, shards, wd, workers, rejects, writer, progress, pool_of)
     else:
         barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
         kept_paths = [wd.kept(s.index) for s in shards]

@@ -31,11 +31,13 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import orjson
 
+from tuneprep.engine import guard
 from tuneprep.engine.local import RunError, RunResult, begin_phase_a, run_recipe
+from tuneprep.engine.outputs import OutputPlace
 from tuneprep.engine.phases import Progress
 from tuneprep.engine.ray_global import DISTRIBUTED_GLOBAL, Decide, verdicts_on_cluster
 from tuneprep.engine.ray_rows import ITEM, REJECT, ArrowRows
@@ -55,7 +57,7 @@ from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.readers import InputError
 from tuneprep.io.writers import atomic_open
 from tuneprep.ops.base import BatchOp, GlobalOp, Item, Op, build_op
-from tuneprep.ray_cluster import cluster_cpus, connect, describe
+from tuneprep.ray_cluster import cluster_cpus, connect, describe, every_node_sees, task_pool
 from tuneprep.recipe import Recipe, StepResources
 from tuneprep.urls import is_url, scheme
 
@@ -378,19 +380,75 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
     return results, resumed
 
 
+# --- which exchange: work files every node reaches, or Ray's object store ----------------------------
+
+Exchange = Literal["auto", "files", "objects"]
+
+
+def files_fit(recipe: Recipe) -> str | None:
+    """Why the recipe needs the object-store exchange (None: the work-file tasks can run all of it).
+
+    The tasks are the local engine's: phase A per shard, then, when the recipe ends with a keys-only
+    step (``dedup.exact``) and has no split or a hash split, that step decided per group of key
+    buckets and the records moved per shard (``engine/keyed.py``). A model step (an actor pool), a
+    step with ``resources:``, or a dedup the keyed tasks cannot take (MinHash; exact dedup before
+    other global steps or an exact split) runs through Ray Data, where the cluster runs it."""
+    ops = [build_op(s.op, s.params()) for s in recipe.steps]
+    k = n_parallel_steps(ops)
+    for i in range(k):
+        if isinstance(ops[i], BatchOp) or recipe.steps[i].resources is not None:
+            return f"step {i + 1} ({recipe.steps[i].op}) runs in an actor pool or with its own resources"
+    if distributed_global(recipe) is None:
+        return None
+    name = recipe.steps[k].op
+    keyed_takes = (k == len(ops) - 1 and ops[k].keys_only  # type: ignore[attr-defined]
+                   and (recipe.split is None or recipe.split.method == "hash")
+                   and not guard.labels_checked_at_output(recipe))
+    return None if keyed_takes else f"step {k + 1} ({name}) runs on the cluster through Ray Data"
+
+
+def choose_exchange(recipe: Recipe, exchange: Exchange, log: Callable[[str], None]) -> str:
+    """``files`` (the tasks read and write the work directory) or ``objects`` (records through Ray's
+    object store to the driver, ``ray_phase_a``). ``auto`` takes files when the recipe fits them
+    (``files_fit``) and a task on every node reads back a file the driver writes in the run's
+    local directory (one machine, or a shared mount: ``ray_cluster.every_node_sees``)."""
+    if exchange == "objects":
+        log("ray: records travel through the object store (exchange 'objects' asked for)")
+        return "objects"
+    patterns = [recipe.input.path] if isinstance(recipe.input.path, str) else recipe.input.path
+    why = files_fit(recipe)
+    if why is None and any(is_url(p) and scheme(p) in PROCESS_LOCAL for p in patterns):
+        why = "an in-memory input"
+    if why is None and not every_node_sees(OutputPlace.of(recipe.output.path).local):
+        why = "not every node sees the output directory"
+    if why is None:
+        log("ray: every task reads and writes the work directory (shared by every node)")
+        return "files"
+    if exchange == "files":
+        raise RunError(f"ray engine: exchange 'files' cannot run this recipe: {why}")
+    log(f"ray: records travel through the object store ({why})")
+    return "objects"
+
+
 def run_recipe_ray(recipe: Recipe, address: str | None = None, fresh: bool = False,
                    progress: Progress | None = None, log: Callable[[str], None] = lambda s: None,
-                   shard_bytes: int | None = None) -> RunResult:
-    """Execute a recipe with phase A on a Ray cluster; the outputs are the local engine's.
+                   shard_bytes: int | None = None, exchange: Exchange = "auto") -> RunResult:
+    """Execute a recipe on a Ray cluster; the outputs are the local engine's.
 
     ``address``: ``ray://host:10001``, ``host:6379`` or ``auto``; default ``RAY_ADDRESS``, else
-    a Ray instance started for this run (and stopped after it).
+    a Ray instance started for this run (and stopped after it). ``exchange`` (``choose_exchange``):
+    with ``files`` the local engine's worker functions run as Ray tasks, each reading and writing the
+    work directory, which every node must reach; with ``objects`` phase A is a Ray Data pipeline whose
+    rows come back to the driver, and exact or MinHash dedup runs on the cluster through Ray Data.
     """
     import ray
 
     started = connect(address)
     try:
         log(describe())
+        if choose_exchange(recipe, exchange, log) == "files":
+            return run_recipe(recipe, workers=cluster_cpus(), fresh=fresh, progress=progress, log=log,
+                              shard_bytes=shard_bytes, engine="ray", pool_of=task_pool)
         return run_recipe(recipe, workers=cluster_cpus(), fresh=fresh, progress=progress, log=log,
                           shard_bytes=shard_bytes, phase_a=ray_phase_a, engine="ray")
     finally:
