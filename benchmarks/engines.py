@@ -10,9 +10,15 @@ written by ``pipeline_vs_datatrove.recipe_yaml``.
 * local: ``tuneprep run recipe.yaml -w 2 --engine local``;
 * ray: ``tuneprep run recipe.yaml --engine ray`` with ``RAY_ADDRESS`` pointing at a Ray cluster of
   one node with 2 CPUs and a 2 GB object store (``--object-store-mb``) started beforehand with
-  ``ray start`` (a standing cluster, as a user has one; its start-up time is reported apart). Phase A and the exact dedup run on the cluster.
+  ``ray start`` (a standing cluster, as a user has one; its start-up time is reported apart). Phase A
+  and the exact dedup run on the cluster, as Ray tasks over the work directory (the node shares it:
+  docs/scaling.md, "Two exchanges");
+* datatrove-ray (``--datatrove``): the pipeline benchmark's datatrove pipeline (the same work: the
+  same ftfy configuration, whitespace rule, word filter and duplicate key) through datatrove's
+  ``RayPipelineExecutor`` on the same cluster; its kept documents are compared with tuneprep's by
+  their dedup keys (the first run of each side).
 
-Runs alternate A-B-B-A (``--pairs``). Reported per side: the median whole-process wall time
+Runs alternate A-B-B-A (``--pairs``; with datatrove A-B-C-C-B-A). Reported per side: the median whole-process wall time
 (interpreter start and, for Ray, connecting to the cluster included), docs/s, and the peak summed
 RSS — of the ``tuneprep`` process tree, and for Ray also of every process of the cluster (its
 raylet, GCS, workers and object store); the ratio Ray / local of the wall times per pair (target
@@ -21,8 +27,8 @@ recorded before and after (the machine is shared).
 
 Usage::
 
-    python benchmarks/engines.py --files 8 --pairs 3 --result engines
-    python benchmarks/engines.py --corpus ascii --files 8 --pairs 1 --result engines_ascii
+    python benchmarks/engines.py --files 8 --pairs 3 --datatrove --result engines
+    python benchmarks/engines.py --corpus ascii --files 8 --pairs 3 --datatrove --result engines_ascii
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from corpus import build, build_mixed, describe  # noqa: E402
-from pipeline_vs_datatrove import _env, _load, recipe_yaml  # noqa: E402
+from pipeline_vs_datatrove import _env, _kept_keys, _load, recipe_yaml  # noqa: E402
 from resultfile import Measurement  # noqa: E402
 
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -143,9 +149,30 @@ def _digest(out: Path) -> str:
     return h.hexdigest()
 
 
-def run_side(side: str, inputs: Path, work: Path, cluster: Cluster, workers: int) -> dict[str, Any]:
+def run_datatrove_ray(inputs: Path, work: Path, cluster: Cluster, workers: int, keys: bool) -> dict[str, Any]:
+    """datatrove's pipeline of the pipeline benchmark (the same work as the recipe) through its
+    ``RayPipelineExecutor`` on the same cluster."""
     import json
 
+    dt_work = work / "datatrove-ray"
+    shutil.rmtree(dt_work, ignore_errors=True)
+    res_file = work / "datatrove-ray.json"
+    cmd = [sys.executable, str(HERE / "pipeline_vs_datatrove.py"), "--side", "datatrove", "--executor", "ray",
+           "--inputs", str(inputs), "--work", str(dt_work), "--workers", str(workers), "--result-file", str(res_file)]
+    r = measure(cmd, {**cluster.env, "RAY_ADDRESS": cluster.address}, cluster)
+    res = json.loads(res_file.read_text())
+    r.update(kept=res["kept"], docs_per_s=None)
+    if keys:
+        r["kept_keys"] = _kept_keys(sorted((dt_work / "final").glob("*.jsonl")))
+    shutil.rmtree(dt_work, ignore_errors=True)
+    return r
+
+
+def run_side(side: str, inputs: Path, work: Path, cluster: Cluster, workers: int, keys: bool = False) -> dict[str, Any]:
+    import json
+
+    if side == "datatrove-ray":
+        return run_datatrove_ray(inputs, work, cluster, workers, keys)
     out = work / f"out-{side}"
     shutil.rmtree(out, ignore_errors=True)
     recipe = work / "recipe.yaml"
@@ -158,6 +185,8 @@ def run_side(side: str, inputs: Path, work: Path, cluster: Cluster, workers: int
     stats = json.loads((out / "stats.json").read_text())
     r.update(records_in=stats["records_in"], kept=stats["kept"], digest=_digest(out),
              docs_per_s=stats["records_in"] / r["seconds"])
+    if keys:
+        r["kept_keys"] = _kept_keys(sorted((out / "data").glob("*.jsonl")))
     shutil.rmtree(out, ignore_errors=True)
     return r
 
@@ -178,6 +207,8 @@ def main() -> None:
     ap.add_argument("--object-store-mb", type=int, default=2048,
                     help="the cluster's object store (Ray's own default is 30 %% of the memory; with 512 MB "
                          "the 268 MB corpus spills to disk)")
+    ap.add_argument("--datatrove", action="store_true",
+                    help="also run datatrove's pipeline (the pipeline benchmark's) with its RayPipelineExecutor")
     ap.add_argument("--result", default=None, help="write benchmarks/results/NAME.json")
     a = ap.parse_args()
     meas = Measurement(a.result or "engines", ["ray", "pyarrow", "ftfy"])
@@ -190,20 +221,24 @@ def main() -> None:
     print(_corpus_line(files, a.corpus), "|", _load(), flush=True)
     cluster = Cluster(a.workers, a.object_store_mb)
     print(f"ray cluster started in {cluster.start_seconds:.1f} s", flush=True)
-    runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
+    sides = ("local", "ray", "datatrove-ray") if a.datatrove else ("local", "ray")
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
     try:
         for i in range(a.pairs):
-            for side in ("local", "ray") if i % 2 == 0 else ("ray", "local"):
-                r = run_side(side, inputs, work, cluster, a.workers)
+            for side in sides if i % 2 == 0 else sides[::-1]:
+                # The kept documents' keys once per side: datatrove's files differ in format, not in documents.
+                r = run_side(side, inputs, work, cluster, a.workers, keys=a.datatrove and i == 0)
                 runs[side].append(r)
-                print(f"{side}: {r['seconds']:.1f} s, {r['docs_per_s']:,.0f} docs/s, peak RSS "
+                if r["docs_per_s"] is None:
+                    r["docs_per_s"] = runs["local"][0]["records_in"] / r["seconds"] if runs["local"] else 0.0
+                print(f"{side}: {r['seconds']:.1f} s, {r['kept']:,} kept, peak RSS "
                       f"{r['peak_rss_mb']:,.0f} MB (driver tree {r['peak_driver_rss_mb']:,.0f} MB) | {_load()}",
                       flush=True)
     finally:
         cluster.stop()
         shutil.rmtree(work, ignore_errors=True)
     ratios = [rr["seconds"] / rl["seconds"] for rl, rr in zip(runs["local"], runs["ray"], strict=True)]
-    same = all(r["digest"] == runs["local"][0]["digest"] for side in runs.values() for r in side)
+    same = all(r["digest"] == runs["local"][0]["digest"] for side in ("local", "ray") for r in runs[side])
     figures: dict[str, Any] = {
         "corpus": _corpus_line(files, a.corpus), "documents": runs["local"][0]["records_in"], "workers": a.workers,
         "pairs": a.pairs, "ray_cluster_start_seconds": round(cluster.start_seconds, 1),
@@ -212,6 +247,14 @@ def main() -> None:
                                 "target": 1.5},
         "identical_outputs": same,
     }
+    if a.datatrove:
+        dt = [rd["seconds"] / rr["seconds"] for rr, rd in zip(runs["ray"], runs["datatrove-ray"], strict=True)]
+        figures["datatrove_ray_over_tuneprep_ray_wall"] = {"median": round(statistics.median(dt), 3),
+                                                          "all": [round(x, 3) for x in dt]}
+        figures["datatrove_same_documents_kept"] = runs["datatrove-ray"][0]["kept_keys"] == runs["local"][0]["kept_keys"]
+    for rs in runs.values():
+        for r in rs:
+            r.pop("kept_keys", None)
     for side, rs in runs.items():
         figures[side] = {
             "wall_seconds_median": round(statistics.median(r["seconds"] for r in rs), 2),
@@ -222,6 +265,9 @@ def main() -> None:
         }
     print(f"ray / local wall time: median {figures['ray_over_local_wall']['median']:.2f}x "
           f"(target <= 1.5); identical outputs: {same}")
+    if a.datatrove:
+        print(f"datatrove on Ray / tuneprep on Ray: median {figures['datatrove_ray_over_tuneprep_ray_wall']['median']:.2f}x;"
+              f" the same documents kept: {figures['datatrove_same_documents_kept']}")
     if a.result:
         meas.write(figures)
 

@@ -98,7 +98,10 @@ def _dedup_key(doc: Any) -> bytes:
 _dedup_key.__annotations__["return"] = bytes
 
 
-def run_datatrove(inputs: Path, work: Path, workers: int) -> dict[str, Any]:
+def run_datatrove(inputs: Path, work: Path, workers: int, executor: str = "local") -> dict[str, Any]:
+    """datatrove's three stages with ``LocalPipelineExecutor`` (``workers`` processes), or with
+    ``executor="ray"`` its ``RayPipelineExecutor`` on the cluster at ``RAY_ADDRESS`` (one Ray task of
+    one CPU per datatrove task, at most ``workers`` at once; used by benchmarks/engines.py)."""
     from datatrove.executor import LocalPipelineExecutor
     from datatrove.pipeline.dedup.exact_dedup import (
         ExactDedupConfig,
@@ -130,33 +133,35 @@ def run_datatrove(inputs: Path, work: Path, workers: int) -> dict[str, Any]:
         unescape_html=False, uncurl_quotes=False, fix_latin_ligatures=True, fix_character_width=True,
         fix_line_breaks=True, normalization="NFC",
     )
+    def stage(pipeline: list[Any], tasks: int, n_workers: int, logs: str) -> Any:
+        if executor == "ray":
+            from datatrove.executor.ray import RayPipelineExecutor
+
+            return RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=n_workers,
+                                       logging_dir=str(work / logs), mem_per_cpu_gb=1)
+        return LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=n_workers,
+                                     logging_dir=str(work / logs), start_method="fork")
+
+    if executor == "ray":
+        import ray
+
+        ray.init(address=os.environ["RAY_ADDRESS"], logging_level="ERROR", log_to_driver=False)
     t0 = time.perf_counter()
-    stage1 = LocalPipelineExecutor(
-        pipeline=[
-            JsonlReader(str(inputs), glob_pattern="*.jsonl"),
-            ftfy,
-            WhitespaceFormatter(),
-            LambdaFilter(_long_enough),
-            JsonlWriter(str(work / "filtered"), compression=None),
-            ExactDedupSignature(output_folder=str(work / "sigs"), config=cfg),
-        ],
-        tasks=n_files, workers=workers, logging_dir=str(work / "logs1"), start_method="fork",
-    )
-    stage1.run()
-    stage2 = LocalPipelineExecutor(
-        pipeline=[ExactFindDedups(data_folder=str(work / "sigs"), output_folder=str(work / "dups"), config=cfg)],
-        tasks=1, workers=1, logging_dir=str(work / "logs2"), start_method="fork",
-    )
-    stage2.run()
-    stage3 = LocalPipelineExecutor(
-        pipeline=[
-            JsonlReader(str(work / "filtered"), glob_pattern="*.jsonl"),
-            ExactDedupFilter(data_folder=str(work / "dups"), config=cfg),
-            JsonlWriter(str(work / "final"), compression=None),
-        ],
-        tasks=n_files, workers=workers, logging_dir=str(work / "logs3"), start_method="fork",
-    )
-    stage3.run()
+    stage([
+        JsonlReader(str(inputs), glob_pattern="*.jsonl"),
+        ftfy,
+        WhitespaceFormatter(),
+        LambdaFilter(_long_enough),
+        JsonlWriter(str(work / "filtered"), compression=None),
+        ExactDedupSignature(output_folder=str(work / "sigs"), config=cfg),
+    ], n_files, workers, "logs1").run()
+    stage([ExactFindDedups(data_folder=str(work / "sigs"), output_folder=str(work / "dups"), config=cfg)],
+          1, 1, "logs2").run()
+    stage([
+        JsonlReader(str(work / "filtered"), glob_pattern="*.jsonl"),
+        ExactDedupFilter(data_folder=str(work / "dups"), config=cfg),
+        JsonlWriter(str(work / "final"), compression=None),
+    ], n_files, workers, "logs3").run()
     seconds = time.perf_counter() - t0
     kept = sum(_count_lines(p) for p in (work / "final").glob("*.jsonl"))
     after_filter = sum(_count_lines(p) for p in (work / "filtered").glob("*.jsonl"))
@@ -440,10 +445,11 @@ def main() -> None:
     ap.add_argument("--side", choices=["datatrove", "floor", "tuneprep-plain-ftfy"], help=argparse.SUPPRESS)
     ap.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result-file", dest="result_file", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--executor", choices=["local", "ray"], default="local", help=argparse.SUPPRESS)
     a, rest = ap.parse_known_args()
 
     if a.side == "datatrove":
-        res = run_datatrove(a.inputs, a.work, a.workers)
+        res = run_datatrove(a.inputs, a.work, a.workers, a.executor)
         a.result_file.write_text(json.dumps(res))
         return
     if a.side == "floor":
