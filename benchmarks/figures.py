@@ -207,7 +207,15 @@ def _engines(f: dict) -> str:
             f"({loc['docs_per_s_median']:,} docs/s, peak {loc['peak_rss_mb_max']} MB) vs Ray "
             f"{ray['wall_seconds_median']:.1f} s ({ray['docs_per_s_median']:,} docs/s, peak {ray['peak_rss_mb_max']:,} MB "
             f"with the cluster, {ray['peak_driver_tree_rss_mb_max']:,} MB the driver): Ray **{f['ray_over_local_wall']['median']:.1f}×** the local wall time "
-            f"(target ≤ {f['ray_over_local_wall']['target']}×, {f['pairs']} pair{'s' if f['pairs'] > 1 else ''}); {same}")
+            f"(target ≤ {f['ray_over_local_wall']['target']}×, {f['pairs']} pair{'s' if f['pairs'] > 1 else ''}); {same}"
+            + (_datatrove_ray(f) if "datatrove-ray" in f else ""))
+
+
+def _datatrove_ray(f: dict) -> str:
+    dt = f["datatrove-ray"]
+    kept = "the same documents kept" if f["datatrove_same_documents_kept"] else "DIFFERENT documents kept"
+    return (f"; datatrove's `RayPipelineExecutor`, same work, same cluster: {dt['wall_seconds_median']:.1f} s "
+            f"(**{f['datatrove_ray_over_tuneprep_ray_wall']['median']:.1f}×** tuneprep's Ray engine; {kept})")
 
 
 def _ddp(f: dict) -> str:
@@ -390,7 +398,7 @@ BLOCKS: dict[str, list[Figure]] = {
         Figure("Near-duplicate speed vs datatrove's MinHash", "neardup_speed", _neardup_speed),
         Figure("Semantic dedup embeddings: `minilm-l6-static` (model2vec, distilled here from minilm-l6) vs "
                "`minilm-l6`, 2 threads, embedding cache off", "embed_speed", _embed_static),
-        Figure("Ray engine vs local engine on one machine (mixed corpus, clean → dedup, same recipe)",
+        Figure("Ray engine vs local engine (and datatrove on Ray) on one machine (mixed corpus, clean → dedup, same recipe)",
                "engines", _engines),
         Figure("The same, the whole ASCII-heavy corpus (268 MB)", "engines_ascii", _engines),
         Figure("Training on 2 processes (DDP, gloo) vs 1, smollm2-135m LoRA, same global batch, 1-2-2-1",
