@@ -126,6 +126,30 @@ def test_hash_split_same_on_ray_cluster(cluster, tmp_path, rt_path, exchange):
     assert all(stats["splits"][k] > 0 for k in ("train", "val", "test"))
 
 
+def test_ranked_selection_same_on_ray_cluster(cluster, tmp_path, rt_path, monkeypatch):
+    """A final ``select.top`` on the work-file exchange: each shard ranked by a Ray task, the
+    budget's boundary merged on the driver (engine/ranked.py); the local engine's files."""
+    recipe = parse_recipe({
+        "input": {"path": str(rt_path)},
+        "steps": [{"op": "filter.length", "min_words": 3},
+                  {"op": "select.top", "by": "meta.scores.filter.length.words", "n": 2_000, "seed": 5}],
+        "max_reject_fraction": 1.0,
+        "output": {"path": "unused"},
+    })
+    import tuneprep.engine.ranked as ranked
+
+    pools: list[str] = []
+    real = ranked.run_ranked
+    monkeypatch.setattr(ranked, "run_ranked", lambda *a, **k: pools.append(k["pool_of"].__name__) or real(*a, **k))
+    log: list[str] = []
+    local, remote = both_engines(recipe, tmp_path, log)
+    assert pools == ["fork_pool", "task_pool"]  # ranked in parallel by both engines: processes, then Ray tasks
+    assert any(line.startswith(FILES_LINE) for line in log), log
+    assert assert_same_outputs(local, remote) >= 3
+    stats = json.loads((remote / "stats.json").read_text())
+    assert stats["shards"] > 1 and stats["kept"] == 2_000 and stats["steps"][-1]["dropped"]["not_top"] > 0
+
+
 @pytest.mark.parametrize("exchange", ["objects", "files"])
 def test_killed_worker_is_retried(cluster, pause_op, tmp_path, shared_data, exchange):
     """A Ray worker killed mid-task (SIGKILL) is retried by Ray; the output is unchanged. With an

@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from tuneprep.datasets import resolve_input
-from tuneprep.engine import guard, keyed
+from tuneprep.engine import guard, keyed, ranked
 from tuneprep.engine.forkpool import PoolOf, fork_pool
 from tuneprep.engine.outputs import OutputPlace
 from tuneprep.engine.phases import BarrierSteps, OutputWriter, Progress, Source, read_items, write_stage
@@ -309,6 +309,10 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
         # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
         keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
                         rejects, writer, progress, route, pool_of)
+    elif in_workers and (recipe.split is None or route) and ranked.applies(ops, k, shards, wd, workers):
+        # A final ranked selection (select.sample, select.top): ranked per shard, records moved by the workers.
+        ranked.run_ranked(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
+                          rejects, writer, progress, route=route, pool_of=pool_of)
     elif in_workers and (recipe.split is None or route) and keyed.routes(ops, k, shards, workers):
         # Every step done in phase A: the workers copy (or route) the kept records to the outputs.
         keyed.run_routed(route, shards, wd, workers, rejects, writer, progress, pool_of)

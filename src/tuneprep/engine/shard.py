@@ -205,9 +205,10 @@ def process_shard(shard: Shard, recipe_json: str, work: str) -> dict[str, Any]:
     wd = WorkDir(Path(work))
     rejects = RejectFiles(wd.rejects_prefix(shard.index))
     id_hashes = array("Q")
-    # A keys-only global step next (dedup.exact): its keys and the ids also go to a small side
-    # file, bucketed by key, from which phase B decides without parsing the records (engine/keyed.py).
-    keys_out = KeysWriter() if isinstance(prep, GlobalOp) and prep.keys_only else None
+    # A keys-only or ranked global step next (dedup.exact, select.sample): its keys and the ids also
+    # go to a small side file, bucketed by key, from which phase B decides without parsing the
+    # records (engine/keyed.py, engine/ranked.py).
+    keys_out = KeysWriter() if isinstance(prep, GlobalOp) and (prep.keys_only or prep.ranked) else None
     with atomic_open(wd.kept(shard.index)) as kept_fh:
         for chunk in read_chunks(shard, recipe, read_st, rejects):
             items = _apply_steps(chunk, ops[:k], names[1: k + 1], stats, rejects)

@@ -5,11 +5,12 @@
     shard-NNNNN.rejects.<step>.jsonl  a shard's rejects per step
     shard-NNNNN.ids.u64            sorted id hashes of the kept records (duplicate-id check)
     shard-NNNNN.keys.jsonl         [key, id, position] of each kept record, grouped by a hash of
-                                   the key, when the first global step is keys-only
+                                   the key, when the first global step is keys-only or ranked
                                    (engine/keyed.py decides from these alone; engine/keyfiles.py)
     shard-NNNNN.keys.idx           where each hash bucket of the keys file starts
     drops-GGGGG.jsonl              phase B (keyed.py): [position, reason, detail] of the records
-                                   a group of buckets drops, shard by shard
+                                   a group of buckets drops, shard by shard (ranked.py: of shard GGGGG)
+    shard-NNNNN.ranks.jsonl        phase B (ranked.py): the shard's best [rank, position] pairs, sorted
     shard-NNNNN.done.json          the shard's stats; written last, it marks the shard done
     shard-NNNNN.out.<output>       phase B (keyed.py): a shard's output lines per output (data, or
                                    each split of a hash split), then
@@ -55,6 +56,9 @@ class WorkDir:
 
     def drops(self, group: int) -> Path:
         return self.path / f"drops-{group:05d}.jsonl"
+
+    def ranks(self, index: int) -> Path:
+        return Path(f"{self.shard_base(index)}.ranks.jsonl")
 
     def out_prefix(self, index: int) -> str:
         """A shard's output pieces: this plus the output's name (``data``, ``train``, ...)."""

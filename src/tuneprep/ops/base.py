@@ -114,9 +114,30 @@ class GlobalOp(Op):
     engine may then decide from those alone, each group of keys in its own process, and move the
     records in parallel (``engine/keyed.py``)."""
 
+    ranked: ClassVar[bool] = False
+    """True when ``apply_global`` decides each record from its prepared key alone, except for a
+    budget: of the records with a rank (``rank_of``), the ``rank_budget`` best by (rank, input
+    position) are kept — ``select.sample``, ``select.top``. The verdicts come from ``rank_verdict``
+    in both paths; the local engine may then rank each shard in its own process and keep on the
+    driver only the budget's boundary (``engine/ranked.py``)."""
+
     def prepare(self, record: dict[str, Any]) -> Any:
         """Per-record work done in parallel before the barrier; the result arrives as ``Item.key``."""
         return None
+
+    def rank_of(self, key: Any) -> Any:
+        """A ranked op's sortable rank of a prepared key (smaller is kept first); None: not ranked."""
+        return None
+
+    def rank_budget(self, ranked: int) -> int | None:
+        """A ranked op's number of records to keep out of ``ranked`` ranked ones (None: no budget)."""
+        return None
+
+    def rank_verdict(self, key: Any, kept: bool | None, last_kept: Any) -> Drop | None:
+        """A ranked op's verdict on a record with prepared ``key``: ``kept`` says whether its rank is
+        within the budget (None: unranked, or no budget); ``last_kept`` is the budget's last rank
+        (None when the budget keeps every ranked record, or none)."""
+        raise NotImplementedError
 
     def prepare_batch(self, records: list[dict[str, Any]]) -> list[Any]:
         """``prepare`` over a chunk of records (override to vectorise, e.g. MinHash signatures)."""

@@ -42,16 +42,29 @@ class SelectSample(GlobalOp):
     Params: ClassVar[type[OpParams]] = SampleParams
     description: ClassVar[str] = "Keep a seeded random sample (n records or a fraction)."
 
+    ranked: ClassVar[bool] = True
+
     def prepare(self, record: dict[str, Any]) -> Any:
         return _priority(self.params.seed, str(record.get("id", "")))
+
+    def rank_of(self, key: Any) -> Any:
+        return key
+
+    def rank_budget(self, ranked: int) -> int | None:
+        return self.params.n
+
+    def rank_verdict(self, key: Any, kept: bool | None, last_kept: Any) -> Drop | None:
+        p = self.params
+        if p.fraction is not None:
+            return None if key < p.fraction * 2**64 else Drop("not_sampled", {"fraction": p.fraction})
+        return None if kept else Drop("not_sampled", {"n": p.n})
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
         p = self.params
         if p.fraction is not None:
-            cut = p.fraction * 2**64
             for item in open_items():
                 key = item.key if item.key is not None else self.prepare(item.record)
-                yield item, (None if key < cut else Drop("not_sampled", {"fraction": p.fraction}))
+                yield item, self.rank_verdict(key, None, None)
             return
         # n: first pass finds the n-th smallest priority (bounded heap), second pass keeps those below.
         heap: list[tuple[int, int]] = []
@@ -64,4 +77,4 @@ class SelectSample(GlobalOp):
                 heapq.heapreplace(heap, entry)
         keep = {-pos for _, pos in heap}
         for pos, item in enumerate(open_items()):
-            yield item, (None if pos in keep else Drop("not_sampled", {"n": p.n}))
+            yield item, self.rank_verdict(None, pos in keep, None)

@@ -53,26 +53,42 @@ class SelectTop(GlobalOp):
     Params: ClassVar[type[OpParams]] = TopParams
     description: ClassVar[str] = "Keep the top n or fraction by any meta score path (asc or desc)."
 
+    ranked: ClassVar[bool] = True
+
     def prepare(self, record: dict[str, Any]) -> Any:
-        return _number(field_value(record, self.params.by))
+        """[score or None, the seeded tie-break priority]."""
+        return [_number(field_value(record, self.params.by)), priority(self.params.seed, record)]
+
+    @property
+    def _sign(self) -> float:
+        return -1.0 if self.params.order == "desc" else 1.0
+
+    def rank_of(self, key: Any) -> Any:
+        return None if key[0] is None else [self._sign * key[0], key[1]]
+
+    def rank_budget(self, ranked: int) -> int | None:
+        p = self.params
+        return p.n if p.n is not None else math.ceil(p.fraction * ranked)  # type: ignore[operator]
+
+    def rank_verdict(self, key: Any, kept: bool | None, last_kept: Any) -> Drop | None:
+        p = self.params
+        if key[0] is None:
+            return None if p.missing == "keep" else Drop("missing_score", {"by": p.by})
+        if kept:
+            return None
+        cutoff = self._sign * last_kept[0] if last_kept is not None else None
+        return Drop("not_top", {"by": p.by, "score": key[0], "cutoff": cutoff, "order": p.order})
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
-        p = self.params
-        sign = -1.0 if p.order == "desc" else 1.0
-        scored: list[tuple[float, int, int]] = []
+        scored: list[tuple[Any, int]] = []
         for pos, item in enumerate(open_items()):
-            s = _number(field_value(item.record, p.by))
-            if s is not None:
-                scored.append((sign * s, priority(p.seed, item.record), pos))
+            rank = self.rank_of(self.prepare(item.record))
+            if rank is not None:
+                scored.append((rank, pos))
         scored.sort()
-        k = p.n if p.n is not None else math.ceil(p.fraction * len(scored))  # type: ignore[operator]
-        keep = {pos for _, _, pos in scored[:k]}
-        cutoff = sign * scored[k - 1][0] if 0 < k <= len(scored) else None
+        k = self.rank_budget(len(scored))
+        keep = {pos for _, pos in scored[:k]}
+        last = scored[k - 1][0] if 0 < k <= len(scored) else None  # type: ignore[operator]
         for pos, item in enumerate(open_items()):
-            s = _number(field_value(item.record, p.by))
-            if s is None:
-                yield item, (None if p.missing == "keep" else Drop("missing_score", {"by": p.by}))
-            elif pos in keep:
-                yield item, None
-            else:
-                yield item, Drop("not_top", {"by": p.by, "score": s, "cutoff": cutoff, "order": p.order})
+            key = self.prepare(item.record)
+            yield item, self.rank_verdict(key, (pos in keep) if key[0] is not None else None, last)
