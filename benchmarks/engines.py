@@ -29,6 +29,11 @@ Usage::
 
     python benchmarks/engines.py --files 8 --pairs 3 --datatrove --result engines
     python benchmarks/engines.py --corpus ascii --files 8 --pairs 3 --datatrove --result engines_ascii
+    python benchmarks/engines.py --corpus ascii --files 8 --pairs 3 --node-scaling --result engines_nodes
+
+``--node-scaling`` runs the Ray engine alone, on a cluster of one node of 1 CPU and on one of two
+nodes of 1 CPU each (both on this 2-core machine, started with ``ray start`` as the tests start
+theirs): the speed-up from the second node, with the work spread by Ray's scheduler over both.
 """
 
 from __future__ import annotations
@@ -66,27 +71,39 @@ def _free_port() -> int:
 
 
 class Cluster:
-    """One `ray start --head` node with ``cpus`` CPUs; stopped by killing its own processes only."""
+    """A `ray start --head` node with ``cpus`` CPUs, plus ``nodes - 1`` worker nodes of ``cpus`` CPUs
+    each on this machine (each with its own temp dir and ports, as tests/engine/raycluster.py
+    starts them; the object store is split between the nodes); stopped by killing its own
+    processes only."""
 
-    def __init__(self, cpus: int, object_store_mb: int = 2048):
-        self.tmp = tempfile.mkdtemp(prefix="tpbench", dir="/tmp")
+    def __init__(self, cpus: int, object_store_mb: int = 2048, nodes: int = 1):
         port = _free_port()
         self.address = f"127.0.0.1:{port}"
         self.env = {**_env(), "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
                     "RAY_USAGE_STATS_ENABLED": "0"}
+        self.tmps: list[str] = []
         t0 = time.perf_counter()
-        subprocess.run([RAY, "start", "--head", f"--num-cpus={cpus}", f"--port={port}", f"--temp-dir={self.tmp}",
-                        "--include-dashboard=false", f"--dashboard-port={_free_port()}",
-                        f"--object-store-memory={object_store_mb * 2**20}", "--disable-usage-stats",
-                        f"--dashboard-agent-listen-port={_free_port()}", f"--metrics-export-port={_free_port()}",
-                        f"--runtime-env-agent-port={_free_port()}", f"--dashboard-agent-grpc-port={_free_port()}"],
-                       env=self.env, check=True, capture_output=True)
+        for n in range(nodes):
+            tmp = tempfile.mkdtemp(prefix="tpbench", dir="/tmp")
+            self.tmps.append(tmp)
+            args = [RAY, "start", f"--num-cpus={cpus}", f"--temp-dir={tmp}",
+                    f"--object-store-memory={object_store_mb // nodes * 2**20}", "--disable-usage-stats",
+                    f"--dashboard-agent-listen-port={_free_port()}", f"--metrics-export-port={_free_port()}",
+                    f"--runtime-env-agent-port={_free_port()}", f"--dashboard-agent-grpc-port={_free_port()}"]
+            if n == 0:
+                args += ["--head", f"--port={port}", "--include-dashboard=false", f"--dashboard-port={_free_port()}"]
+            else:
+                base = 20000 + secrets.randbelow(400) * 100
+                args += [f"--address={self.address}", f"--min-worker-port={base}", f"--max-worker-port={base + 99}",
+                         f"--node-manager-port={_free_port()}", f"--object-manager-port={_free_port()}"]
+            subprocess.run(args, env=self.env, check=True, capture_output=True)
         self.start_seconds = time.perf_counter() - t0
 
     def processes(self) -> list[Any]:
         import psutil
 
-        found = [p for p in psutil.process_iter(["cmdline"]) if self.tmp in " ".join(p.info["cmdline"] or [])]
+        found = [p for p in psutil.process_iter(["cmdline"])
+                 if any(t in " ".join(p.info["cmdline"] or []) for t in self.tmps)]
         for p in list(found):
             try:
                 found.extend(p.children(recursive=True))
@@ -105,7 +122,8 @@ class Cluster:
                 pass
         for p in psutil.wait_procs(procs, timeout=10)[1]:
             p.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        for t in self.tmps:
+            shutil.rmtree(t, ignore_errors=True)
 
 
 def measure(cmd: list[str], env: dict[str, str], cluster: Cluster | None) -> dict[str, Any]:
@@ -197,6 +215,38 @@ def _corpus_line(files: list[Path], corpus: str) -> str:
     return f"first {len(files)} of 8 files of the {corpus} corpus ({describe(files).splitlines()[0]}): {mb:.1f} MB"
 
 
+def node_scaling(a: argparse.Namespace, files: list[Path], inputs: Path, work: Path, meas: Measurement) -> None:
+    """The same recipe through the Ray engine on 1 node of 1 CPU and on 2 nodes of 1 CPU each (both
+    on this machine, so the nodes share the work directory): A-B-B-A, the wall-time speed-up."""
+    clusters = {"1 node": Cluster(1, a.object_store_mb, 1), "2 nodes": Cluster(1, a.object_store_mb, 2)}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in clusters}
+    try:
+        for i in range(a.pairs):
+            for name in list(clusters) if i % 2 == 0 else list(clusters)[::-1]:
+                r = run_side("ray", inputs, work, clusters[name], 1)
+                runs[name].append(r)
+                print(f"{name}: {r['seconds']:.1f} s, {r['kept']:,} kept | {_load()}", flush=True)
+    finally:
+        for c in clusters.values():
+            c.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    speedups = [r1["seconds"] / r2["seconds"] for r1, r2 in zip(runs["1 node"], runs["2 nodes"], strict=True)]
+    figures: dict[str, Any] = {
+        "corpus": _corpus_line(files, a.corpus), "documents": runs["1 node"][0]["records_in"], "pairs": a.pairs,
+        "cpus_per_node": 1,
+        "speedup_2_nodes": {"median": round(statistics.median(speedups), 3), "all": [round(x, 3) for x in speedups]},
+        "identical_outputs": len({r["digest"] for rs in runs.values() for r in rs}) == 1,
+    }
+    for name, rs in runs.items():
+        figures[name] = {"wall_seconds_median": round(statistics.median(r["seconds"] for r in rs), 2),
+                         "docs_per_s_median": round(statistics.median(r["docs_per_s"] for r in rs)),
+                         "kept": rs[0]["kept"]}
+    print(f"2 nodes vs 1 node (1 CPU each): {figures['speedup_2_nodes']['median']:.2f}x faster; "
+          f"identical outputs: {figures['identical_outputs']}")
+    if a.result:
+        meas.write(figures)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", choices=["mixed", "ascii"], default="mixed",
@@ -210,6 +260,8 @@ def main() -> None:
     ap.add_argument("--datatrove", action="store_true",
                     help="also run datatrove's pipeline (the pipeline benchmark's) with its RayPipelineExecutor")
     ap.add_argument("--result", default=None, help="write benchmarks/results/NAME.json")
+    ap.add_argument("--node-scaling", action="store_true",
+                    help="instead: the Ray engine on a cluster of 1 node of 1 CPU vs 2 nodes of 1 CPU each")
     a = ap.parse_args()
     meas = Measurement(a.result or "engines", ["ray", "pyarrow", "ftfy"])
     files = (build_mixed() if a.corpus == "mixed" else build())[: a.files]
@@ -219,6 +271,9 @@ def main() -> None:
     for f in files:
         os.symlink(f, inputs / f.name)
     print(_corpus_line(files, a.corpus), "|", _load(), flush=True)
+    if a.node_scaling:
+        node_scaling(a, files, inputs, work, meas)
+        return
     cluster = Cluster(a.workers, a.object_store_mb)
     print(f"ray cluster started in {cluster.start_seconds:.1f} s", flush=True)
     sides = ("local", "ray", "datatrove-ray") if a.datatrove else ("local", "ray")

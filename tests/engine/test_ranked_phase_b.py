@@ -9,20 +9,9 @@ from pathlib import Path
 import pytest
 
 import tuneprep.engine.ranked as ranked
+from tests.engine.test_keyed_phase_b import counts, files
 from tuneprep.engine.local import RunError, run_recipe
 from tuneprep.recipe import parse_recipe
-
-
-def files(out: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*.jsonl"))}
-
-
-def counts(out: Path) -> dict:
-    stats = json.loads((out / "stats.json").read_text())
-    for s in stats["steps"]:
-        s.pop("seconds")
-    stats.pop("wall_seconds")
-    return stats
 
 
 @pytest.fixture

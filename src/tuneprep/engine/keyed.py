@@ -55,7 +55,7 @@ from tuneprep.engine.split import HashSplit
 from tuneprep.engine.stats import StepStats
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.writers import dumps_line
-from tuneprep.ops.base import GlobalOp, Item, Op
+from tuneprep.ops.base import Drop, GlobalOp, Item, Op
 from tuneprep.recipe import Recipe
 
 Decisions = dict[int, tuple[str, dict[str, Any]]]
@@ -121,12 +121,9 @@ def decide_group(op: GlobalOp, name: str, group: int, lo: int, hi: int, shard_id
     with open(wd.drops(group), "wb") as fh:
         for _, drop in op.apply_global(items):
             shard, pos = where.popleft()
-            st.records_in += 1
-            if drop is None:
-                st.records_out += 1
+            line = drop_line(st, pos, drop)
+            if not line:
                 continue
-            st.dropped[drop.reason] += 1
-            line = orjson.dumps([pos, drop.reason, drop.detail]) + b"\n"
             fh.write(line)
             start = ranges[shard][0] if shard in ranges else written
             written += len(line)
@@ -135,6 +132,17 @@ def decide_group(op: GlobalOp, name: str, group: int, lo: int, hi: int, shard_id
         raise RuntimeError(f"{op.name}: no outcome for {len(where)} records")
     st.collect(op)
     return st, ranges
+
+
+def drop_line(st: StepStats, pos: int, drop: Drop | None) -> bytes:
+    """Count one record's outcome in ``st``; the drops-file line ``[position, reason, detail]`` of a
+    dropped one (empty when it is kept)."""
+    st.records_in += 1
+    if drop is None:
+        st.records_out += 1
+        return b""
+    st.dropped[drop.reason] += 1
+    return orjson.dumps([pos, drop.reason, drop.detail]) + b"\n"
 
 
 def load_drops(pieces: list[tuple[str, int, int]]) -> Decisions:

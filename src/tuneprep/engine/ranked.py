@@ -31,7 +31,7 @@ from typing import Any
 import orjson
 
 from tuneprep.engine.forkpool import PoolOf, fork_pool
-from tuneprep.engine.keyed import SplitRoute, _move, _procs
+from tuneprep.engine.keyed import SplitRoute, _move, _procs, drop_line
 from tuneprep.engine.keyfiles import BUCKETS, read_buckets
 from tuneprep.engine.phases import OutputWriter, Progress
 from tuneprep.engine.shard import RejectFiles, Shard
@@ -99,13 +99,7 @@ def verdicts(op: GlobalOp, name: str, wd: WorkDir, shard: int, budget: bool, kee
             kept: bool | None = None
             if budget and rank is not None:
                 kept = keep_all or (last is not None and [rank, shard, pos] <= last)
-            drop = op.rank_verdict(key, kept, last[0] if last is not None else None)
-            st.records_in += 1
-            if drop is None:
-                st.records_out += 1
-                continue
-            st.dropped[drop.reason] += 1
-            line = orjson.dumps([pos, drop.reason, drop.detail]) + b"\n"
+            line = drop_line(st, pos, op.rank_verdict(key, kept, last[0] if last is not None else None))
             fh.write(line)
             written += len(line)
     st.collect(op)
