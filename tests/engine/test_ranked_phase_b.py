@@ -17,13 +17,15 @@ from tuneprep.recipe import parse_recipe
 @pytest.fixture
 def rt_scored(rt_path, tmp_path) -> Path:
     """The real RT records, every third one with a numeric ``votes`` field (its text's length, so
-    many ties) and the others without it: a score that is missing on part of the input."""
+    many ties) and the others without it: a score (or label) that is missing on part of the input;
+    and ``tags``: [label, category] on every fifth record, [label] on the others (multi-label)."""
     out = tmp_path / "rt_scored.jsonl"
     with open(rt_path, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
         for i, line in enumerate(src):
             rec = json.loads(line)
             if i % 3 == 0:
                 rec["votes"] = len(rec["text"]) % 97
+            rec["tags"] = [rec["label"], rec["category"]] if i % 5 == 0 else [rec["label"]]
             dst.write(json.dumps(rec) + "\n")
     return out
 
@@ -39,7 +41,15 @@ SELECTIONS = {
     "top_missing_drop": {"op": "select.top", "by": "votes", "n": 900},
     "top_missing_keep": {"op": "select.top", "by": "votes", "fraction": 0.5, "missing": "keep", "seed": 4},
     "top_over_budget": {"op": "select.top", "by": "votes", "n": 50_000},
+    "balance_equal": {"op": "select.balance", "n": 3_000, "seed": 7},
+    "balance_sqrt_bounds": {"op": "select.balance", "n": 5_000, "strategy": "sqrt", "min_per_class": 900,
+                            "max_per_class": 2_500, "field": "category"},
+    "balance_smallest_class": {"op": "select.balance"},
+    "balance_unlabeled_kept": {"op": "select.balance", "n": 400, "strategy": "proportional", "field": "votes",
+                               "keep_unlabeled": True},
+    "balance_multi_label": {"op": "select.balance", "n": 2_000, "field": "tags"},
 }
+SERIAL_ONLY = {"balance_multi_label"}  # multi-label records are chosen greedily: ranks decline them
 
 
 @pytest.mark.parametrize("name", list(SELECTIONS))
@@ -57,14 +67,14 @@ def test_parallel_ranked_selection_equals_serial(tmp_path, rt_scored, monkeypatc
             assert run_recipe(recipe, workers=2, shard_bytes=1_000_000).shards >= 4
         return tmp_path / where
 
-    calls = []
+    calls: list[bool] = []
     real = ranked.run_ranked
-    monkeypatch.setattr(ranked, "run_ranked", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(ranked, "run_ranked", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
     parallel = run("parallel")
-    assert calls == [1]  # the parallel path ran
+    assert calls == [name not in SERIAL_ONLY]  # the parallel path ran (or declined, and the serial one ran)
     monkeypatch.setattr(ranked, "applies", lambda *a, **k: False)
     serial = run("serial")
-    assert calls == [1]  # ... and here the serial one
+    assert len(calls) == 1  # ... and here the serial one
 
     assert files(parallel) == files(serial)
     assert counts(parallel) == counts(serial)

@@ -60,6 +60,7 @@ def test_balance_equal_on_real_labels(rt):
     assert after == {"negative": 90, "neutral": 90, "positive": 90}
     d = dropped[0][1]
     assert d.reason == "over_budget" and d.detail["quota"] == 90 and d.detail["count"] == before[d.detail["label"]]
+    assert all(x.detail["kept"] == after[x.detail["label"]] for _, x in dropped)  # what was really kept
     # Seeded: another seed picks other records, the same seed the same ones.
     again, _ = run_op("select.balance", rt, n=270, strategy="equal", seed=1)
     other, _ = run_op("select.balance", rt, n=270, strategy="equal", seed=2)

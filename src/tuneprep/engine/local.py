@@ -304,19 +304,24 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     route = (keyed.SplitRoute(HashSplit(recipe.split), recipe)
              if recipe.split is not None and recipe.split.method == "hash" else None)
     # Worker processes on this machine (also under the Ray engine, whose work files are here too).
-    in_workers = not writer.suspects and not guard.labels_checked_at_output(recipe)
-    if in_workers and (recipe.split is None or route) and keyed.applies(ops, k, shards, wd, workers):
+    in_workers = (not writer.suspects and not guard.labels_checked_at_output(recipe)
+                  and (recipe.split is None or route is not None))
+    done = True
+    if in_workers and keyed.applies(ops, k, shards, wd, workers):
         # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.
         keyed.run_keyed(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
                         rejects, writer, progress, route, pool_of)
-    elif in_workers and (recipe.split is None or route) and ranked.applies(ops, k, shards, wd, workers):
-        # A final ranked selection (select.sample, select.top): ranked per shard, records moved by the workers.
-        ranked.run_ranked(ops[k], names[k + 1], step_stats[k + 1], shards, wd, workers,  # type: ignore[arg-type]
-                          rejects, writer, progress, route=route, pool_of=pool_of)
-    elif in_workers and (recipe.split is None or route) and keyed.routes(ops, k, shards, workers):
+    elif in_workers and ranked.applies(ops, k, shards, wd, workers):
+        # A final ranked selection (select.sample, select.top, select.balance): ranked per shard,
+        # records moved by the workers; or, when ranks cannot decide the input, the serial path below.
+        done = ranked.run_ranked(ops[k], names[k + 1], step_stats[k + 1], shards, wd,  # type: ignore[arg-type]
+                                 workers, rejects, writer, progress, route=route, pool_of=pool_of)
+    elif in_workers and keyed.routes(ops, k, shards, workers):
         # Every step done in phase A: the workers copy (or route) the kept records to the outputs.
         keyed.run_routed(route, shards, wd, workers, rejects, writer, progress, pool_of)
     else:
+        done = False
+    if not done:
         barrier = BarrierSteps(ops, names, step_stats, rejects, wd, progress)
         kept_paths = [wd.kept(s.index) for s in shards]
         final = barrier.run(lambda: read_items(kept_paths, with_keys=True), k)

@@ -389,7 +389,7 @@ def files_fit(recipe: Recipe) -> str | None:
     """Why the recipe needs the object-store exchange (None: the work-file tasks can run all of it).
 
     The tasks are the local engine's: phase A per shard, then, when the recipe ends with a keys-only
-    step (``dedup.exact``) or a ranked one (``select.sample``, ``select.top``) and has no split or a
+    step (``dedup.exact``) or a ranked one (``select.sample``, ``select.top``, ``select.balance``) and has no split or a
     hash split, that step decided per group of key buckets or ranked per shard, and the records moved
     per shard (``engine/keyed.py``, ``engine/ranked.py``). A model step (an actor pool), a
     step with ``resources:``, or a dedup the keyed tasks cannot take (MinHash; exact dedup before

@@ -106,6 +106,10 @@ class BatchOp(Op):
         raise NotImplementedError
 
 
+class NotRanked(Exception):
+    """A ranked op's input that ranks cannot decide (e.g. multi-label records for ``select.balance``)."""
+
+
 class GlobalOp(Op):
     kind: ClassVar[str] = "global"
     keys_only: ClassVar[bool] = False
@@ -116,10 +120,11 @@ class GlobalOp(Op):
 
     ranked: ClassVar[bool] = False
     """True when ``apply_global`` decides each record from its prepared key alone, except for a
-    budget: of the records with a rank (``rank_of``), the ``rank_budget`` best by (rank, input
-    position) are kept — ``select.sample``, ``select.top``. The verdicts come from ``rank_verdict``
-    in both paths; the local engine may then rank each shard in its own process and keep on the
-    driver only the budget's boundary (``engine/ranked.py``)."""
+    budget: of the records with a rank (``rank_of``) in a group (``rank_group``: one group, or one
+    per label), the group's budget (``rank_budgets``) best by (rank, input position) are kept —
+    ``select.sample``, ``select.top``, single-label ``select.balance``. The verdicts come from
+    ``rank_verdict`` in both paths; the local engine may then rank each shard in its own process and
+    keep on the driver only each budget's boundary (``engine/ranked.py``)."""
 
     def prepare(self, record: dict[str, Any]) -> Any:
         """Per-record work done in parallel before the barrier; the result arrives as ``Item.key``."""
@@ -129,9 +134,20 @@ class GlobalOp(Op):
         """A ranked op's sortable rank of a prepared key (smaller is kept first); None: not ranked."""
         return None
 
+    def rank_group(self, key: Any) -> Any:
+        """A ranked record's group, each with a budget of its own (default: one group, None). Raises
+        ``NotRanked`` when this input cannot be decided by ranks (the serial path then runs)."""
+        return None
+
     def rank_budget(self, ranked: int) -> int | None:
         """A ranked op's number of records to keep out of ``ranked`` ranked ones (None: no budget)."""
         return None
+
+    def rank_budgets(self, counts: dict[Any, int]) -> dict[Any, int | None]:
+        """The budget of each group from the ranked records per group (default: ``rank_budget`` of
+        each). Called once, on the driver, before the verdicts: an op may keep what its verdicts'
+        details need (the op is handed to the verdict tasks after this call)."""
+        return {g: self.rank_budget(n) for g, n in counts.items()}
 
     def rank_verdict(self, key: Any, kept: bool | None, last_kept: Any) -> Drop | None:
         """A ranked op's verdict on a record with prepared ``key``: ``kept`` says whether its rank is

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, register
-from tuneprep.ops.selection.common import Collected, Strategy, by_priority, quotas
+from tuneprep.ops.base import Drop, GlobalOp, Item, NotRanked, OpParams, register
+from tuneprep.ops.selection.common import Collected, Strategy, by_priority, labels_at, priority, quotas
 
 
 class BalanceParams(OpParams):
@@ -45,6 +45,38 @@ class SelectBalance(GlobalOp):
     Params: ClassVar[type[OpParams]] = BalanceParams
     description: ClassVar[str] = "Balance classes within a budget n (equal | proportional | sqrt); reason over_budget."
 
+    # Ranked (engine/ranked.py) for single-label input: each label is a group whose budget is its
+    # quota, ranked by the seeded priority. Multi-label input is chosen greedily: the serial path.
+    ranked: ClassVar[bool] = True
+
+    def prepare(self, record: dict[str, Any]) -> Any:
+        """[the labels at ``field``, the seeded priority]."""
+        return [labels_at(record, self.params.field), priority(self.params.seed, record)]
+
+    def rank_of(self, key: Any) -> Any:
+        return key[1] if key[0] else None
+
+    def rank_group(self, key: Any) -> Any:
+        if len(key[0]) > 1:
+            raise NotRanked("multi-label records are chosen greedily")
+        return key[0][0]
+
+    def rank_budgets(self, counts: dict[Any, int]) -> dict[Any, int | None]:
+        p = self.params
+        self._plan = (dict(counts), quotas(counts, p.n, p.strategy, p.min_per_class, p.max_per_class))
+        return dict(self._plan[1])
+
+    def rank_verdict(self, key: Any, kept: bool | None, last_kept: Any) -> Drop | None:
+        p = self.params
+        if not key[0]:
+            return None if p.keep_unlabeled else Drop("no_label", {"field": p.field})
+        if kept:
+            return None
+        counts, quota = self._plan
+        lab = key[0][0]  # single-label: every record of the label within its quota is kept
+        return Drop("over_budget", {"label": lab, "count": counts[lab], "quota": quota[lab],
+                                    "kept": min(quota[lab], counts[lab]), "strategy": p.strategy})
+
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
         p = self.params
         data = Collected(open_items, p.seed, p.field)
@@ -52,12 +84,12 @@ class SelectBalance(GlobalOp):
         quota = quotas(counts, p.n, p.strategy, p.min_per_class, p.max_per_class)
         keep, why = self._choose(data, counts, quota)
         kept_per = Counter(lab for pos in keep for lab in data.labels[pos])
+        multi = any(len(labs) > 1 for labs in data.labels)
+        self._plan = (dict(counts), quota)
         for pos, item in enumerate(open_items()):
             labs = data.labels[pos]
-            if not labs:
-                yield item, (None if p.keep_unlabeled else Drop("no_label", {"field": p.field}))
-            elif pos in keep:
-                yield item, None
+            if not multi or not labs or pos in keep:
+                yield item, self.rank_verdict([labs, data.prio[pos]], (pos in keep) if labs else None, None)
             else:
                 lab = why.get(pos, labs[0])
                 yield item, Drop("over_budget", {"label": lab, "count": counts[lab], "quota": quota[lab],
