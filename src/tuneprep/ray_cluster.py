@@ -107,6 +107,7 @@ def every_node_sees(directory: str | os.PathLike[str], timeout_s: float = 60.0) 
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+    created = not os.path.isdir(directory)
     os.makedirs(directory, exist_ok=True)
     token = secrets.token_hex(16)
     probe = os.path.join(directory, f".ray-probe-{token[:12]}")
@@ -119,6 +120,8 @@ def every_node_sees(directory: str | os.PathLike[str], timeout_s: float = 60.0) 
         return bool(refs) and all(seen == token for seen in ray.get(refs, timeout=timeout_s))
     finally:
         os.unlink(probe)
+        if created:  # leave no empty output directory behind a run that then stops before writing
+            os.rmdir(directory)
 
 
 class TaskPool(Executor):

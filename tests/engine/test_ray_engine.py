@@ -343,3 +343,28 @@ def test_minhash_near_copies_same_on_ray_cluster(cluster, tmp_path, shared_data,
     kept = [json.loads(line) for f in (remote / "data").glob("*.jsonl") for line in f.read_text().splitlines()]
     survivors = {r["id"]: r["meta"]["dedup"]["cluster_size"] for r in kept if "dedup" in r.get("meta", {})}
     assert len(survivors) >= 100 and {r["duplicate_of"] for r in rejects} <= set(survivors)
+
+
+def _fails(path: str) -> None:
+    from tuneprep.io.readers import InputError
+
+    raise InputError(f"{path}: no such file")
+
+
+def test_task_pool_raises_the_tasks_own_error(cluster):
+    """A tuneprep error raised inside a Ray task comes back as that error (the CLI then exits with its
+    code and message), and a probe of a directory every node sees succeeds without leaving it behind."""
+    import ray
+
+    from tuneprep.io.readers import InputError
+    from tuneprep.ray_cluster import TaskPool, connect, every_node_sees
+
+    started = connect(None)
+    try:
+        with pytest.raises(InputError, match="gone.jsonl: no such file"):
+            TaskPool().submit(_fails, "gone.jsonl").result(timeout=120)
+        fresh = Path(os.environ.get("TMPDIR", "/tmp")) / f"tp-probe-{os.getpid()}"
+        assert every_node_sees(fresh) and not fresh.exists()
+    finally:
+        if started:
+            ray.shutdown()
