@@ -48,15 +48,16 @@ def pause_op():
     ray_testops.unregister_ops()
 
 
-def assert_same_outputs(a: Path, b: Path) -> int:
-    """Every file of run ``a`` equals run ``b``'s (stats and manifest less timings); returns #files."""
+def assert_same_outputs(a: Path, b: Path, also_differ: tuple[str, ...] = ()) -> int:
+    """Every file of run ``a`` equals run ``b``'s (stats and manifest less timings, and stats less
+    ``also_differ``); returns #files."""
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
     files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
     assert files_a == files_b
     for rel in files_a:
         if rel.name == "stats.json":
             sa, sb = (json.loads((d / rel).read_text()) for d in (a, b))
-            assert strip_keys(sa, TIMINGS) == strip_keys(sb, TIMINGS)
+            assert strip_keys(sa, TIMINGS + also_differ) == strip_keys(sb, TIMINGS + also_differ)
             assert sa["engine"] == "local" and sb["engine"] == "ray"
         elif rel.name == "manifest.json":
             ma, mb = (json.loads((d / rel).read_text()) for d in (a, b))
@@ -235,6 +236,40 @@ def test_cli_engine_ray_uses_ray_address(cluster, tmp_path, shared_data):
     assert stats["engine"] == "ray" and stats["records_in"] == 872 and stats["invariant_ok"]
     bad = run_cli("run", str(recipe), "--engine", "spark", "-q")
     assert bad.returncode == 2 and "choose local or ray" in bad.stderr
+
+
+def test_killed_driver_resumes_on_ray_cluster(cluster, tmp_path, rt_path):
+    """`tuneprep run --engine ray` (work-file exchange) killed with SIGKILL once some shards are done:
+    the rerun resumes from their done markers and writes the local engine's files."""
+    import signal
+    import subprocess
+    import sys
+
+    steps = ("steps:\n  - op: clean.whitespace\n  - op: filter.length\n    min_words: 3\n"
+             "  - op: dedup.exact\nmax_reject_fraction: 1.0\n")
+    out = tmp_path / "out"  # one output path for both runs: the manifests then name the same recipe
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(f"input:\n  path: {rt_path}\n{steps}output:\n  path: {out}\n")
+    assert run_cli("run", str(recipe), "-q", "-w", "2", "--shard-bytes", "150000").returncode == 0
+    shutil.move(out, tmp_path / "local")
+    env = {**os.environ, "RAY_ADDRESS": cluster.address,
+           **{k: cluster.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}}
+    args = [sys.executable, "-m", "tuneprep.cli", "run", str(recipe), "--engine", "ray", "--shard-bytes", "150000"]
+    work = out / ".work"
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None and len(list(work.glob("shard-*.done.json"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(list(work.glob("shard-*.done.json")))
+    assert proc.returncode == -9 and done >= 3 and not (out / "stats.json").exists()
+    r = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert FILES_LINE in r.stderr and "resuming:" in r.stderr
+    assert assert_same_outputs(tmp_path / "local", out, also_differ=("resumed_shards",)) >= 4
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["resumed_shards"] >= 3 and stats["shards"] > stats["resumed_shards"]
 
 
 def test_file_url_input_on_ray_cluster(cluster, tmp_path, rt_path):
