@@ -21,6 +21,10 @@ from tuneprep.errors import TuneprepError
 
 Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = get_args(Engine)
+Exchange = Literal["auto", "files", "objects"]
+"""How the Ray engine's stages pass records: ``files`` (tasks read and write a work directory every node
+sees), ``objects`` (Ray Data and the object store), ``auto`` (files when they can; ``engine/ray.py``)."""
+EXCHANGES: tuple[str, ...] = get_args(Exchange)
 
 # How long a host:port address may take to accept a TCP connection before we call it unreachable:
 # ray.init itself retries an unreachable GCS for minutes before it fails.

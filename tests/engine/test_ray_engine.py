@@ -231,11 +231,17 @@ def test_cli_engine_ray_uses_ray_address(cluster, tmp_path, shared_data):
     env = {"RAY_ADDRESS": cluster.address, **{k: cluster.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}}
     r = run_cli("run", str(recipe), "--engine", "ray", "-q", env=env)
     assert r.returncode == 0, r.stderr[-3000:]
-    assert "ray cluster: 2 nodes, 2 CPUs" in r.stderr
+    assert "ray cluster: 2 nodes, 2 CPUs" in r.stderr and FILES_LINE in r.stderr
     stats = json.loads((tmp_path / "out" / "stats.json").read_text())
     assert stats["engine"] == "ray" and stats["records_in"] == 872 and stats["invariant_ok"]
+    files = {p.name: p.read_bytes() for p in sorted((tmp_path / "out").rglob("*.jsonl"))}
+    r = run_cli("run", str(recipe), "--engine", "ray", "--exchange", "objects", "-q", "--fresh", env=env)
+    assert r.returncode == 0 and OBJECTS_LINE in r.stderr, r.stderr[-3000:]
+    assert files and {p.name: p.read_bytes() for p in sorted((tmp_path / "out").rglob("*.jsonl"))} == files
     bad = run_cli("run", str(recipe), "--engine", "spark", "-q")
     assert bad.returncode == 2 and "choose local or ray" in bad.stderr
+    bad = run_cli("run", str(recipe), "--engine", "ray", "--exchange", "disk", "-q")
+    assert bad.returncode == 2 and "--exchange disk: choose auto, files, objects" in bad.stderr
 
 
 def test_killed_driver_resumes_on_ray_cluster(cluster, tmp_path, rt_path):

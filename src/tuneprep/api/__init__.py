@@ -13,7 +13,7 @@ from typing import Any
 from tuneprep.annotate.methods import annotate_records
 from tuneprep.annotate.onray import annotate_records_ray
 from tuneprep.api.reporting import build_report
-from tuneprep.engine.execute import Engine, execute
+from tuneprep.engine.execute import Engine, Exchange, execute
 from tuneprep.engine.local import RunResult
 from tuneprep.evaluate import predictions as eval_files
 from tuneprep.evaluate.compare import compare_runs, write_compare
@@ -44,20 +44,22 @@ def load_recipe(path: str | Path) -> Recipe:
 
 def run(recipe: Recipe | str | Path, *, out: str | Path | None = None, workers: int = 0, fresh: bool = False,
         shard_bytes: int | None = None, log: Callable[[str], None] | None = None,
-        progress: Any = None, engine: Engine | None = None, address: str | None = None) -> RunResult:
+        progress: Any = None, engine: Engine | None = None, address: str | None = None,
+        exchange: Exchange = "auto") -> RunResult:
     """Run a recipe (``tuneprep run``): data/ or split folders, rejects/, stats.json, manifest.json.
 
     ``recipe``: a loaded Recipe or a path to its YAML; ``out`` overrides ``output.path``.
     Returns the counts (records in = kept + rejected) and the output directory. ``progress``: an
     object with ``start/advance/finish`` (``tuneprep.ui.make_progress()`` gives the CLI's).
     ``engine``: ``local`` or ``ray`` (default: the recipe's ``engine``); ``address``: the Ray
-    cluster (default ``RAY_ADDRESS``, else Ray on this machine). Both engines write the same files.
+    cluster (default ``RAY_ADDRESS``, else Ray on this machine); ``exchange``: how the Ray engine
+    passes records (``auto``, ``files``, ``objects``: docs/scaling.md). Both engines write the same files.
     """
     r = recipe if isinstance(recipe, Recipe) else load_recipe(recipe)
     if out is not None:
         r = r.model_copy(update={"output": r.output.model_copy(update={"path": str(out)})})
     return execute(r, engine=engine, address=address, workers=workers, fresh=fresh, shard_bytes=shard_bytes,
-                   log=log or (lambda s: None), progress=progress)
+                   log=log or (lambda s: None), progress=progress, exchange=exchange)
 
 
 def read_records(path: str | Path, *, format: str | None = None, **mapping: Any) -> Iterator[dict[str, Any]]:

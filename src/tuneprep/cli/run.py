@@ -35,14 +35,14 @@ def _log(message: str) -> None:
 
 def run_recipe_cli(recipe_path: Path, workers: int = 0, out: str | None = None, fresh: bool = False,
                    quiet: bool = False, shard_bytes: int | None = None, engine: str | None = None,
-                   address: str | None = None) -> int:
+                   address: str | None = None, exchange: str = "auto") -> int:
     """``tuneprep run``: 0 on success, 2 for a bad recipe or input path, 1 when the run fails."""
     from tuneprep.datasets import DatasetError
     from tuneprep.engine.execute import execute
     from tuneprep.engine.local import RunError
     from tuneprep.io.fs import join
     from tuneprep.io.readers import InputError
-    from tuneprep.ray_cluster import ENGINES, RayClusterError
+    from tuneprep.ray_cluster import ENGINES, EXCHANGES, RayClusterError
     from tuneprep.recipe import RecipeError, load_recipe
 
     try:
@@ -55,10 +55,14 @@ def run_recipe_cli(recipe_path: Path, workers: int = 0, out: str | None = None, 
     if engine is not None and engine not in ENGINES:
         err.print(f"[red]error:[/red] --engine {escape(engine)}: choose local or ray", highlight=False)
         return 2
+    if exchange not in EXCHANGES:
+        err.print(f"[red]error:[/red] --exchange {escape(exchange)}: choose {', '.join(EXCHANGES)}", highlight=False)
+        return 2
     try:
         with make_progress(quiet) as prog:
             result = execute(recipe, engine=engine, address=address, workers=workers,  # type: ignore[arg-type]
-                             fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=_log)
+                             fresh=fresh, progress=prog, shard_bytes=shard_bytes, log=_log,
+                             exchange=exchange)  # type: ignore[arg-type]
     except (InputError, DatasetError) as e:
         err.print(f"[red]input error:[/red] {e}", highlight=False)
         return 2
@@ -135,10 +139,14 @@ def register(app: typer.Typer) -> None:
                                                "recipe's engine. Same results either way."),
         address: str | None = typer.Option(None, "--address", help="Ray cluster for --engine ray, e.g. "
                                            "ray://head:10001 (default: RAY_ADDRESS, else Ray on this machine)."),
+        exchange: str = typer.Option("auto", "--exchange", help="How --engine ray passes records: files (tasks "
+                                     "share the work directory: one machine or a shared mount), objects (Ray "
+                                     "Data, the object store), auto (files when every node sees the output)."),
     ) -> None:
         """Run a recipe: read, clean, filter, dedup, split; write data, rejects, stats, manifest."""
         raise typer.Exit(run_recipe_cli(recipe, workers=workers, out=out, fresh=fresh, quiet=quiet,
-                                        shard_bytes=shard_bytes, engine=engine, address=address))
+                                        shard_bytes=shard_bytes, engine=engine, address=address,
+                                        exchange=exchange))
 
     @app.command()
     def ops(

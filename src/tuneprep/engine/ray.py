@@ -31,7 +31,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import orjson
 
@@ -57,7 +57,7 @@ from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.readers import InputError
 from tuneprep.io.writers import atomic_open
 from tuneprep.ops.base import BatchOp, GlobalOp, Item, Op, build_op
-from tuneprep.ray_cluster import cluster_cpus, connect, describe, every_node_sees, task_pool
+from tuneprep.ray_cluster import Exchange, cluster_cpus, connect, describe, every_node_sees, task_pool
 from tuneprep.recipe import Recipe, StepResources
 from tuneprep.urls import is_url, scheme
 
@@ -381,9 +381,6 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
 
 
 # --- which exchange: work files every node reaches, or Ray's object store ----------------------------
-
-Exchange = Literal["auto", "files", "objects"]
-
 
 def files_fit(recipe: Recipe) -> str | None:
     """Why the recipe needs the object-store exchange (None: the work-file tasks can run all of it).
