@@ -23,7 +23,7 @@ Engine = Literal["local", "ray"]
 ENGINES: tuple[str, ...] = get_args(Engine)
 Exchange = Literal["auto", "files", "objects"]
 """How the Ray engine's stages pass records: ``files`` (tasks read and write a work directory every node
-sees), ``objects`` (Ray Data and the object store), ``auto`` (files when they can; ``engine/ray.py``)."""
+sees), ``objects`` (Ray Data and the object store), ``auto`` (files when they can; ``engine/ray_exchange.py``)."""
 EXCHANGES: tuple[str, ...] = get_args(Exchange)
 
 # How long a host:port address may take to accept a TCP connection before we call it unreachable:
@@ -105,7 +105,7 @@ def every_node_sees(directory: str | os.PathLike[str], timeout_s: float = 60.0) 
     on every live node of the connected cluster: one machine, or a mount every node shares.
 
     The engine's work files can then be written and read by the tasks themselves
-    (``engine/ray.py``); otherwise they travel through Ray's object store."""
+    (``engine/ray_exchange.py``); otherwise they travel through Ray's object store."""
     import secrets
 
     import ray

@@ -71,6 +71,14 @@ def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: in
             and all(wd.keys(s.index).exists() and wd.keys_index(s.index).exists() for s in shards))
 
 
+def moves_in_workers(recipe: Recipe) -> bool:
+    """What the recipe itself must allow for the workers to move the records in phase B (keyed,
+    ranked or routed): no split or a hash split (the workers route each record), and no labels
+    checked at the output. The callers check the rest (the step, the shards, repeated ids)."""
+    return ((recipe.split is None or recipe.split.method == "hash")
+            and not guard.labels_checked_at_output(recipe))
+
+
 def routes(ops: list[Op], k: int, shards: list[Shard], workers: int) -> bool:
     """True when phase A ran every step (``k`` steps done): the workers can then copy phase A's kept
     records to ``data/``, or route them to the splits of a hash split (``run_routed``). The caller
@@ -227,7 +235,7 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
     t0 = time.perf_counter()
     groups = plan_groups(shards, wd, workers)
     ids = [s.index for s in shards]
-    procs = _procs(workers, max(len(groups), len(shards)), pool_of)
+    procs = tasks_at_once(workers, max(len(groups), len(shards)), pool_of)
     with pool_of(procs) as pool:
         decided = [pool.submit(decide_group, op, name, g, lo, hi, ids, wd) for g, (lo, hi) in enumerate(groups)]
         pieces: dict[int, list[tuple[str, int, int]]] = {}
@@ -237,7 +245,7 @@ def run_keyed(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: W
             st.merge(group_st)
             for shard, (start, end) in ranges.items():
                 pieces.setdefault(shard, []).append((str(wd.drops(g)), start, end))
-        _move(pool, procs, ((i, pieces.get(i, [])) for i in ids), name, shards, wd, rejects, writer, progress, route)
+        move_records(pool, procs, ((i, pieces.get(i, [])) for i in ids), name, shards, wd, rejects, writer, progress, route)
     st.seconds += time.perf_counter() - t0
     progress.finish(name)
 
@@ -248,20 +256,20 @@ def run_routed(route: SplitRoute | None, shards: list[Shard], wd: WorkDir, worke
     to their splits (steps 2–3 above, nothing dropped), as the serial path's output pass writes them."""
     name = "split" if route is not None else "output"
     progress.start(name, None, "records")
-    procs = _procs(workers, len(shards), pool_of)
+    procs = tasks_at_once(workers, len(shards), pool_of)
     with pool_of(procs) as pool:
-        _move(pool, procs, ((s.index, []) for s in shards), name, shards, wd, rejects, writer, progress, route)
+        move_records(pool, procs, ((s.index, []) for s in shards), name, shards, wd, rejects, writer, progress, route)
     progress.finish(name)
 
 
-def _procs(workers: int, tasks: int, pool_of: PoolOf) -> int:
+def tasks_at_once(workers: int, tasks: int, pool_of: PoolOf) -> int:
     """Tasks to run at once: no more than the tasks or the workers asked for, nor, for processes
     forked here, this machine's cores (under the Ray engine ``workers`` counts the cluster's CPUs)."""
     cap = (os.cpu_count() or 1) if pool_of is fork_pool else workers
     return max(1, min(workers, tasks, cap))
 
 
-def _move(pool: Executor, procs: int, drops: Iterator[tuple[int, list[tuple[str, int, int]]]], name: str,
+def move_records(pool: Executor, procs: int, drops: Iterator[tuple[int, list[tuple[str, int, int]]]], name: str,
           shards: list[Shard], wd: WorkDir, rejects: RejectFiles, writer: OutputWriter, progress: Progress,
           route: SplitRoute | None) -> None:
     """Steps 2–3: each shard's records moved by one of the ``procs`` workers of ``pool``, the pieces

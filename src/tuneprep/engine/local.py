@@ -303,9 +303,8 @@ def run_recipe(recipe: Recipe, workers: int = 0, fresh: bool = False, progress: 
     # Under a hash split a record's split is a function of the record alone: workers can route it.
     route = (keyed.SplitRoute(HashSplit(recipe.split), recipe)
              if recipe.split is not None and recipe.split.method == "hash" else None)
-    # Worker processes on this machine (also under the Ray engine, whose work files are here too).
-    in_workers = (not writer.suspects and not guard.labels_checked_at_output(recipe)
-                  and (recipe.split is None or route is not None))
+    # Phase B in the workers (``pool_of``: processes here, or the Ray engine's tasks), where it can be.
+    in_workers = not writer.suspects and keyed.moves_in_workers(recipe)
     done = True
     if in_workers and keyed.applies(ops, k, shards, wd, workers):
         # A final keys-only step (dedup.exact): decided from the keys, records moved by the workers.

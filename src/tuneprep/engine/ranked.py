@@ -17,7 +17,7 @@ judged against its group's boundary alone:
    position) — read lazily, holding one entry per shard;
 4. **verdicts** (one task per shard): each record's ``rank_verdict`` (kept when its entry is not
    after the boundary), the drops as ``[position, reason, detail]`` lines in ``WorkDir.drops``, as
-   ``keyed.decide_group`` writes them; then the records move as in ``keyed.py`` (its ``_move``).
+   ``keyed.decide_group`` writes them; then the records move as in ``keyed.py`` (``keyed.move_records``).
 
 So no process holds every record or every key (the serial ``select.top`` holds a rank per
 record), and the files are byte for byte the serial path's (``phases.BarrierSteps``): the same
@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from tuneprep.engine.forkpool import PoolOf, fork_pool
-from tuneprep.engine.keyed import SplitRoute, _move, _procs, drop_line
+from tuneprep.engine.keyed import SplitRoute, drop_line, move_records, tasks_at_once
 from tuneprep.engine.keyfiles import BUCKETS, read_buckets
 from tuneprep.engine.phases import OutputWriter, Progress
 from tuneprep.engine.shard import RejectFiles, Shard
@@ -143,7 +143,7 @@ def run_ranked(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: 
     op.setup()
     t0 = time.perf_counter()
     ids = [s.index for s in shards]
-    procs = _procs(workers, len(shards), pool_of)
+    procs = tasks_at_once(workers, len(shards), pool_of)
     with pool_of(procs) as pool:
         per_shard = [f.result() for f in [pool.submit(count_ranked, op, wd, i) for i in ids]]
         if any(c is None for c in per_shard):
@@ -166,7 +166,7 @@ def run_ranked(op: GlobalOp, name: str, st: StepStats, shards: list[Shard], wd: 
             shard_st.seconds = 0.0  # the step's time is the wall time below
             st.merge(shard_st)
             pieces[i] = [(str(wd.drops(i)), 0, written)] if written else []
-        _move(pool, procs, ((i, pieces[i]) for i in ids), name, shards, wd, rejects, writer, progress, route)
+        move_records(pool, procs, ((i, pieces[i]) for i in ids), name, shards, wd, rejects, writer, progress, route)
     st.seconds += time.perf_counter() - t0
     progress.finish(name)
     return True

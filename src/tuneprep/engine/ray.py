@@ -1,6 +1,8 @@
-"""The Ray engine: the same recipe on a Ray cluster, through Ray Data (docs/scaling.md).
+"""The Ray engine: the same recipe on a Ray cluster (docs/scaling.md).
 
-Phase A runs on the cluster as a Ray Data pipeline:
+When every node sees the run's work directory and the recipe fits (``engine/ray_exchange.py``),
+``run_recipe_ray`` is the local engine with its worker functions as Ray tasks. Otherwise — the
+rest of this module — phase A runs on the cluster as a Ray Data pipeline:
 
 * reading: one task per shard (a file, or a byte range of a big JSONL/TXT file; the local
   engine's plan), through the same record source as the local engine (``shard.read_chunks``);
@@ -35,11 +37,10 @@ from typing import IO, Any
 
 import orjson
 
-from tuneprep.engine import guard
 from tuneprep.engine.local import RunError, RunResult, begin_phase_a, run_recipe
-from tuneprep.engine.outputs import OutputPlace
 from tuneprep.engine.phases import Progress
-from tuneprep.engine.ray_global import DISTRIBUTED_GLOBAL, Decide, verdicts_on_cluster
+from tuneprep.engine.ray_exchange import PROCESS_LOCAL, choose_exchange
+from tuneprep.engine.ray_global import Decide, distributed_global, first_global, verdicts_on_cluster
 from tuneprep.engine.ray_rows import ITEM, REJECT, ArrowRows
 from tuneprep.engine.shard import (
     CHUNK,
@@ -57,7 +58,7 @@ from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.readers import InputError
 from tuneprep.io.writers import atomic_open
 from tuneprep.ops.base import BatchOp, GlobalOp, Item, Op, build_op
-from tuneprep.ray_cluster import Exchange, cluster_cpus, connect, describe, every_node_sees, task_pool
+from tuneprep.ray_cluster import Exchange, cluster_cpus, connect, describe, task_pool
 from tuneprep.recipe import Recipe, StepResources
 from tuneprep.urls import is_url, scheme
 
@@ -99,19 +100,6 @@ def _op(recipe: Recipe, i: int) -> Op:
         op.setup()
         _OPS[key] = op
     return _OPS[key]
-
-
-def first_global(recipe: Recipe) -> int:
-    """The index of the first global step (``len(steps)`` when there is none)."""
-    ops = [build_op(s.op, s.params()) for s in recipe.steps]
-    return n_parallel_steps(ops)
-
-
-def distributed_global(recipe: Recipe) -> str | None:
-    """The first global step's op when the cluster runs it itself (``DISTRIBUTED_GLOBAL``), else None."""
-    k = first_global(recipe)
-    op = recipe.steps[k].op if k < len(recipe.steps) else None
-    return op if op in DISTRIBUTED_GLOBAL else None
 
 
 def _preps(recipe: Recipe) -> tuple[GlobalOp | None, GlobalOp | None]:
@@ -310,10 +298,6 @@ class _ShardSink:
         return result
 
 
-# URL schemes whose files exist in one process only (fsspec's memory filesystem).
-PROCESS_LOCAL = ("memory",)
-
-
 def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, progress: Progress,
                 log: Callable[[str], None]) -> tuple[dict[int, dict[str, Any]], int]:
     """Phase A on the cluster (``local.PhaseA``): work files per shard, then the shard results.
@@ -378,54 +362,6 @@ def ray_phase_a(recipe: Recipe, shards: list[Shard], wd: WorkDir, workers: int, 
             raise RunError(f"ray engine: no rows came back for shards {missing}")
     progress.finish(phase)
     return results, resumed
-
-
-# --- which exchange: work files every node reaches, or Ray's object store ----------------------------
-
-def files_fit(recipe: Recipe) -> str | None:
-    """Why the recipe needs the object-store exchange (None: the work-file tasks can run all of it).
-
-    The tasks are the local engine's: phase A per shard, then, when the recipe ends with a keys-only
-    step (``dedup.exact``) or a ranked one (``select.sample``, ``select.top``, ``select.balance``) and has no split or a
-    hash split, that step decided per group of key buckets or ranked per shard, and the records moved
-    per shard (``engine/keyed.py``, ``engine/ranked.py``). A model step (an actor pool), a
-    step with ``resources:``, or a dedup the keyed tasks cannot take (MinHash; exact dedup before
-    other global steps or an exact split) runs through Ray Data, where the cluster runs it."""
-    ops = [build_op(s.op, s.params()) for s in recipe.steps]
-    k = n_parallel_steps(ops)
-    for i in range(k):
-        if isinstance(ops[i], BatchOp) or recipe.steps[i].resources is not None:
-            return f"step {i + 1} ({recipe.steps[i].op}) runs in an actor pool or with its own resources"
-    if distributed_global(recipe) is None:
-        return None
-    name = recipe.steps[k].op
-    keyed_takes = (k == len(ops) - 1 and ops[k].keys_only  # type: ignore[attr-defined]
-                   and (recipe.split is None or recipe.split.method == "hash")
-                   and not guard.labels_checked_at_output(recipe))
-    return None if keyed_takes else f"step {k + 1} ({name}) runs on the cluster through Ray Data"
-
-
-def choose_exchange(recipe: Recipe, exchange: Exchange, log: Callable[[str], None]) -> str:
-    """``files`` (the tasks read and write the work directory) or ``objects`` (records through Ray's
-    object store to the driver, ``ray_phase_a``). ``auto`` takes files when the recipe fits them
-    (``files_fit``) and a task on every node reads back a file the driver writes in the run's
-    local directory (one machine, or a shared mount: ``ray_cluster.every_node_sees``)."""
-    if exchange == "objects":
-        log("ray: records travel through the object store (exchange 'objects' asked for)")
-        return "objects"
-    patterns = [recipe.input.path] if isinstance(recipe.input.path, str) else recipe.input.path
-    why = files_fit(recipe)
-    if why is None and any(is_url(p) and scheme(p) in PROCESS_LOCAL for p in patterns):
-        why = "an in-memory input"
-    if why is None and not every_node_sees(OutputPlace.of(recipe.output.path).local):
-        why = "not every node sees the output directory"
-    if why is None:
-        log("ray: every task reads and writes the work directory (shared by every node)")
-        return "files"
-    if exchange == "files":
-        raise RunError(f"ray engine: exchange 'files' cannot run this recipe: {why}")
-    log(f"ray: records travel through the object store ({why})")
-    return "objects"
 
 
 def run_recipe_ray(recipe: Recipe, address: str | None = None, fresh: bool = False,

@@ -16,11 +16,25 @@ import orjson
 
 from tuneprep.engine.ray_minhash import Decision, find_near_duplicates
 from tuneprep.engine.ray_rows import ITEM
+from tuneprep.engine.shard import n_parallel_steps
 from tuneprep.ops.base import Drop, build_op
 from tuneprep.ops.neardup import DedupMinHash
 from tuneprep.recipe import Recipe
 
 DISTRIBUTED_GLOBAL = ("dedup.exact", "dedup.minhash")
+
+def first_global(recipe: Recipe) -> int:
+    """The index of the first global step (``len(steps)`` when there is none)."""
+    ops = [build_op(s.op, s.params()) for s in recipe.steps]
+    return n_parallel_steps(ops)
+
+
+def distributed_global(recipe: Recipe) -> str | None:
+    """The first global step's op when the cluster runs it itself (``DISTRIBUTED_GLOBAL``), else None."""
+    k = first_global(recipe)
+    op = recipe.steps[k].op if k < len(recipe.steps) else None
+    return op if op in DISTRIBUTED_GLOBAL else None
+
 
 Decide = Callable[[int, int, bytes], tuple[Drop | None, dict[str, Any] | None]]
 """A distributed global step's verdict on the kept line ``data`` of (shard, pos): (why it is dropped
