@@ -251,3 +251,27 @@ def test_equal_keys_share_a_bucket_in_every_process():
             for _ in range(2)}
     assert runs == {str([bucket(k) for k in ("a", "b" * 40, ["x", 1])]) + "\n"}
     assert len({bucket(f"key{i}") for i in range(5000)}) > BUCKETS * 0.9
+
+
+def test_reject_lines_spliced_from_work_lines_equal_the_serialised_ones(rt_path):
+    """Phase B writes a dropped record's reject line from the JSON cut out of its work line
+    (``reject_bytes``); it equals ``_reject``'s line for every detail shape on real records."""
+    import io
+
+    import orjson
+
+    from tuneprep.io.readers import load_records
+
+    details = [None, {}, {"duplicate_of": "rt-1"}, {"duplicate_of": None, "similarity": 0.93},
+               {"words": 2, "min_words": 3}, {"match": "é\u2028\"\\", "nested": {"a": [1, 2.5]}}]
+    for i, rec in enumerate(load_records(rt_path)[:2000]):
+        rec["meta"] = {"source": f"rt.csv:{i}", "scores": {"x": i / 7}}
+        source = f"/data/ré \"{i}\".csv:{i + 2}"
+        line = shard_mod.kept_line(shard_mod.Item(source, rec), key=f"{i:032x}")
+        parts = keyed.kept_parts(line)
+        assert parts is not None
+        detail = details[i % len(details)]
+        want = io.BytesIO()
+        shard_mod._reject(want, "dedup.exact", "duplicate", source, record=rec, detail=detail)
+        assert shard_mod.reject_bytes("dedup.exact", "duplicate", *parts, detail) == want.getvalue()
+        assert orjson.loads(parts[1] + b"\n") == rec

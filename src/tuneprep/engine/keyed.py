@@ -14,7 +14,7 @@ record:
    the keys of its group only, so the memory does not grow with the input;
 2. **apply** (worker processes, one shard each): each worker reads its shard's drops from every
    group and its kept records, and writes the output lines of the records kept (their JSON cut
-   out of the work line, ``record_bytes``) and the rejects of the dropped ones;
+   out of the work line, ``kept_parts``) and the rejects of the dropped ones;
 3. **join** (driver): the output lines go into the part files and the rejects into the step's
    rejects file, in shard order, as bytes.
 
@@ -50,7 +50,7 @@ from tuneprep.engine import guard
 from tuneprep.engine.forkpool import PoolOf, fork_pool
 from tuneprep.engine.keyfiles import BUCKETS, bucket_sizes, read_buckets
 from tuneprep.engine.phases import OutputWriter, Progress
-from tuneprep.engine.shard import RejectFiles, Shard, _reject
+from tuneprep.engine.shard import RejectFiles, Shard, reject_bytes
 from tuneprep.engine.split import HashSplit
 from tuneprep.engine.stats import StepStats
 from tuneprep.engine.workdir import WorkDir
@@ -166,11 +166,11 @@ def load_drops(pieces: list[tuple[str, int, int]]) -> Decisions:
     return decisions
 
 
-def record_bytes(line: bytes) -> bytes | None:
-    """The record's JSON inside a kept line ``{"s":…,"r":…,"k":"…"}`` (``shard.kept_line``), cut
-    out without parsing: orjson writes the nested record exactly as ``orjson.dumps(record)``, so
-    this plus a newline is ``dumps_line(record)``. None when the line is not of that shape (then
-    the caller parses it).
+def kept_parts(line: bytes) -> tuple[bytes, bytes] | None:
+    """The source's and the record's JSON inside a kept line ``{"s":…,"r":…,"k":"…"}``
+    (``shard.kept_line``), cut out without parsing: orjson writes the nested values exactly as
+    ``orjson.dumps`` of each, so the record's plus a newline is ``dumps_line(record)``. None when
+    the line is not of that shape (then the caller parses it).
 
     The cuts are safe: inside a JSON string a quote is always escaped, so ``","r":`` cannot occur
     within the source string before the record, and a key that is a JSON string (one pair of
@@ -183,7 +183,11 @@ def record_bytes(line: bytes) -> bytes | None:
     tail = line[j + 5:]
     if not (tail.startswith(b'"') and tail.endswith(b'"}\n') and tail.count(b'"') == 2):
         return None
-    return line[i + 6: j]
+    return line[5: i + 1], line[i + 6: j]
+
+
+FLUSH_LINES = 4096
+"""Lines of a shard moved between writes."""
 
 
 @dataclass
@@ -206,21 +210,38 @@ def apply_shard(kept: str, out_prefix: str, dropped_piece: str, step: str, drops
     it wrote to each output."""
     decisions = load_drops(drops)
     counts: dict[str, int] = {}
+    # Lines gathered and written per output in blocks: one write call per line cost more than
+    # cutting the line.
+    blocks: dict[str, list[bytes]] = {}
+    dropped: list[bytes] = []
     with ExitStack() as stack, open(kept, "rb") as src, open(dropped_piece, "wb") as rej:
         outs: dict[str, IO[bytes]] = {}
+
+        def flush() -> None:
+            for out_name, lines in blocks.items():
+                if out_name not in outs:
+                    outs[out_name] = stack.enter_context(open(out_prefix + out_name, "wb"))
+                outs[out_name].write(b"".join(lines))
+            blocks.clear()
+            rej.write(b"".join(dropped))
+            dropped.clear()
+
         for pos, line in enumerate(src):
             drop = decisions.get(pos)
+            parts = kept_parts(line)
             if drop is None:
-                rec = record_bytes(line)
-                parsed = orjson.loads(line)["r"] if rec is None or route is not None else None
+                parsed = orjson.loads(line)["r"] if parts is None or route is not None else None
                 name = route(parsed) if route is not None else "data"
-                if name not in outs:
-                    outs[name] = stack.enter_context(open(out_prefix + name, "wb"))
-                outs[name].write(rec + b"\n" if rec is not None else dumps_line(parsed))
+                blocks.setdefault(name, []).append(parts[1] + b"\n" if parts is not None else dumps_line(parsed))
                 counts[name] = counts.get(name, 0) + 1
+            elif parts is not None:
+                dropped.append(reject_bytes(step, drop[0], parts[0], parts[1], drop[1]))
             else:
                 d = orjson.loads(line)
-                _reject(rej, step, drop[0], d["s"], record=d["r"], detail=drop[1])
+                dropped.append(reject_bytes(step, drop[0], orjson.dumps(d["s"]), orjson.dumps(d["r"]), drop[1]))
+            if not pos % FLUSH_LINES:
+                flush()
+        flush()
     return counts
 
 

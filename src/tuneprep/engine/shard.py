@@ -81,6 +81,22 @@ def _reject(fh: IO[bytes], step: str, reason: str, source: str, *, record: Any =
     fh.write(dumps_line(rej))
 
 
+def reject_bytes(step: str, reason: str, source_json: bytes, record_json: bytes,
+                 detail: dict[str, Any] | None = None) -> bytes:
+    """The line ``_reject`` writes for a record, from the source's and the record's JSON as
+    ``orjson.dumps`` wrote them, so phase B need not parse and re-serialise a dropped record
+    (tests/engine/test_keyed_phase_b.py compares the two on real records)."""
+    parts = [b'{"step":', orjson.dumps(step), b',"reason":', orjson.dumps(reason), b',"source":', source_json]
+    if detail:
+        if "duplicate_of" in detail:
+            parts += [b',"duplicate_of":', orjson.dumps(detail["duplicate_of"])]
+        rest = {k: v for k, v in detail.items() if k != "duplicate_of"}
+        if rest:
+            parts += [b',"detail":', dumps_line(rest)[:-1]]
+    parts += [b',"record":', record_json, b"}\n"]
+    return b"".join(parts)
+
+
 class RejectFiles:
     """One rejects file per step label (``read``, ``3:filter.length``...), opened on first use.
 
