@@ -161,3 +161,43 @@ def test_whitespace_unchanged_text_shortcut_equals_full_path(real_texts: list[st
     for c in map(chr, range(128)):
         for t in (c, f"{c}ab", f"ab{c}", f"a{c}b", f"a\n{c}b", f"a{c}\nb", f"a\n\n{c}\nb", f"{c}\n{c}"):
             assert op._clean(t) == op._clean_slow(t), repr(t)
+
+
+@pytest.mark.parametrize(("op_name", "params"), [
+    ("clean.unicode", {}), ("clean.unicode", {"normalization": "NFKC", "uncurl_quotes": True}),
+    ("clean.whitespace", {}), ("clean.whitespace", {"keep_newlines": False, "keep_indent": False}),
+    ("filter.length", {"min_words": 5}), ("filter.length", {"min_chars": 40, "max_words": 30}),
+    ("filter.length", {"max_chars": 60}),
+])
+def test_apply_many_equals_apply_record_by_record(real_texts: list[str], op_name: str, params: dict) -> None:
+    """The ops' chunk methods (shortcuts without apply's per-record calls) give apply's results:
+    real texts as plain records, as chat messages, beside records with meta and scores already, a
+    missing text and a non-string one."""
+    import copy
+
+    from tuneprep.ops.base import Drop, build_op
+
+    op = build_op(op_name, params)
+    op.setup()
+    records: list[dict] = []
+    for i, t in enumerate(real_texts[::3]):
+        if i % 11 == 0:
+            records.append({"id": str(i), "messages": [{"role": "user", "content": t},
+                                                       {"role": "assistant", "content": t[::-1]}]})
+        elif i % 7 == 0:
+            records.append({"id": str(i), "text": t, "meta": {"source": f"f:{i}", "scores": {"x": 1}}})
+        else:
+            records.append({"id": str(i), "text": t, **({"meta": {"source": f"f:{i}"}} if i % 2 else {})})
+    records += [{"id": "none", "text": None}, {"id": "int", "text": 42}, {"id": "empty", "text": ""}]
+    one_by_one = [op.apply(r) for r in copy.deepcopy(records)]
+    many = []
+    chunked = copy.deepcopy(records)
+    for b in range(0, len(chunked), 512):
+        many += op.apply_many(chunked[b: b + 512])
+    assert len(many) == len(one_by_one)
+    for a, b in zip(many, one_by_one, strict=True):
+        if isinstance(b, Drop):
+            assert isinstance(a, Drop) and (a.reason, a.detail) == (b.reason, b.detail)
+        else:
+            assert a == b
+    assert any(not isinstance(x, Drop) for x in many)

@@ -256,6 +256,7 @@ def ftfy_fixer_order() -> tuple[str, ...] | None:
 
 
 _FIXER_ORDER = ftfy_fixer_order()
+_PRINTABLE_ASCII = "".join(map(chr, range(0x20, 0x7F)))
 
 
 class UnicodeFixer:
@@ -267,6 +268,9 @@ class UnicodeFixer:
         self._form = config.normalization
         self._check_bad = bool(config.fix_encoding)
         self._auto_html = config.unescape_html == "auto"
+        # No fixer character is printable ASCII (checked here, not assumed): for a printable ASCII
+        # text two scans in C then prove it unchanged, cheaper than the character-class search.
+        self._printable_ascii_unchanged = self._touch is None or not self._touch.search(_PRINTABLE_ASCII)
         # The fixers of one round, for segments that are not bad (fix_encoding leaves them alone).
         self._round: list[Callable[[str], str]] | None = None
         if _FIXER_ORDER is not None and config.unescape_html is False:
@@ -290,21 +294,27 @@ class UnicodeFixer:
         line start, so is_bad is not run on the whole); NFC/NFKC split at "\n" (a starter that
         never composes), so a normalised text is normalised line by line.
         """
+        if text.isascii():
+            if self._printable_ascii_unchanged and text.isprintable():
+                return True
+            return self._touch is None or not self._touch.search(text)
         if self._touch is not None and self._touch.search(text):
             return False
-        if text.isascii():
-            return True
         if self._check_bad and (_NEEDS_RE is None or _NEEDS_RE.search(text)):
             return False
         return self._form is None or unicodedata.is_normalized(self._form, text)
+
+    def unchanged_whole(self, text: str) -> bool:
+        """True when ``fix(text)`` provably returns ``text`` without looking at its segments."""
+        return not text or (len(text) <= self.config.max_decode_length and self._whole_unchanged(text))
 
     def fix(self, text: str) -> str:
         cfg = self.config
         if not text:
             return text
-        limit = cfg.max_decode_length
-        if len(text) <= limit and self._whole_unchanged(text):
+        if self.unchanged_whole(text):
             return text
+        limit = cfg.max_decode_length
         out = []
         pos, n = 0, len(text)
         while pos < n:
