@@ -140,6 +140,10 @@ def test_dedup_normal_form_equals_nfkc_casefold_reference(real_texts: list[str])
         assert normalize_for_dedup(messy) == reference(messy)
     # Compatibility forms and case that only NFKC + casefold bring together.
     assert normalize_for_dedup("\ufb01ne  STRASSE\u2003x") == normalize_for_dedup("fine stra\u00dfe x")
+    # Every ASCII character where the already-collapsed shortcut's checks decide.
+    for c in map(chr, range(128)):
+        for t in (c, f"{c}Ab", f"aB{c}", f"a{c}b", f"a {c} b", f"a{c}{c}b", f"A\n{c}b", ""):
+            assert normalize_for_dedup(t) == reference(t), repr(t)
 
 
 @pytest.mark.parametrize("keep_newlines", [True, False])

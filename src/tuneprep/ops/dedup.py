@@ -27,14 +27,25 @@ class DedupExact(GlobalOp):
     keys_only: ClassVar[bool] = True  # apply_global reads the prepared key and the id, nothing else
 
     def prepare(self, record: dict[str, Any]) -> Any:
+        return self.prepare_batch([record])[0]
+
+    def prepare_batch(self, records: list[dict[str, Any]]) -> list[Any]:
+        """The key of each record: xxh3-128 of its (normalised) text, plus ``fields``."""
         import xxhash
 
-        text = record_text(record)
-        if self.params.normalize:
-            text = normalize_for_dedup(text)
-        for f in self.params.fields:
-            text += "\x00" + str(record.get(f, ""))
-        return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))
+        digest = xxhash.xxh3_128_hexdigest
+        normalize, fields = self.params.normalize, self.params.fields
+        keys = []
+        for record in records:
+            text = record.get("text")
+            if type(text) is not str:
+                text = record_text(record)
+            if normalize:
+                text = normalize_for_dedup(text)
+            for f in fields:
+                text += "\x00" + str(record.get(f, ""))
+            keys.append(digest(text.encode("utf-8", "surrogatepass")))
+        return keys
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
         first: dict[str, str] = {}

@@ -23,5 +23,12 @@ def map_text(record: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]
 def normalize_for_dedup(text: str) -> str:
     """NFKC, casefold, whitespace collapsed: the form two texts must share to be duplicates."""
     # ASCII is its own NFKC form and casefolds as lower(); " ".join(split()) is \s+ -> " " + strip.
-    text = text.lower() if text.isascii() else unicodedata.normalize("NFKC", text).casefold()
+    if text.isascii():
+        text = text.lower()
+        # Printable ASCII has no whitespace but the space: with no run and none at either end it
+        # is already collapsed (most text after clean.whitespace), and the split/join is skipped.
+        if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+            return text
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(text.split())
