@@ -40,7 +40,12 @@ Where tuneprep's speed comes from: ``clean.unicode`` calls ftfy only on the line
 ``unicodedata.is_normalized``; byte-identical output). The **tuneprep-plain-ftfy** side is the same
 CLI with ``clean.unicode`` calling ``ftfy.fix_text`` on every document: the ratio without the fast path.
 The **floor** is the same corpus through read → JSON parse → hash (xxh3-128) → write only, with the same
-number of worker processes: no pipeline can be faster.
+number of worker processes: no pipeline can be faster. The **handwritten** side is the pipeline's
+per-document work as one plain Python loop per file (the same libraries: orjson, ftfy where an ASCII
+check cannot rule it out, str.split/join, xxh3-128; the same kept and reject lines, with meta.source and
+the length scores), with duplicates looked for within each file only: less work than the pipeline, so
+its time bounds from below what per-document Python code can do (no stats, no resumable work files, no
+global barrier).
 
 Each side runs as its own process tree; the harness polls the tree's memory (psutil, every 50 ms) and
 reports the peak of the summed RSS of all its processes (an upper bound: pages shared after fork count
@@ -53,7 +58,7 @@ Usage::
     python benchmarks/pipeline_vs_datatrove.py --corpus mixed --pairs 3 --result pipeline_vs_datatrove_mixed
     python benchmarks/pipeline_vs_datatrove.py --corpus ascii --ascii-files 1 --ascii-docs 40000 --pairs 3 \\
         --result pipeline_vs_datatrove_ascii
-    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 1 --sides tuneprep,datatrove,floor \\
+    python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 3 --sides tuneprep,datatrove,floor,handwritten \\
         --result pipeline_vs_datatrove_ascii_full                 # the whole ASCII-heavy corpus (268 MB)
     python benchmarks/pipeline_vs_datatrove.py --corpus ascii --pairs 0 --no-extra --scaling 3 \\
         --result pipeline_scaling                                  # peak RSS vs input size
@@ -327,6 +332,79 @@ def run_floor(inputs: Path, work: Path, workers: int) -> int:
         return sum(pool.map(_floor_file, jobs, chunksize=1))
 
 
+# --- hand-written: the pipeline's per-document work as one plain Python loop, no framework -------------
+
+
+def _handwritten_file(args: tuple[str, str]) -> tuple[int, int]:
+    """One file through the pipeline's per-document work written as one loop: ftfy where an ASCII
+    check cannot rule it out, the whitespace rule (a check, split/join when it fails), the word count,
+    the dedup key (NFKC + casefold, or lower() on ASCII; whitespace collapsed; xxh3-128), then the
+    kept record with tuneprep's ``meta`` (source, length scores) or a reject line with the record,
+    as tuneprep writes them. Duplicates are only looked for within this file: less work than a global
+    dedup, so the time is a lower bound for this way of writing the pipeline."""
+    import re
+    import unicodedata
+
+    import ftfy
+    import orjson
+    import xxhash
+
+    cfg = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, normalization="NFC")
+    controls = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+    src, dst = args
+    seen: dict[str, str] = {}
+    kept = 0
+    with open(src, "rb") as fh, open(dst + ".kept", "wb") as out, open(dst + ".rejects", "wb") as rej:
+        for n, line in enumerate(fh, 1):
+            rec = orjson.loads(line)
+            t = rec["text"]
+            if not t.isascii() or controls.search(t):
+                t = ftfy.fix_text(t, cfg)
+            if not (t.isascii() and t.isprintable() and t[:1] != " " and t[-1:] != " " and "  " not in t):
+                lines = [" ".join(x.split()) for x in t.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+                t = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+            rec["text"] = t
+            words = len(t.split())
+            where = f"{src}:{n}"
+            rec["meta"] = {"source": where, "scores": {"filter.length": {"chars": len(t), "words": words}}}
+            if words < MIN_WORDS:
+                rej.write(orjson.dumps({"step": "filter.length", "reason": "too_few_words", "source": where,
+                                        "detail": {"words": words, "min_words": MIN_WORDS}, "record": rec}) + b"\n")
+                continue
+            norm = t.lower() if t.isascii() else unicodedata.normalize("NFKC", t).casefold()
+            key = xxhash.xxh3_128_hexdigest(" ".join(norm.split()).encode("utf-8", "surrogatepass"))
+            first = seen.get(key)
+            if first is not None:
+                rej.write(orjson.dumps({"step": "dedup.exact", "reason": "duplicate", "source": where,
+                                        "duplicate_of": first, "record": rec}) + b"\n")
+                continue
+            seen[key] = rec.get("id", "")
+            out.write(orjson.dumps(rec) + b"\n")
+            kept += 1
+    return kept, n
+
+
+def run_handwritten(inputs: Path, work: Path, workers: int, result_file: Path) -> None:
+    from multiprocessing import get_context
+
+    work.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(p), str(work / p.name)) for p in sorted(inputs.glob("*.jsonl"))]
+    with get_context("fork").Pool(workers) as pool:
+        done = pool.map(_handwritten_file, jobs, chunksize=1)
+    result_file.write_text(json.dumps({"kept_within_files": sum(k for k, _ in done)}))
+
+
+def bench_handwritten(inputs: Path, work: Path, workers: int) -> dict[str, Any]:
+    hw_work = work / "handwritten-work"
+    shutil.rmtree(hw_work, ignore_errors=True)
+    res_file = work / "handwritten-result.json"
+    r = measure([sys.executable, __file__, "--side", "handwritten", "--inputs", str(inputs), "--work", str(hw_work),
+                 "--workers", str(workers), "--result-file", str(res_file)], env=_env())
+    r.update(json.loads(res_file.read_text()))
+    shutil.rmtree(hw_work, ignore_errors=True)
+    return r
+
+
 def bench_floor(inputs: Path, work: Path, workers: int) -> dict[str, Any]:
     fl_work = work / "floor-work"
     shutil.rmtree(fl_work, ignore_errors=True)
@@ -341,7 +419,7 @@ def _load() -> str:
     return f"load average {la[0]:.2f} {la[1]:.2f} {la[2]:.2f} on {os.cpu_count()} cores"
 
 
-SIDES = ("tuneprep", "datatrove", "tuneprep-plain-ftfy", "floor")
+SIDES = ("tuneprep", "datatrove", "tuneprep-plain-ftfy", "floor", "handwritten")
 
 
 def bench_corpus(label: str, inputs: Path, work: Path, workers: int, pairs: int, sides: list[str]) -> dict[str, Any]:
@@ -363,6 +441,8 @@ def bench_corpus(label: str, inputs: Path, work: Path, workers: int, pairs: int,
                 r = bench_tuneprep(inputs, work, workers, plain_ftfy=True)
             elif side == "datatrove":
                 r = bench_datatrove(inputs, work, workers, keys=want_keys)
+            elif side == "handwritten":
+                r = bench_handwritten(inputs, work, workers)
             else:
                 r = bench_floor(inputs, work, workers)
             if "kept_keys" in r:
@@ -390,7 +470,8 @@ def bench_corpus(label: str, inputs: Path, work: Path, workers: int, pairs: int,
             "peak_tree_rss_mb_max": round(max(col(side, "peak_tree_rss_mb"))),
             "peak_process_rss_mb_max": round(max(col(side, "peak_process_rss_mb"))),
             **({"kept": sorted(set(col(side, "kept"))), "after_length_filter": sorted(set(col(side, "after_length_filter")))}
-               if side != "floor" else {}),
+               if side not in ("floor", "handwritten") else {}),
+            **({"kept_within_files": sorted(set(col(side, "kept_within_files")))} if side == "handwritten" else {}),
         }
     tp, dt = col("tuneprep", "seconds"), col("datatrove", "seconds")
     # Per pair: each pair ran side by side under (about) the same load.
@@ -401,6 +482,7 @@ def bench_corpus(label: str, inputs: Path, work: Path, workers: int, pairs: int,
                                      "cpu_median": round(statistics.median(col("datatrove", "cpu_seconds"))
                                                          / statistics.median(col("tuneprep", "cpu_seconds")), 2)}
     plain, floor = col("tuneprep-plain-ftfy", "seconds"), col("floor", "seconds")
+    hand = col("handwritten", "seconds")
     if plain:
         summary["ratio_vs_datatrove_without_fast_path"] = {
             "median": round(statistics.median([d / p for p, d in zip(plain, dt, strict=True)]), 2),
@@ -408,6 +490,13 @@ def bench_corpus(label: str, inputs: Path, work: Path, workers: int, pairs: int,
     if floor:
         summary["times_the_floor"] = {"median": round(statistics.median([t / f for t, f in zip(tp, floor, strict=True)]), 2),
                                       "per_pair": [round(t / f, 2) for t, f in zip(tp, floor, strict=True)]}
+    if hand and floor:
+        summary["handwritten_times_the_floor"] = {
+            "median": round(statistics.median([h / f for h, f in zip(hand, floor, strict=True)]), 2),
+            "per_pair": [round(h / f, 2) for h, f in zip(hand, floor, strict=True)]}
+        summary["tuneprep_times_handwritten"] = {
+            "median": round(statistics.median([t / h for t, h in zip(tp, hand, strict=True)]), 2),
+            "per_pair": [round(t / h, 2) for t, h in zip(tp, hand, strict=True)]}
     if "tuneprep" in keys and "datatrove" in keys:
         summary["same_documents_kept"] = keys["tuneprep"] == keys["datatrove"]
         summary["kept_keys_only_tuneprep"] = len(keys["tuneprep"] - keys["datatrove"])
@@ -421,6 +510,9 @@ def bench_corpus(label: str, inputs: Path, work: Path, workers: int, pairs: int,
         print(f"  -> without the unicode fast path: {summary['ratio_vs_datatrove_without_fast_path']['median']:.2f}x")
     if floor:
         print(f"  -> tuneprep = {summary['times_the_floor']['median']:.2f}x the floor (read, parse, hash, write)")
+    if "handwritten_times_the_floor" in summary:
+        print(f"  -> hand-written loop = {summary['handwritten_times_the_floor']['median']:.2f}x the floor; "
+              f"tuneprep = {summary['tuneprep_times_handwritten']['median']:.2f}x the hand-written loop")
     if "same_documents_kept" in summary:
         print(f"  -> same documents kept (dedup keys): {summary['same_documents_kept']}")
     return summary
@@ -442,7 +534,7 @@ def main() -> None:
                     help="also run the per-record recipe on the ASCII corpus and on it repeated N times")
     ap.add_argument("--work", type=Path, default=None, help="scratch directory (default: cache/bench/work)")
     ap.add_argument("--result", default="pipeline_vs_datatrove", help="result file name (benchmarks/results/NAME.json)")
-    ap.add_argument("--side", choices=["datatrove", "floor", "tuneprep-plain-ftfy"], help=argparse.SUPPRESS)
+    ap.add_argument("--side", choices=["datatrove", "floor", "handwritten", "tuneprep-plain-ftfy"], help=argparse.SUPPRESS)
     ap.add_argument("--inputs", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--result-file", dest="result_file", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--executor", choices=["local", "ray"], default="local", help=argparse.SUPPRESS)
@@ -455,6 +547,9 @@ def main() -> None:
     if a.side == "floor":
         run_floor(a.inputs, a.work, a.workers)
         return
+    if a.side == "handwritten":
+        run_handwritten(a.inputs, a.work, a.workers, a.result_file)
+        return
     if a.side == "tuneprep-plain-ftfy":
         import ftfy
 
@@ -462,6 +557,7 @@ def main() -> None:
         from tuneprep.ops.unicode_fast import UnicodeFixer
 
         UnicodeFixer.fix = lambda self, text: ftfy.fix_text(text, self.config)  # type: ignore[method-assign]
+        UnicodeFixer.unchanged_whole = lambda self, text: False  # type: ignore[method-assign]
         sys.argv = ["tuneprep", *[x for x in rest if x != "--"]]
         cli_main()
         return
