@@ -111,7 +111,7 @@ def to_record(obj: Any, mapping: FieldMapping, source_path: str, row: int) -> di
     Raises RecordError (reason ``not_an_object``, ``missing_field``, ``bad_type``,
     ``bad_messages``/``bad_role``) naming the field at fault.
     """
-    if not isinstance(obj, Mapping):
+    if type(obj) is not dict and not isinstance(obj, Mapping):  # the ABC check costs, per row
         raise RecordError("not_an_object", f"row is a {type(obj).__name__}, not an object")
     rec: dict[str, Any] = dict(obj)
     meta = rec.get("meta")

@@ -275,3 +275,24 @@ def test_reject_lines_spliced_from_work_lines_equal_the_serialised_ones(rt_path)
         shard_mod._reject(want, "dedup.exact", "duplicate", source, record=rec, detail=detail)
         assert shard_mod.reject_bytes("dedup.exact", "duplicate", *parts, detail) == want.getvalue()
         assert orjson.loads(parts[1] + b"\n") == rec
+
+
+def test_dedup_decide_keys_equals_apply_global_and_the_generic_default(rt_path):
+    """Phase B decides dedup.exact from (key, id) rows (``decide_keys``, no items built); the
+    result equals apply_global's over the records and GlobalOp's generic decide_keys (items
+    through apply_global), on real records with their duplicates."""
+    from tuneprep.io.readers import load_records
+    from tuneprep.ops.base import GlobalOp, Item, build_op
+
+    op = build_op("dedup.exact", {})
+    op.setup()
+    records = load_records(rt_path)[:4000]
+    records += [dict(r, id=f"again-{i}") for i, r in enumerate(records[::5])]
+    keys = op.prepare_batch(records)
+    rows = [(k, r["id"]) for k, r in zip(keys, records, strict=True)]
+    fast = [(d.reason, d.detail) if d else None for d in op.decide_keys(iter(rows))]
+    generic = [(d.reason, d.detail) if d else None for d in GlobalOp.decide_keys(op, iter(rows))]
+    serial = [(d.reason, d.detail) if d else None
+              for _, d in op.apply_global(lambda: (Item(str(i), r) for i, r in enumerate(records)))]
+    assert fast == generic == serial
+    assert sum(d is not None for d in fast) >= 800

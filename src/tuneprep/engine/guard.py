@@ -50,6 +50,13 @@ def label_problem(rec: Mapping[str, Any], row: Any, recipe: Recipe) -> str | Non
     return f"no label: field '{field or 'label'}' is {'empty' if rec.get('label') is not None else 'null'}"
 
 
+def labels_checked_on_read(recipe: Recipe) -> bool:
+    """True when each record read can be a ``missing_label`` reject (``label_problem`` can answer
+    other than None), decided once per recipe rather than per record."""
+    return (labels_required(recipe) and not recipe.input.allow_unlabeled
+            and not labels_checked_at_output(recipe))
+
+
 def labels_checked_at_output(recipe: Recipe) -> bool:
     """True when missing labels are judged after the steps (the recipe annotates records), not on read."""
     return labels_required(recipe) and any(s.op.startswith("annotate.") for s in recipe.steps)

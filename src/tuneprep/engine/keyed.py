@@ -55,7 +55,7 @@ from tuneprep.engine.split import HashSplit
 from tuneprep.engine.stats import StepStats
 from tuneprep.engine.workdir import WorkDir
 from tuneprep.io.writers import dumps_line
-from tuneprep.ops.base import Drop, GlobalOp, Item, Op
+from tuneprep.ops.base import Drop, GlobalOp, Op
 from tuneprep.recipe import Recipe
 
 Decisions = dict[int, tuple[str, dict[str, Any]]]
@@ -118,16 +118,16 @@ def decide_group(op: GlobalOp, name: str, group: int, lo: int, hi: int, shard_id
     st = StepStats(name)
     where: deque[tuple[int, int]] = deque()  # (shard, position) of the items read but not yet answered
 
-    def items() -> Iterator[Item]:
+    def rows() -> Iterator[tuple[Any, Any]]:
         for s in shard_ids:
             for key, rid, pos in read_buckets(wd.keys(s), wd.keys_index(s), lo, hi):
                 where.append((s, pos))
-                yield Item("", {"id": rid}, key)
+                yield key, rid
 
     ranges: dict[int, tuple[int, int]] = {}
     written = 0
     with open(wd.drops(group), "wb") as fh:
-        for _, drop in op.apply_global(items):
+        for drop in op.decide_keys(rows()):
             shard, pos = where.popleft()
             line = drop_line(st, pos, drop)
             if not line:

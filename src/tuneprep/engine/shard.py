@@ -162,7 +162,7 @@ def read_chunks(shard: Shard, recipe: Recipe, read_st: StepStats,
     """
     source = recipe.input.record_source()
     options = ReadOptions.from_input(recipe.input, shard.encoding or "utf-8")
-    check_labels = not guard.labels_checked_at_output(recipe)
+    check_labels = guard.labels_checked_on_read(recipe)
     rows = iter_records(shard.path, shard.fmt, shard.start, shard.end, source, options)
     # The shard's path as meta.source shows it, resolved once: per record, abspath + relpath cost
     # more than parsing the line.

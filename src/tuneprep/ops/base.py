@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -158,6 +158,17 @@ class GlobalOp(Op):
     def prepare_batch(self, records: list[dict[str, Any]]) -> list[Any]:
         """``prepare`` over a chunk of records (override to vectorise, e.g. MinHash signatures)."""
         return [self.prepare(r) for r in records]
+
+    def decide_keys(self, rows: Iterable[tuple[Any, Any]]) -> Iterator[Drop | None]:
+        """A ``keys_only`` op's outcome for each ``(prepared key, id)`` row, in order: what
+        ``apply_global`` answers for records with those keys and ids. Phase B runs it over the keys
+        files (``engine/keyed.py``); an op may override it to skip building the items."""
+        def items() -> Iterator[Item]:
+            for key, rid in rows:
+                yield Item("", {"id": rid}, key)
+
+        for _, drop in self.apply_global(items):
+            yield drop
 
     def apply_global(
         self, open_items: Callable[[], Iterator[Item]]

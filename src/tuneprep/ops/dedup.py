@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar
 
 from tuneprep.ops.base import Drop, GlobalOp, Item, OpParams, register
@@ -48,12 +49,23 @@ class DedupExact(GlobalOp):
         return keys
 
     def apply_global(self, open_items: Callable[[], Iterator[Item]]) -> Iterator[tuple[Item, Drop | None]]:
+        pending: deque[Item] = deque()
+
+        def rows() -> Iterator[tuple[Any, Any]]:
+            for item in open_items():
+                pending.append(item)
+                yield (item.key if item.key is not None else self.prepare(item.record)), item.record.get("id", "")
+
+        for drop in self.decide_keys(rows()):
+            yield pending.popleft(), drop
+
+    def decide_keys(self, rows: Iterable[tuple[Any, Any]]) -> Iterator[Drop | None]:
+        """The first record of each key survives; the others are dropped with ``duplicate_of`` its id."""
         first: dict[str, str] = {}
-        for item in open_items():
-            key = item.key if item.key is not None else self.prepare(item.record)
+        for key, rid in rows:
             survivor = first.get(key)
             if survivor is None:
-                first[key] = item.record.get("id", "")
-                yield item, None
+                first[key] = rid
+                yield None
             else:
-                yield item, Drop("duplicate", {"duplicate_of": survivor})
+                yield Drop("duplicate", {"duplicate_of": survivor})
