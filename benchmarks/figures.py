@@ -129,11 +129,13 @@ def _pipeline(f: dict) -> str:
     pairs = f"{c['pairs']} pairs" if c["pairs"] > 1 else "1 pair"
     plain = c.get("ratio_vs_datatrove_without_fast_path")
     floor = c.get("times_the_floor")
+    hand = c.get("handwritten_times_the_floor")
     return (f"{c['input_mb']} MB, {c['input_docs']:,} docs: **{r['median']:.2f}× datatrove** (range "
             f"{r['range'][0]:.2f}–{r['range'][1]:.2f}, {pairs}; {r['cpu_median']:.2f}× in CPU s), "
             f"{same} {t['kept'][0]:,} docs kept; "
             + (f"without the unicode fast path {plain['median']:.2f}×; " if plain else "")
             + (f"{floor['median']:.1f}× the read-parse-hash-write floor; " if floor else "")
+            + (f"a hand-written per-document Python loop {hand['median']:.1f}× the floor; " if hand else "")
             + f"peak RSS {t['peak_tree_rss_mb_max']} vs {d['peak_tree_rss_mb_max']} MB")
 
 

@@ -40,12 +40,13 @@ Where tuneprep's speed comes from: ``clean.unicode`` calls ftfy only on the line
 ``unicodedata.is_normalized``; byte-identical output). The **tuneprep-plain-ftfy** side is the same
 CLI with ``clean.unicode`` calling ``ftfy.fix_text`` on every document: the ratio without the fast path.
 The **floor** is the same corpus through read → JSON parse → hash (xxh3-128) → write only, with the same
-number of worker processes: no pipeline can be faster. The **handwritten** side is the pipeline's
-per-document work as one plain Python loop per file (the same libraries: orjson, ftfy where an ASCII
-check cannot rule it out, str.split/join, xxh3-128; the same kept and reject lines, with meta.source and
-the length scores), with duplicates looked for within each file only: less work than the pipeline, so
-its time bounds from below what per-document Python code can do (no stats, no resumable work files, no
-global barrier).
+number of worker processes: no pipeline can be faster. The **handwritten** side is the
+pipeline's per-document work as one plain Python loop per file, with no engine: the functions
+tuneprep's steps call per document (``clean.unicode``'s fixer, ``clean.whitespace``'s rule, the word
+count, ``normalize_for_dedup`` + xxh3-128) and the same kept and reject lines (meta.source, the length
+scores), with duplicates looked for within each file only and nothing else (no stats, no resumable
+work files, no global barrier): what the per-document work itself costs in Python, a lower bound for
+the pipeline; tuneprep's time above it is its engine's.
 
 Each side runs as its own process tree; the harness polls the tree's memory (psutil, every 50 ms) and
 reports the peak of the summed RSS of all its processes (an upper bound: pages shared after fork count
@@ -336,34 +337,29 @@ def run_floor(inputs: Path, work: Path, workers: int) -> int:
 
 
 def _handwritten_file(args: tuple[str, str]) -> tuple[int, int]:
-    """One file through the pipeline's per-document work written as one loop: ftfy where an ASCII
-    check cannot rule it out, the whitespace rule (a check, split/join when it fails), the word count,
-    the dedup key (NFKC + casefold, or lower() on ASCII; whitespace collapsed; xxh3-128), then the
-    kept record with tuneprep's ``meta`` (source, length scores) or a reject line with the record,
-    as tuneprep writes them. Duplicates are only looked for within this file: less work than a global
-    dedup, so the time is a lower bound for this way of writing the pipeline."""
-    import re
-    import unicodedata
-
-    import ftfy
+    """One file through the pipeline's per-document work as one plain loop, with no engine: the
+    functions tuneprep's steps call per document (``clean.unicode``'s fixer, ``clean.whitespace``'s
+    rule, the word count, ``normalize_for_dedup`` + xxh3-128), then the kept record with tuneprep's
+    ``meta`` (source, length scores) or a reject line with the record, as tuneprep writes them.
+    Duplicates are only looked for within this file, and nothing else is done (no stats, no work
+    files, no barrier): the time bounds from below what the per-document work costs in Python."""
     import orjson
     import xxhash
 
-    cfg = ftfy.TextFixerConfig(unescape_html=False, uncurl_quotes=False, normalization="NFC")
-    controls = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+    from tuneprep.ops.clean import CleanUnicode, CleanWhitespace
+    from tuneprep.ops.text import normalize_for_dedup
+
+    unicode_op = CleanUnicode()
+    unicode_op.setup()
+    fix, clean_ws = unicode_op.fix, CleanWhitespace()._clean
+    digest = xxhash.xxh3_128_hexdigest
     src, dst = args
     seen: dict[str, str] = {}
-    kept = 0
+    kept = n = 0
     with open(src, "rb") as fh, open(dst + ".kept", "wb") as out, open(dst + ".rejects", "wb") as rej:
         for n, line in enumerate(fh, 1):
             rec = orjson.loads(line)
-            t = rec["text"]
-            if not t.isascii() or controls.search(t):
-                t = ftfy.fix_text(t, cfg)
-            if not (t.isascii() and t.isprintable() and t[:1] != " " and t[-1:] != " " and "  " not in t):
-                lines = [" ".join(x.split()) for x in t.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-                t = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-            rec["text"] = t
+            t = rec["text"] = clean_ws(fix(rec["text"]))
             words = len(t.split())
             where = f"{src}:{n}"
             rec["meta"] = {"source": where, "scores": {"filter.length": {"chars": len(t), "words": words}}}
@@ -371,8 +367,7 @@ def _handwritten_file(args: tuple[str, str]) -> tuple[int, int]:
                 rej.write(orjson.dumps({"step": "filter.length", "reason": "too_few_words", "source": where,
                                         "detail": {"words": words, "min_words": MIN_WORDS}, "record": rec}) + b"\n")
                 continue
-            norm = t.lower() if t.isascii() else unicodedata.normalize("NFKC", t).casefold()
-            key = xxhash.xxh3_128_hexdigest(" ".join(norm.split()).encode("utf-8", "surrogatepass"))
+            key = digest(normalize_for_dedup(t).encode("utf-8", "surrogatepass"))
             first = seen.get(key)
             if first is not None:
                 rej.write(orjson.dumps({"step": "dedup.exact", "reason": "duplicate", "source": where,
