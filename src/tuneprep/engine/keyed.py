@@ -14,13 +14,14 @@ record:
    the keys of its group only, so the memory does not grow with the input;
 2. **apply** (worker processes, one shard each): each worker reads its shard's drops from every
    group and its kept records, and writes the output lines of the records kept (their JSON cut
-   out of the work line, ``kept_parts``) and the rejects of the dropped ones;
+   out of the work line, ``kept_parts``) and the rejects of the dropped ones (spliced from the
+   same cuts, ``shard.reject_bytes``);
 3. **join** (driver): the output lines go into the part files and the rejects into the step's
    rejects file, in shard order, as bytes.
 
-So a kept record is neither parsed nor serialised again, where the serial path parses and writes
-it twice on the driver (stage file, then output). The files are byte for byte those of the serial path
-(``phases.BarrierSteps`` + ``OutputWriter``): same kept records in the same order, same rejects,
+So no record is parsed or serialised again (unless routed by a hash split, which reads its
+fields), where the serial path parses and writes it twice on the driver (stage file, then output).
+The files are byte for byte those of the serial path (``phases.BarrierSteps`` + ``OutputWriter``): same kept records in the same order, same rejects,
 same counts. With a hash split (``split.method: hash``) the workers also route each kept record
 to its split (``SplitRoute``: a function of the record alone) and write one piece per split; the
 driver joins each split's pieces in shard order, as the serial path writes them. With no global
