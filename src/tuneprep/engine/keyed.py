@@ -21,8 +21,8 @@ record:
 
 So no record is parsed or serialised again (unless routed by a hash split, which reads its
 fields), where the serial path parses and writes it twice on the driver (stage file, then output).
-The files are byte for byte those of the serial path (``phases.BarrierSteps`` + ``OutputWriter``): same kept records in the same order, same rejects,
-same counts. With a hash split (``split.method: hash``) the workers also route each kept record
+The files are byte for byte those of the serial path (``phases.BarrierSteps`` +
+``OutputWriter``): same kept records in the same order, same rejects, same counts. With a hash split (``split.method: hash``) the workers also route each kept record
 to its split (``SplitRoute``: a function of the record alone) and write one piece per split; the
 driver joins each split's pieces in shard order, as the serial path writes them. With no global
 step left after phase A (none in the recipe, or the Ray engine ran the only one on the cluster),
