@@ -19,18 +19,19 @@ record:
 3. **join** (driver): the output lines go into the part files and the rejects into the step's
    rejects file, in shard order, as bytes.
 
-So no record is parsed or serialised again (unless routed by a hash split, which reads its
-fields), where the serial path parses and writes it twice on the driver (stage file, then output).
-The files are byte for byte those of the serial path (``phases.BarrierSteps`` +
-``OutputWriter``): same kept records in the same order, same rejects, same counts. With a hash split (``split.method: hash``) the workers also route each kept record
-to its split (``SplitRoute``: a function of the record alone) and write one piece per split; the
-driver joins each split's pieces in shard order, as the serial path writes them. With no global
-step left after phase A (none in the recipe, or the Ray engine ran the only one on the cluster),
-the workers do the same for phase A's kept records, into ``data/`` or a hash split's outputs
-(``run_routed``). Runs that need more (an exact split, later steps, labels checked at output,
-repeated ids) take the serial path. The worker processes are forked on this machine, at most one
-per core, also when ``workers`` counts a Ray cluster's CPUs; or, when the Ray engine shares the work
-directory with every node, the same functions run as Ray tasks (``pool_of``, ``engine/ray.py``).
+So no record is parsed or serialised again (unless routed by a hash split, which reads its fields),
+where the serial path parses and writes it twice on the driver (stage file, then output). The files
+are byte for byte those of the serial path (``phases.BarrierSteps`` + ``OutputWriter``): same kept
+records in the same order, same rejects, same counts. With a hash split (``split.method: hash``) the
+workers also route each kept record to its split (``SplitRoute``: a function of the record alone)
+and write one piece per split; the driver joins each split's pieces in shard order, as the serial
+path writes them. With no global step left after phase A (none in the recipe, or the Ray engine ran
+the only one on the cluster), the workers do the same for phase A's kept records, into ``data/`` or
+a hash split's outputs (``run_routed``). Runs that need more (an exact split, later steps, labels
+checked at output, repeated ids) take the serial path. The worker processes are forked on this
+machine, at most one per core, also when ``workers`` counts a Ray cluster's CPUs; or, when the Ray
+engine shares the work directory with every node, the same functions run as Ray tasks (``pool_of``,
+``engine/ray.py``).
 """
 
 from __future__ import annotations
