@@ -255,12 +255,22 @@ def test_equal_keys_share_a_bucket_in_every_process():
 
 def test_reject_lines_spliced_from_work_lines_equal_the_serialised_ones(rt_path):
     """Phase B writes a dropped record's reject line from the JSON cut out of its work line
-    (``reject_bytes``); it equals ``_reject``'s line for every detail shape on real records."""
+    (``reject_bytes``); it equals, for every detail shape on real records, the JSON of the whole
+    reject object (duplicate_of beside the reason, the rest of the detail under ``detail``), which
+    ``_reject`` writes too; an unparsed row's line carries ``raw`` instead of ``record``."""
     import io
 
     import orjson
 
     from tuneprep.io.readers import load_records
+
+    def whole(source: str, detail: dict | None, **body) -> bytes:
+        obj = {"step": "dedup.exact", "reason": "duplicate", "source": source}
+        obj.update({k: v for k, v in (detail or {}).items() if k == "duplicate_of"})
+        rest = {k: v for k, v in (detail or {}).items() if k != "duplicate_of"}
+        if rest:
+            obj["detail"] = rest
+        return orjson.dumps({**obj, **body}) + b"\n"
 
     details = [None, {}, {"duplicate_of": "rt-1"}, {"duplicate_of": None, "similarity": 0.93},
                {"words": 2, "min_words": 3}, {"match": "é\u2028\"\\", "nested": {"a": [1, 2.5]}}]
@@ -271,9 +281,14 @@ def test_reject_lines_spliced_from_work_lines_equal_the_serialised_ones(rt_path)
         parts = keyed.kept_parts(line)
         assert parts is not None
         detail = details[i % len(details)]
-        want = io.BytesIO()
-        shard_mod._reject(want, "dedup.exact", "duplicate", source, record=rec, detail=detail)
-        assert shard_mod.reject_bytes("dedup.exact", "duplicate", *parts, detail) == want.getvalue()
+        want = whole(source, detail, record=rec)
+        assert shard_mod.reject_bytes("dedup.exact", "duplicate", *parts, detail) == want
+        written = io.BytesIO()
+        shard_mod._reject(written, "dedup.exact", "duplicate", source, record=rec, detail=detail)
+        assert written.getvalue() == want
+        raw = io.BytesIO()
+        shard_mod._reject(raw, "dedup.exact", "duplicate", source, raw=rec["text"], detail=detail)
+        assert raw.getvalue() == whole(source, detail, raw=rec["text"])
         assert orjson.loads(parts[1] + b"\n") == rec
 
 

@@ -174,9 +174,9 @@ def test_whitespace_unchanged_text_shortcut_equals_full_path(real_texts: list[st
     ("filter.length", {"max_chars": 60}),
 ])
 def test_apply_many_equals_apply_record_by_record(real_texts: list[str], op_name: str, params: dict) -> None:
-    """The ops' chunk methods (shortcuts without apply's per-record calls) give apply's results:
-    real texts as plain records, as chat messages, beside records with meta and scores already, a
-    missing text and a non-string one."""
+    """The chunk method the engines call gives apply's results (clean.unicode's apply returns an
+    unchanged record early): real texts as plain records, as chat messages, beside records with
+    meta and scores already, a missing text and a non-string one."""
     import copy
 
     from tuneprep.ops.base import Drop, build_op
@@ -205,3 +205,10 @@ def test_apply_many_equals_apply_record_by_record(real_texts: list[str], op_name
         else:
             assert a == b
     assert any(not isinstance(x, Drop) for x in many)
+    if op_name == "clean.unicode":  # the early return for unchanged texts gives plain ftfy's output
+        fixed = 0
+        for before, after in zip(records, many, strict=True):
+            if isinstance(before.get("text"), str):
+                assert after["text"] == ftfy.fix_text(before["text"], op._config), before["text"][:200]
+                fixed += after["text"] != before["text"]
+        assert fixed >= 1

@@ -64,13 +64,18 @@ Decisions = dict[int, tuple[str, dict[str, Any]]]
 """Per shard: position of a dropped record among the shard's kept records → (reason, detail)."""
 
 
-def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: int) -> bool:
-    """True when step ``k`` can run here: the last step, keys-only, more than one worker and
-    shard, and every shard's bucketed keys file is there (a work directory from an older version, or
-    the Ray engine's, has none). The caller checks the rest (no split, no repeated ids, ...)."""
-    return (workers > 1 and len(shards) > 1 and k == len(ops) - 1
-            and isinstance(ops[k], GlobalOp) and ops[k].keys_only  # type: ignore[attr-defined]
+def decided_from_keys(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: int) -> bool:
+    """True when step ``k``, the last step, is a global step whose phase B can run in parallel from
+    the keys files: more than one worker and shard, and every shard's bucketed keys file there (a
+    work directory from an older version, or the Ray engine's, has none). ``applies`` here and in
+    ``ranked.py`` add what the op must be; the caller checks the rest (no split, no repeated ids...)."""
+    return (workers > 1 and len(shards) > 1 and k == len(ops) - 1 and isinstance(ops[k], GlobalOp)
             and all(wd.keys(s.index).exists() and wd.keys_index(s.index).exists() for s in shards))
+
+
+def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: int) -> bool:
+    """True when step ``k`` can run here: ``decided_from_keys`` and keys-only."""
+    return decided_from_keys(ops, k, shards, wd, workers) and ops[k].keys_only  # type: ignore[attr-defined]
 
 
 def moves_in_workers(recipe: Recipe) -> bool:

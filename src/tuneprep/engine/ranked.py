@@ -35,7 +35,7 @@ from typing import Any
 import orjson
 
 from tuneprep.engine.forkpool import PoolOf, fork_pool
-from tuneprep.engine.keyed import SplitRoute, drop_line, move_records, tasks_at_once
+from tuneprep.engine.keyed import SplitRoute, decided_from_keys, drop_line, move_records, tasks_at_once
 from tuneprep.engine.keyfiles import BUCKETS, read_buckets
 from tuneprep.engine.phases import OutputWriter, Progress
 from tuneprep.engine.shard import RejectFiles, Shard
@@ -45,11 +45,8 @@ from tuneprep.ops.base import GlobalOp, NotRanked, Op
 
 
 def applies(ops: list[Op], k: int, shards: list[Shard], wd: WorkDir, workers: int) -> bool:
-    """True when step ``k`` is the last step, ranked, with more than one worker and shard and every
-    shard's keys file in place (the caller checks the rest, as for ``keyed.applies``)."""
-    return (workers > 1 and len(shards) > 1 and k == len(ops) - 1
-            and isinstance(ops[k], GlobalOp) and ops[k].ranked  # type: ignore[attr-defined]
-            and all(wd.keys(s.index).exists() and wd.keys_index(s.index).exists() for s in shards))
+    """True when step ``k`` can run here: ``keyed.decided_from_keys`` and ranked."""
+    return decided_from_keys(ops, k, shards, wd, workers) and ops[k].ranked  # type: ignore[attr-defined]
 
 
 def _keys(wd: WorkDir, shard: int) -> list[tuple[Any, int]]:

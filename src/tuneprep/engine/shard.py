@@ -68,32 +68,30 @@ def _ops_for(recipe: Recipe) -> list[Op]:
 
 def _reject(fh: IO[bytes], step: str, reason: str, source: str, *, record: Any = None, raw: str | None = None,
             detail: dict[str, Any] | None = None) -> None:
-    rej: dict[str, Any] = {"step": step, "reason": reason, "source": source}
-    if detail:
-        rej.update({k: v for k, v in detail.items() if k == "duplicate_of"})
-        rest = {k: v for k, v in detail.items() if k != "duplicate_of"}
-        if rest:
-            rej["detail"] = rest
     if raw is not None:
-        rej["raw"] = raw
+        fh.write(reject_bytes(step, reason, _json(source), _json(raw), detail, field=b"raw"))
     else:
-        rej["record"] = record
-    fh.write(dumps_line(rej))
+        fh.write(reject_bytes(step, reason, _json(source), _json(record), detail))
+
+
+def _json(value: Any) -> bytes:
+    return dumps_line(value)[:-1]
 
 
 def reject_bytes(step: str, reason: str, source_json: bytes, record_json: bytes,
-                 detail: dict[str, Any] | None = None) -> bytes:
-    """The line ``_reject`` writes for a record, from the source's and the record's JSON as
-    ``orjson.dumps`` wrote them, so phase B need not parse and re-serialise a dropped record
-    (tests/engine/test_keyed_phase_b.py compares the two on real records)."""
-    parts = [b'{"step":', orjson.dumps(step), b',"reason":', orjson.dumps(reason), b',"source":', source_json]
+                 detail: dict[str, Any] | None = None, field: bytes = b"record") -> bytes:
+    """A rejects-file line — step, reason, source, ``duplicate_of`` (from ``detail``), the rest of
+    ``detail``, then the record (or, ``field=b"raw"``, the unparsed row) — from the source's and the
+    record's JSON, so phase B need not parse and re-serialise a dropped record it cut out of its work
+    line (tests/engine/test_keyed_phase_b.py checks the line against the whole object's JSON)."""
+    parts = [b'{"step":', _json(step), b',"reason":', _json(reason), b',"source":', source_json]
     if detail:
         if "duplicate_of" in detail:
-            parts += [b',"duplicate_of":', orjson.dumps(detail["duplicate_of"])]
+            parts += [b',"duplicate_of":', _json(detail["duplicate_of"])]
         rest = {k: v for k, v in detail.items() if k != "duplicate_of"}
         if rest:
-            parts += [b',"detail":', dumps_line(rest)[:-1]]
-    parts += [b',"record":', record_json, b"}\n"]
+            parts += [b',"detail":', _json(rest)]
+    parts += [b',"', field, b'":', record_json, b"}\n"]
     return b"".join(parts)
 
 

@@ -8,7 +8,7 @@ import unicodedata
 from typing import Any, ClassVar, Literal
 
 from tuneprep.ops.base import Drop, OpParams, RecordOp, register
-from tuneprep.ops.text import map_text
+from tuneprep.ops.text import is_collapsed_ascii, map_text
 from tuneprep.records import set_score
 
 
@@ -59,17 +59,13 @@ class CleanUnicode(RecordOp):
 
     _repairs: set[str] = set()
 
-    def apply_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
-        # Most records need nothing: proved per text (UnicodeFixer.unchanged_whole) without
-        # apply's per-record layers.
-        unchanged = self._fixer.unchanged_whole
-        return [r if "messages" not in r and type(t := r.get("text")) is str and unchanged(t) else self.apply(r)
-                for r in records]
-
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
         """Fix the text; a record that needed repairs (mojibake such as cp1252 read as latin-1 or
         UTF-8 decoded twice, C1 controls…) gets ``meta.scores["clean.unicode"]`` = the ftfy
         fixes applied, so the repaired records can be counted and audited."""
+        text = record.get("text")
+        if "messages" not in record and type(text) is str and self._fixer.unchanged_whole(text):
+            return record  # most records: nothing to repair, proved without the calls below
         self._repairs = set()
         map_text(record, self.fix)
         if self._repairs:
@@ -103,10 +99,8 @@ class CleanWhitespace(RecordOp):
     def _clean(self, text: str) -> str:
         # Most real text is already clean: for ASCII text a scan in C proves that, and the split/join
         # work below is skipped (tests/ops/test_clean_fastpath.py compares both paths on real text).
-        if text.isascii() and text.isprintable():  # one line, spaces its only whitespace
-            if text[:1] not in _EDGE and text[-1:] not in _EDGE and "  " not in text:
-                return text
-            return self._clean_slow(text)
+        if is_collapsed_ascii(text):  # one line, single inner spaces its only whitespace
+            return text
         if (text.isascii() and text[:1] not in _EDGE and text[-1:] not in _EDGE
                 and "  " not in text and " \n" not in text and "\n\n\n" not in text
                 and _ASCII_ODD_SPACE.search(text) is None):
@@ -138,15 +132,6 @@ class CleanWhitespace(RecordOp):
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
         return map_text(record, self._clean)
-
-    def apply_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
-        clean = self._clean
-        for r in records:  # the common record (a text, no messages) without map_text's call
-            if "messages" not in r and type(t := r.get("text")) is str:
-                r["text"] = clean(t)
-            else:
-                map_text(r, clean)
-        return records  # type: ignore[return-value]
 
 
 def _indent(line: str) -> str:

@@ -35,34 +35,11 @@ class FilterLength(RecordOp):
     description: ClassVar[str] = "Drop records shorter or longer than the bounds (chars / words)."
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any] | Drop:
+        p = self.params
         text = record_text(record)
         chars = len(text)
         words = len(text.split())
         set_score(record, self.name, {"chars": chars, "words": words})
-        return self._verdict(chars, words, record)
-
-    def apply_many(self, records: list[dict[str, Any]]) -> list[dict[str, Any] | Drop]:
-        # apply without its per-record calls: the bounds are read once and the verdict is only
-        # computed where a bound could fail.
-        p = self.params
-        lo_w, hi_w, lo_c, hi_c = p.min_words, p.max_words, p.min_chars, p.max_chars
-        out: list[dict[str, Any] | Drop] = []
-        for rec in records:
-            text = rec.get("text")
-            if type(text) is not str:
-                text = record_text(rec)
-            chars = len(text)
-            words = len(text.split())
-            set_score(rec, self.name, {"chars": chars, "words": words})
-            if ((lo_w is not None and words < lo_w) or (hi_w is not None and words > hi_w)
-                    or (lo_c is not None and chars < lo_c) or (hi_c is not None and chars > hi_c)):
-                out.append(self._verdict(chars, words, rec))
-            else:
-                out.append(rec)
-        return out
-
-    def _verdict(self, chars: int, words: int, record: dict[str, Any]) -> dict[str, Any] | Drop:
-        p = self.params
         if p.min_words is not None and words < p.min_words:
             return Drop("too_few_words", {"words": words, "min_words": p.min_words})
         if p.max_words is not None and words > p.max_words:

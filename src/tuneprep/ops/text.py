@@ -25,10 +25,14 @@ def normalize_for_dedup(text: str) -> str:
     # ASCII is its own NFKC form and casefolds as lower(); " ".join(split()) is \s+ -> " " + strip.
     if text.isascii():
         text = text.lower()
-        # Printable ASCII has no whitespace but the space: with no run and none at either end it
-        # is already collapsed (most text after clean.whitespace), and the split/join is skipped.
-        if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        if is_collapsed_ascii(text):  # most text after clean.whitespace: the split/join is skipped
             return text
     else:
         text = unicodedata.normalize("NFKC", text).casefold()
     return " ".join(text.split())
+
+
+def is_collapsed_ascii(text: str) -> bool:
+    """True for printable ASCII with no space at either end and no two in a row: its only whitespace
+    is single spaces between words, so ``" ".join(text.split()) == text``; proved by scans in C."""
+    return text.isascii() and text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
